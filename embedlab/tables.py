@@ -1,0 +1,158 @@
+"""Reading what users paste and upload: labelled lines and table files.
+
+Every problem becomes a ``ValueError`` whose message is one sentence a user understands.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+from pathlib import PurePath
+
+#: File types :func:`read_table` understands, by extension.
+TABLE_TYPES: tuple[str, ...] = ("csv", "tsv", "json", "jsonl", "parquet")
+#: Rows read from one upload at most; more is refused before parsing finishes.
+MAX_ROWS = 200_000
+LABEL_SEPARATOR = "|"
+
+
+@dataclass(frozen=True)
+class Lines:
+    """Sentences parsed from pasted text, with optional labels.
+
+    ``labels`` holds one entry per sentence ("" where a line had none); ``skipped_blank``
+    counts blank lines dropped; ``partly_labelled`` is True when some lines had a label and
+    others did not.
+    """
+
+    texts: list[str]
+    labels: list[str]
+    skipped_blank: int
+
+    @property
+    def has_labels(self) -> bool:
+        return any(self.labels)
+
+    @property
+    def partly_labelled(self) -> bool:
+        return self.has_labels and not all(self.labels)
+
+
+def parse_lines(text: str, *, separator: str = LABEL_SEPARATOR) -> Lines:
+    """Parse one sentence per line, with an optional ``label |`` before it.
+
+    ``"Animals | The cat sits on the mat"`` gives label "Animals"; a line without the
+    separator is a plain sentence. Blank lines are skipped. Only the first separator splits,
+    so sentences may contain it.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__}.")
+    texts, labels, blank = [], [], 0
+    for line in text.splitlines():
+        if not line.strip():
+            blank += 1
+            continue
+        label, found, sentence = line.partition(separator)
+        if found and sentence.strip() and label.strip() and len(label.strip()) <= 60:
+            texts.append(sentence.strip())
+            labels.append(label.strip())
+        else:
+            texts.append(line.strip())
+            labels.append("")
+    return Lines(texts, labels, blank)
+
+
+def read_table(data: bytes, filename: str):
+    """Read an uploaded CSV, TSV, JSON (a list of objects), JSONL or Parquet file.
+
+    Returns a pandas DataFrame. Raises ValueError with a one-sentence message for a type it
+    does not read, text that is not UTF-8, malformed content, no rows, or too many rows.
+    """
+    import pandas as pd
+
+    if not isinstance(data, (bytes, bytearray)):
+        raise TypeError(f"data must be bytes, got {type(data).__name__}.")
+    kind = PurePath(filename or "").suffix.lower().lstrip(".")
+    if kind not in TABLE_TYPES:
+        raise ValueError(f"{filename!r} is not a file type embedlab reads; use one of: {', '.join(TABLE_TYPES)}.")
+    try:
+        if kind == "parquet":
+            frame = pd.read_parquet(io.BytesIO(data))
+        else:
+            try:
+                text = bytes(data).decode("utf-8-sig")
+            except UnicodeDecodeError as error:
+                raise ValueError(
+                    f"{filename} is not UTF-8 text (byte {error.start} cannot be read); save it as UTF-8 and upload it again."
+                ) from None
+            frame = _read_text_table(text, kind, filename)
+    except ValueError:
+        raise
+    except Exception as error:  # pandas and pyarrow raise many types for malformed files
+        raise ValueError(
+            f"{filename} could not be read as {kind.upper()}: {str(error).splitlines()[0][:150]}."
+        ) from None
+    frame = frame.dropna(how="all")
+    if frame.empty or not len(frame.columns):
+        raise ValueError(f"{filename} holds no rows.")
+    if len(frame) > MAX_ROWS:
+        raise ValueError(f"{filename} has {len(frame):,} rows; embedlab reads at most {MAX_ROWS:,} from one file.")
+    frame.columns = [str(c) for c in frame.columns]
+    return frame.reset_index(drop=True)
+
+
+def _read_text_table(text: str, kind: str, filename: str):
+    import pandas as pd
+
+    if kind in ("csv", "tsv"):
+        if not text.strip():
+            raise ValueError(f"{filename} is empty.")
+        return pd.read_csv(
+            io.StringIO(text),
+            sep="," if kind == "csv" else "\t",
+            dtype=str,
+            keep_default_na=False,
+            skip_blank_lines=True,
+            nrows=MAX_ROWS + 1,
+        )
+    if kind == "jsonl":
+        rows = []
+        for number, line in enumerate(text.splitlines(), start=1):
+            if line.strip():
+                rows.append(_json_row(line, f"line {number} of {filename}"))
+                if len(rows) > MAX_ROWS:
+                    break
+        return pd.DataFrame(rows)
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{filename} is not valid JSON ({error.msg} at line {error.lineno}).") from None
+    if isinstance(value, dict) and len(value) == 1 and isinstance(next(iter(value.values())), list):
+        value = next(iter(value.values()))  # {"rows": [...]} — a list under one key
+    if not isinstance(value, list):
+        raise ValueError(f"{filename} must hold a JSON list of objects, got a JSON {type(value).__name__}.")
+    if value and not all(isinstance(row, dict) for row in value):
+        raise ValueError(f"{filename} must hold a JSON list of objects (one per row); some items are not objects.")
+    return pd.DataFrame(value[: MAX_ROWS + 1])
+
+
+def _json_row(line: str, where: str) -> dict:
+    try:
+        value = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{where} is not valid JSON ({error.msg}).") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{where} must be a JSON object, got a JSON {type(value).__name__}.")
+    return value
+
+
+def text_columns(frame) -> list[str]:
+    """Columns holding mostly text, best candidates first (longest average text first)."""
+    scores = []
+    for column in frame.columns:
+        values = frame[column].dropna()
+        strings = values[values.map(lambda v: isinstance(v, str))]
+        if len(values) and len(strings) >= 0.8 * len(values):
+            scores.append((-strings.str.len().mean(), column))
+    return [column for _, column in sorted(scores)]
