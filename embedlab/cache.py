@@ -144,6 +144,13 @@ class EmbeddingCache:
             sql, args = sql + " WHERE model = ?", (model,)
         return int(self._connection().execute(sql, args).fetchone()[0])
 
+    def close(self) -> None:
+        """Close this thread's connection (other threads' close when they end)."""
+        connection = getattr(self._local, "connection", None)
+        if connection is not None:
+            connection.close()
+            self._local.connection = None
+
     def clear_memory(self) -> None:
         """Forget the in-memory level (the disk level stays)."""
         with self._lock:
