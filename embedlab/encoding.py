@@ -47,7 +47,16 @@ def encode(
     Returns
     -------
     ndarray of shape (n_texts, dim), float32
-        Within 1e-5 of ``SentenceTransformer(...).encode(texts, normalize_embeddings=True)``.
+        Unit-length rows, within 1e-5 of ``SentenceTransformer(...).encode(texts,
+        normalize_embeddings=True)``. (Under the static model a text with no known tokens,
+        such as "", has no direction and is the zero row.)
+
+    Raises
+    ------
+    TypeError, ValueError
+        For an empty list, non-string items, text that is not valid Unicode, a bad
+        ``batch_size``; :class:`~embedlab.ModelUnavailable` (a LookupError) when the model
+        cannot be loaded here.
 
     Examples
     --------

@@ -34,6 +34,13 @@ def check_texts(texts: Iterable[str], name: str = "texts") -> list[str]:
     for i, item in enumerate(items):
         if not isinstance(item, str):
             raise TypeError(f"{name}[{i}] must be a str, got {type(item).__name__} {_show(item)}.")
+        try:
+            item.encode("utf-8")
+        except UnicodeEncodeError as error:
+            raise ValueError(
+                f"{name}[{i}] must be valid Unicode text, got a lone surrogate {item[error.start]!r} "
+                f"at position {error.start}."
+            ) from None
     return items
 
 
