@@ -1,0 +1,424 @@
+"""Trace and query tables: check them, render traces as text, read and write them.
+
+A *trace table* has one row per reasoning trace, with the columns ``id``, ``query_pattern``,
+``approach`` and ``tools_used`` (more columns are kept and may be used in the template). In a
+table, ``tools_used`` is a comma-separated string ("empathy_engine, planner"); in JSON files it
+may also be a list. When a trace is rendered with a template it becomes a Python list, exactly
+as the lesson formats it: ``Tools: ['empathy_engine', 'planner']``.
+
+A *query table* has one row per test query: ``query`` and ``expected_id``, the id of the trace
+that should come back first (several ids separated by ``|`` when any of them is right).
+
+Row problems — a missing id, a duplicate id, an empty field, an expected id that is not in the
+trace table — do not stop the evaluation: :func:`prepare` skips those rows and says which, in
+one sentence each. Problems with a whole table (no rows, a missing column) or the template
+raise ``ValueError``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import numbers
+import string
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from . import seed
+from .tables import read_table
+
+TRACE_COLUMNS: tuple[str, ...] = ("id", "query_pattern", "approach", "tools_used")
+QUERY_COLUMNS: tuple[str, ...] = ("query", "expected_id")
+#: Columns edited as comma-separated text and rendered as a Python list.
+LIST_COLUMNS: tuple[str, ...] = ("tools_used",)
+LIST_SEPARATOR = ","
+#: Separates several acceptable trace ids in ``expected_id``.
+ID_SEPARATOR = "|"
+DEFAULT_TEMPLATE = seed.TRACE_TEMPLATE
+#: Problems listed one by one at most; the rest are counted.
+MAX_LISTED = 20
+
+
+# -- cells ---------------------------------------------------------------------------------------
+def _missing(value) -> bool:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    return isinstance(value, float) and math.isnan(value)
+
+
+def id_text(value) -> str:
+    """An id as the text used to match traces and queries: ``0``, ``0.0`` and ``" 0 "`` are all "0"."""
+    if _missing(value):
+        return ""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, numbers.Integral):
+        return str(int(value))
+    if isinstance(value, numbers.Real) and float(value).is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def cell_text(value) -> str:
+    """A cell as editable text; lists (e.g. tools from a JSON file) become comma-separated."""
+    if _missing(value):
+        return ""
+    if isinstance(value, (list, tuple)):
+        return ", ".join(cell_text(v) for v in value)
+    if hasattr(value, "tolist") and not isinstance(value, str):  # numpy arrays from Parquet
+        return cell_text(value.tolist())
+    if isinstance(value, numbers.Real) and not isinstance(value, bool) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def split_list(text: str) -> list[str]:
+    """``"a, b,, c"`` → ``["a", "b", "c"]``."""
+    return [part.strip() for part in str(text).split(LIST_SEPARATOR) if part.strip()]
+
+
+# -- tables in their editable form -----------------------------------------------------------------
+def _editable(frame: pd.DataFrame, required: Sequence[str], what: str, source: str) -> pd.DataFrame:
+    """Every cell as text; required columns first, matched case- and space-insensitively."""
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"the {what} table must be a pandas DataFrame, got {type(frame).__name__}.")
+    rename = {}
+    for column in frame.columns:
+        tidy = str(column).strip().lower().replace(" ", "_")
+        if tidy in required and tidy not in rename.values():
+            rename[column] = tidy
+    frame = frame.rename(columns=rename)
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        have = ", ".join(map(str, frame.columns)) or "none"
+        raise ValueError(
+            f"{source} has no {' or '.join(repr(c) for c in missing)} column "
+            f"(a {what} table needs {', '.join(required)}; it has {have})."
+        )
+    frame = frame[[*required, *[c for c in frame.columns if c not in required]]]
+    out = pd.DataFrame({str(c): [cell_text(v) for v in frame[c]] for c in frame.columns}, dtype="string")
+    out.index = pd.RangeIndex(len(out))
+    return out
+
+
+def trace_table(
+    records: Iterable[Mapping] | pd.DataFrame = seed.TRACES, *, source: str = "The trace table"
+) -> pd.DataFrame:
+    """A trace table in its editable form: every cell text, ``tools_used`` comma-separated.
+
+    Parameters
+    ----------
+    records : DataFrame or iterable of dict, default the lesson's three traces
+        Rows with at least ``id``, ``query_pattern``, ``approach``, ``tools_used``.
+    source : str
+        How to name the table in error messages (e.g. an uploaded file's name).
+
+    Returns
+    -------
+    pandas.DataFrame of shape (n_traces, n_columns), dtype string
+    """
+    frame = records if isinstance(records, pd.DataFrame) else pd.DataFrame(list(records))
+    return _editable(frame, TRACE_COLUMNS, "trace", source)
+
+
+def query_table(
+    queries: Iterable[str] | pd.DataFrame = seed.QUERIES,
+    expected: Iterable | None = seed.EXPECTED,
+    *,
+    source: str = "The query table",
+) -> pd.DataFrame:
+    """A query table in its editable form (``query``, ``expected_id`` as text).
+
+    Pass a DataFrame with those columns, or the queries and their expected ids as two lists
+    (default: the lesson's three).
+    """
+    if isinstance(queries, pd.DataFrame):
+        frame = queries
+    else:
+        queries = list(queries)
+        expected = list(expected) if expected is not None else [""] * len(queries)
+        if len(expected) != len(queries):
+            raise ValueError(f"expected must hold one id per query: got {len(expected)} for {len(queries)} queries.")
+        frame = pd.DataFrame({"query": queries, "expected_id": expected})
+    return _editable(frame, QUERY_COLUMNS, "query", source)
+
+
+# -- template ------------------------------------------------------------------------------------
+def template_fields(template: str, columns: Sequence[str] = TRACE_COLUMNS) -> list[str]:
+    """The fields a template names, in order, each once.
+
+    Raises
+    ------
+    ValueError
+        When the template is empty, its braces don't pair up, a placeholder is not a plain
+        ``{column}`` (positional ``{}``, attribute ``{a.b}``, index ``{a[0]}``, format spec or
+        conversion), or it names a column the trace table does not have.
+    """
+    if not isinstance(template, str):
+        raise TypeError(f"template must be a str, got {type(template).__name__}.")
+    if not template.strip():
+        raise ValueError("The template is empty; name at least one field, e.g. {query_pattern}.")
+    available = ", ".join("{" + c + "}" for c in columns)
+    try:
+        parts = list(string.Formatter().parse(template))
+    except ValueError as error:
+        raise ValueError(
+            f"The template cannot be read ({error}); write fields as {{name}} and a literal brace as {{{{ or }}}}."
+        ) from None
+    fields: list[str] = []
+    for _, name, spec, conversion in parts:
+        if name is None:
+            continue
+        if name == "" or name.isdigit():
+            raise ValueError(f"The template has an empty placeholder {{{name}}}; name a field: {available}.")
+        if spec or conversion or not name.replace("_", "a").isalnum():
+            raise ValueError(
+                f"The template field {{{name}{'!' + conversion if conversion else ''}{':' + spec if spec else ''}}} "
+                f"is not a plain field name; use one of {available}."
+            )
+        if name not in columns:
+            raise ValueError(f"The template names an unknown field {{{name}}}; the trace table has {available}.")
+        if name not in fields:
+            fields.append(name)
+    if not fields:
+        raise ValueError(f"The template names no field, so every trace would read the same; use some of {available}.")
+    return fields
+
+
+def _value_for_template(column: str, text: str):
+    return split_list(text) if column in LIST_COLUMNS else text
+
+
+def render(frame: pd.DataFrame, template: str = DEFAULT_TEMPLATE) -> list[str]:
+    """Each row of a trace table as the text that gets embedded.
+
+    List columns become Python lists, as the lesson writes them: ``Tools: ['a', 'b']``.
+    Empty cells render as empty text (``[]`` for a list column); :func:`check_traces` is what
+    skips such rows.
+    """
+    fields = template_fields(template, [str(c) for c in frame.columns])
+    columns = {f: [cell_text(v) for v in frame[f]] for f in fields}
+    return [
+        template.format(**{f: _value_for_template(f, columns[f][row]) for f in fields}) for row in range(len(frame))
+    ]
+
+
+# -- checking --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Prepared:
+    """What :func:`prepare` hands to :func:`embedlab.evaluate_retrieval`.
+
+    ``texts`` and ``ids`` describe the usable traces; ``queries`` and ``expected`` the usable
+    queries (``expected`` items are an id, or a tuple of ids when several are right);
+    ``trace_rows`` and ``query_rows`` are the 0-based table rows they came from; ``problems``
+    says, one sentence each, which rows were skipped and why.
+    """
+
+    texts: list[str]
+    ids: list[str]
+    queries: list[str]
+    expected: list
+    trace_rows: list[int] = field(default_factory=list)
+    query_rows: list[int] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def trace_problems(self) -> list[str]:
+        return [p for p in self.problems if p.startswith("Trace")]
+
+    @property
+    def query_problems(self) -> list[str]:
+        return [p for p in self.problems if p.startswith("Query")]
+
+
+def _row_name(row: int, ident: str) -> str:
+    return f"row {row + 1}" + (f" (id {ident})" if ident else "")
+
+
+def _listed(problems: list[str]) -> list[str]:
+    if len(problems) <= MAX_LISTED:
+        return problems
+    return [*problems[:MAX_LISTED], f"… and {len(problems) - MAX_LISTED} more rows like these were skipped."]
+
+
+def check_traces(frame: pd.DataFrame, template: str = DEFAULT_TEMPLATE) -> tuple[list[int], list[str], list[str]]:
+    """Usable trace rows: ``(rows, ids, problems)``.
+
+    A row is skipped, with a sentence naming it, when its id is empty, its id repeats an
+    earlier row's, or a field the template uses is empty.
+
+    Raises
+    ------
+    ValueError
+        When the table has no rows or lacks a required column, or the template is invalid.
+    """
+    frame = trace_table(frame)
+    if frame.empty:
+        raise ValueError("The trace table is empty; add at least one trace.")
+    fields = template_fields(template, list(frame.columns))
+    rows, ids, problems = [], [], []
+    first_row: dict[str, int] = {}
+    for row in range(len(frame)):
+        ident = id_text(frame.at[row, "id"])
+        if not ident:
+            problems.append(f"Trace row {row + 1} has no id; it was skipped.")
+            continue
+        if ident in first_row:
+            problems.append(
+                f"Trace row {row + 1} repeats the id {ident} of row {first_row[ident] + 1}; it was skipped (ids must be unique)."
+            )
+            continue
+        first_row[ident] = row
+        empty = [f for f in fields if not _value_for_template(f, cell_text(frame.at[row, f]))]
+        if empty:
+            names = " and ".join(empty)
+            problems.append(f"Trace {_row_name(row, ident)} has an empty {names}; it was skipped.")
+            continue
+        rows.append(row)
+        ids.append(ident)
+    return rows, ids, problems
+
+
+def expected_ids(value, trace_ids: Iterable[str]) -> list[str]:
+    """The trace ids an ``expected_id`` cell names: itself, or its ``|``-separated parts."""
+    known = set(trace_ids)
+    whole = id_text(value)
+    if whole in known or ID_SEPARATOR not in whole:
+        return [whole] if whole else []
+    return [id_text(part) for part in whole.split(ID_SEPARATOR) if id_text(part)]
+
+
+def check_queries(
+    frame: pd.DataFrame, trace_ids: Sequence[str], *, all_ids: Iterable[str] = ()
+) -> tuple[list[int], list, list[str]]:
+    """Usable query rows: ``(rows, expected, problems)``.
+
+    A row is skipped, with a sentence naming it, when its query or expected id is empty, or
+    an expected id is not among ``trace_ids`` (``all_ids`` — ids of traces skipped for other
+    reasons — get a message saying so).
+    """
+    frame = query_table(frame)
+    if frame.empty:
+        raise ValueError("The query table is empty; add at least one query with the trace id it should find.")
+    usable = set(trace_ids)
+    skipped_traces = set(all_ids) - usable
+    rows, expected, problems = [], [], []
+    for row in range(len(frame)):
+        query = cell_text(frame.at[row, "query"])
+        wanted = expected_ids(frame.at[row, "expected_id"], usable)
+        where = f"Query row {row + 1}"
+        if not query.strip():
+            problems.append(f"{where} has an empty query; it was skipped.")
+            continue
+        if not wanted:
+            problems.append(f"{where} ({query[:40]!r}) has no expected_id; it was skipped.")
+            continue
+        unknown = [w for w in wanted if w not in usable]
+        if unknown:
+            bad = unknown[0]
+            if bad in skipped_traces:
+                problems.append(
+                    f"{where} ({query[:40]!r}) expects trace id {bad}, whose trace row was skipped; this query was skipped too."
+                )
+            else:
+                problems.append(
+                    f"{where} ({query[:40]!r}) expects trace id {bad}, which is not in the trace table; it was skipped."
+                )
+            continue
+        rows.append(row)
+        expected.append(wanted[0] if len(wanted) == 1 else tuple(wanted))
+    return rows, expected, problems
+
+
+def prepare(traces: pd.DataFrame, queries: pd.DataFrame, template: str = DEFAULT_TEMPLATE) -> Prepared:
+    """Check both tables and the template; render the usable traces.
+
+    Returns
+    -------
+    Prepared
+        Ready for ``evaluate_retrieval(p.queries, p.texts, p.expected, ids=p.ids)``.
+
+    Raises
+    ------
+    ValueError
+        One sentence: a table is empty or lacks a column, the template is invalid, or no row
+        of a table is usable (the sentence then gives the first reason).
+    """
+    traces = trace_table(traces)
+    trace_rows, ids, trace_problems = check_traces(traces, template)
+    if not trace_rows:
+        raise ValueError(f"No trace can be used: {trace_problems[0]}")
+    texts = render(traces.iloc[trace_rows].reset_index(drop=True), template)
+    all_ids = [id_text(v) for v in traces["id"]]
+    query_rows, expected, query_problems = check_queries(queries, ids, all_ids=all_ids)
+    if not query_rows:
+        raise ValueError(f"No query can be used: {query_problems[0]}")
+    frame = query_table(queries)
+    questions = [cell_text(frame.at[r, "query"]) for r in query_rows]
+    return Prepared(
+        texts, ids, questions, expected, trace_rows, query_rows, _listed(trace_problems) + _listed(query_problems)
+    )
+
+
+# -- files -------------------------------------------------------------------------------------------
+def read_traces(data: bytes, filename: str) -> pd.DataFrame:
+    """Read an uploaded trace table (CSV, TSV, JSON, JSONL, Parquet) in its editable form.
+
+    Raises ValueError naming the file: unreadable, no rows, or a missing column.
+    """
+    return trace_table(read_table(data, filename), source=filename)
+
+
+def read_queries(data: bytes, filename: str) -> pd.DataFrame:
+    """Read an uploaded query table (``query``, ``expected_id``) in its editable form."""
+    return query_table(read_table(data, filename), source=filename)
+
+
+def _json_id(value):
+    text = id_text(value)
+    return int(text) if text.lstrip("-").isdigit() and str(int(text)) == text else text
+
+
+def traces_to_records(frame: pd.DataFrame) -> list[dict]:
+    """The trace table as the lesson writes it: integer ids as ints, ``tools_used`` as lists."""
+    frame = trace_table(frame)
+    records = []
+    for row in range(len(frame)):
+        record = {}
+        for column in frame.columns:
+            value = cell_text(frame.at[row, column])
+            if column == "id":
+                value = _json_id(value)
+            elif column in LIST_COLUMNS:
+                value = split_list(value)
+            record[str(column)] = value
+        records.append(record)
+    return records
+
+
+def traces_to_json(frame: pd.DataFrame) -> bytes:
+    """The trace table as a JSON list of objects (UTF-8); :func:`read_traces` reads it back."""
+    return json.dumps(traces_to_records(frame), indent=2, ensure_ascii=False).encode("utf-8")
+
+
+def queries_to_json(frame: pd.DataFrame) -> bytes:
+    """The query table as a JSON list of ``{"query", "expected_id"}`` objects (UTF-8)."""
+    frame = query_table(frame)
+    records = [
+        {
+            **{str(c): cell_text(frame.at[row, c]) for c in frame.columns},
+            "expected_id": _json_id(frame.at[row, "expected_id"]),
+        }
+        for row in range(len(frame))
+    ]
+    return json.dumps(records, indent=2, ensure_ascii=False).encode("utf-8")
+
+
+def to_csv(frame: pd.DataFrame) -> bytes:
+    """Any table in its editable form as UTF-8 CSV (``tools_used`` stays comma-separated, quoted)."""
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False)
+    return buffer.getvalue().encode("utf-8")
