@@ -272,7 +272,7 @@ def check_traces(frame: pd.DataFrame, template: str = DEFAULT_TEMPLATE) -> tuple
             )
             continue
         first_row[ident] = row
-        empty = [f for f in fields if not _value_for_template(f, cell_text(frame.at[row, f]))]
+        empty = [f for f in fields if not _value_for_template(f, cell_text(frame.at[row, f]).strip())]
         if empty:
             names = " and ".join(empty)
             problems.append(f"Trace {_row_name(row, ident)} has an empty {names}; it was skipped.")
