@@ -32,13 +32,16 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import inspect
 import json
 import math
 import sqlite3
+import sys
 import threading
 import time
+import types
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -299,6 +302,7 @@ class _Run:
         self.should_stop = should_stop
         self.noisy_above = noisy_above
         self.records: list[_Record] = []
+        self.current: _Record | None = None
         self.stopped = False
         self.machine: dict = {}
         self.settings = {
@@ -334,18 +338,29 @@ class _Run:
                 repeat=repeat,
                 n_repeats=self.repeats,
                 fraction=min(1.0, self._done_steps / total),
-                _results=self.results,
+                _results=lambda: self.results(partial=True),
             )
         )
 
-    def results(self) -> pd.DataFrame:
+    def results(self, *, partial: bool = False) -> pd.DataFrame:
+        """The rows so far. ``partial``: as if the run ended now (the model being measured
+        is marked "stopped" with the repeats it finished, and ``attrs["stopped"]`` is True
+        unless every model is done)."""
+        records, stopped = self.records, self.stopped
+        if partial:
+            current = self.current
+            stopped = stopped or current is not None or len(records) < len(self.names)
+            if current is not None and current.status == "ok":
+                records = [
+                    r if r is not current else replace(r, status="stopped", times=list(r.times)) for r in records
+                ]
         return _frame(
-            self.records,
+            records,
             n_texts=len(self.texts),
             batch_size=self.batch_size,
             baseline=self.baseline,
             noisy_above=self.noisy_above,
-            attrs={"machine": self.machine, "settings": self.settings, "stopped": self.stopped},
+            attrs={"machine": dict(self.machine), "settings": dict(self.settings), "stopped": stopped},
         )
 
     # -- measuring -----------------------------------------------------------------------------
@@ -370,6 +385,7 @@ class _Run:
                     break
                 self._done_steps = index * self._steps_per_model
                 self._measure(index, name)
+                self.current = None
                 self._done_steps = (index + 1) * self._steps_per_model
                 self._emit(index, "done", len(self.records[-1].times))
             self.settings["finished"] = _now()
@@ -384,6 +400,7 @@ class _Run:
     def _measure(self, index: int, name: str) -> None:
         record = _Record(model=name)
         self.records.append(record)
+        self.current = record
         self._emit(index, "load")
         embedder = self._load(record)
         self._done_steps += 1
@@ -1008,3 +1025,17 @@ def _loads(text: str, default):
         return json.loads(text)
     except (TypeError, ValueError):
         return default
+
+
+# -- `embedlab.benchmark` is both this module and the function -----------------------------------
+# embedlab/__init__.py exports the function ``benchmark`` lazily under the same name as this
+# module. Importing the module (``from embedlab.benchmark import BenchmarkStore``) makes Python
+# set ``embedlab.benchmark`` to the module, which would hide the function. The module is made
+# callable, so ``embedlab.benchmark(models, texts, ...)`` runs the benchmark either way.
+class _CallableModule(types.ModuleType):
+    def __call__(self, *args, **kwargs) -> pd.DataFrame:
+        return benchmark(*args, **kwargs)
+
+
+__signature__ = inspect.signature(benchmark)
+sys.modules[__name__].__class__ = _CallableModule

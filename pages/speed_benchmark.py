@@ -1,6 +1,383 @@
-"""Speed Benchmark: models timed on a corpus, on this machine."""
+"""Speed Benchmark: models timed on your texts, on this machine (the lesson's Experiment 2.1).
+
+Reads widgets, calls embedlab.benchmark, draws. The current run lives in st.session_state and
+every run is saved in embedlab's data directory, so a Stop, a rerun or a restart loses nothing.
+"""
 
 import streamlit as st
 
+import embedlab
+from embedlab import seed
+from embedlab.benchmark import compare_runs, recommend, repeat_to, results_json
+from embedlab.machine import describe
+from embedlab.tables import TABLE_TYPES, read_table, text_columns
+from ui import common
+from ui import speed_benchmark as ui
+
+state = st.session_state
+SOURCES = {
+    "lesson": "The lesson's trace texts (5 × 20)",
+    "paste": "Paste texts",
+    "upload": "Upload a file",
+}
+
+
+@st.cache_resource(show_spinner=False)
+def store() -> embedlab.BenchmarkStore:
+    return embedlab.BenchmarkStore()
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def read_upload(data: bytes, name: str):
+    return read_table(data, name)
+
+
+def keep_interrupted_run() -> None:
+    """A run cut short (Stop, or any click while it ran) keeps the rows it finished."""
+    if not state.get("speed_running"):
+        return
+    state["speed_running"] = False
+    partial = state.pop("speed_partial", None)
+    if partial is None or partial.empty:
+        state["speed_notice"] = "The run was stopped before any model was measured."
+        return
+    partial.attrs["stopped"] = True
+    state["speed_result"] = partial
+    state["speed_run_id"] = store().save(partial, label="stopped")
+    done = int((partial["status"] == "ok").sum())
+    state["speed_notice"] = (
+        f"The run was stopped; the {done} model(s) that finished are kept, and a model cut short shows the "
+        "repeats it finished."
+    )
+
+
 st.title("Speed Benchmark")
-st.write("Time embedding models on your own texts, on this machine.")
+st.caption(
+    "How fast is each model on your texts, on this machine? Speeds depend on the hardware, which is why "
+    "leaderboards don't list them: measure here. Each model is loaded fresh, warmed up, then timed over "
+    "several repeats with the embedding cache bypassed."
+)
+common.cache_notices()
+for notice in store().notices:
+    if not state.get(f"_notice_{notice}"):
+        state[f"_notice_{notice}"] = True
+        st.toast(notice, icon=":material/warning:")
+keep_interrupted_run()
+
+# ---------------------------------------------------------------- inputs
+left, right = st.columns([3, 2], gap="large")
+with left:
+    models = common.models_picker("speed_models", label="Models", default=seed.BENCHMARK_MODELS)
+    source = st.radio(
+        "Corpus",
+        list(SOURCES),
+        format_func=SOURCES.get,
+        key="speed_source",
+        horizontal=True,
+        persist_state="session",
+    )
+    texts: list[str] = []
+    if source == "lesson":
+        texts = list(seed.BENCHMARK_CORPUS)
+        with st.expander("The lesson's five chatbot-trace texts"):
+            for text in seed.TRACE_TEXTS:
+                st.text(text)
+    elif source == "paste":
+        pasted = st.text_area(
+            "One text per line",
+            key="speed_paste",
+            height=180,
+            placeholder="User expressed anxiety about work deadlines\nBot suggested breaking down tasks",
+            persist_state="session",
+        )
+        texts = ui.lines_of(pasted or "")
+    else:
+        upload = st.file_uploader(
+            "A text file (one text per line) or a table",
+            type=[*ui.LINE_TYPES, *TABLE_TYPES],
+            key="speed_upload",
+        )
+        if upload is not None:
+            data = upload.getvalue()
+            if upload.name.lower().endswith(".txt"):
+                try:
+                    texts = ui.lines_of(data.decode("utf-8-sig"))
+                except UnicodeDecodeError:
+                    st.error(f"{upload.name} is not UTF-8 text; save it as UTF-8 and upload it again.")
+            else:
+                try:
+                    frame = read_upload(data, upload.name)
+                except ValueError as error:
+                    st.error(str(error))
+                else:
+                    columns = text_columns(frame)
+                    if not columns:
+                        st.error(f"{upload.name} has no column of text; its columns are: {', '.join(frame.columns)}.")
+                    else:
+                        column = st.selectbox("Column with the texts", columns, key="speed_column")
+                        texts = [str(v) for v in frame[column].dropna() if str(v).strip()]
+    size = st.number_input(
+        "Repeat the corpus up to N texts (0: as it is)",
+        min_value=0,
+        max_value=ui.MAX_TEXTS,
+        value=0,
+        step=100,
+        key="speed_size",
+        help="A handful of texts times too quickly to measure well: repeating them to a few hundred steadies "
+        "the figures. A larger number cuts the corpus to N.",
+        persist_state="session",
+    )
+    if texts and size:
+        texts = repeat_to(texts, int(size))
+    if len(texts) > ui.MAX_TEXTS:
+        st.warning(f"The corpus has {len(texts):,} texts; the first {ui.MAX_TEXTS:,} are timed.")
+        texts = texts[: ui.MAX_TEXTS]
+    if texts:
+        st.caption(f"Corpus: {len(texts):,} texts ({len(set(texts)):,} distinct).")
+
+with right:
+    batch_size = st.number_input(
+        "Batch size",
+        min_value=1,
+        max_value=4096,
+        value=32,
+        key="speed_batch",
+        help="Texts per forward pass.",
+        persist_state="session",
+    )
+    repeats = st.number_input(
+        "Repeats",
+        min_value=1,
+        max_value=50,
+        value=3,
+        key="speed_repeats",
+        help="Timed passes over the whole corpus per model; the median is reported with the fastest and slowest.",
+        persist_state="session",
+    )
+    warmup = st.toggle(
+        "Warm up before timing",
+        value=True,
+        key="speed_warmup",
+        help="Encode one batch first (the first call of a model is slower), as the lesson does.",
+        persist_state="session",
+    )
+    threads = st.number_input(
+        "Torch threads (0: one per core)",
+        min_value=0,
+        max_value=256,
+        value=0,
+        key="speed_threads",
+        help="On a machine busy with other work, fewer threads can be much faster. Applies to "
+        "sentence-transformers models.",
+        persist_state="session",
+    )
+    default_baseline = embedlab.DEFAULT_MODEL if embedlab.DEFAULT_MODEL in models else (models or [None])[0]
+    baseline = st.selectbox(
+        "Baseline",
+        models,
+        index=models.index(default_baseline) if default_baseline in models else None,
+        key="speed_baseline",
+        help='Others are compared with it: "all-mpnet-base-v2 is 5.8x slower than all-MiniLM-L6-v2".',
+        placeholder="Choose models first",
+    )
+
+run = st.button("Run benchmark", key="speed_run", type="primary", icon=":material/speed:")
+
+# ---------------------------------------------------------------- running
+if run:
+    problems = []
+    if not models:
+        problems.append("Choose at least one model to benchmark.")
+    if not texts:
+        problems.append("The corpus is empty: paste or upload at least one text, or use the lesson's texts.")
+    for problem in problems:
+        st.error(problem)
+    if not problems:
+        state.pop("speed_notice", None)
+        state["speed_running"] = True
+        state["speed_partial"] = None
+        bar = st.progress(0.0, text="Starting…")
+        st.button(
+            "Stop",
+            key="speed_stop",
+            icon=":material/stop_circle:",
+            help="Stop after the current step; the models that finished are kept.",
+        )
+
+        def show_progress(event) -> None:
+            state["speed_partial"] = event.results()  # kept if the run is interrupted
+            bar.progress(event.fraction, text=event.message)
+
+        try:
+            result = embedlab.benchmark(
+                models,
+                texts,
+                batch_size=int(batch_size),
+                repeats=int(repeats),
+                warmup=bool(warmup),
+                baseline=baseline if baseline in models else None,
+                threads=int(threads) or None,
+                progress=show_progress,
+            )
+        except (ValueError, TypeError) as error:
+            st.error(str(error))
+        else:
+            state["speed_result"] = result
+            state["speed_run_id"] = store().save(result)
+            bar.progress(1.0, text=f"Done: {len(result)} model(s) measured on {len(texts):,} texts.")
+        finally:
+            state["speed_running"] = False
+            state.pop("speed_partial", None)
+
+# ---------------------------------------------------------------- results
+result = state.get("speed_result")
+if state.get("speed_notice"):
+    st.warning(state["speed_notice"])
+if result is None:
+    st.info("Choose models and a corpus, then **Run benchmark**. Results appear here and are kept for comparison.")
+    st.stop()
+
+st.divider()
+settings = result.attrs.get("settings", {})
+st.subheader("Results")
+st.caption(
+    f"{settings.get('n_texts', '?')} texts ({settings.get('distinct_texts', '?')} distinct) · batch size "
+    f"{settings.get('batch_size', '?')} · {settings.get('repeats', '?')} repeats · warm-up "
+    f"{'on' if settings.get('warmup') else 'off'} · {settings.get('started', '')}"
+)
+for row in result[result["error"] != ""].itertuples():
+    st.warning(f"{row.model}: {row.error}.")
+noisy = result[result["noisy"].fillna(False)]
+if len(noisy):
+    st.warning(
+        f"Noisy timing for {', '.join(noisy['model'])}: the slowest repeat took more than "
+        f"{settings.get('noisy_above', 0.5):.0%} of the median longer than the fastest. Something else was using "
+        "the CPU; run again or with more repeats."
+    )
+comparisons = [c for c in result["comparison"] if c and c != "baseline"]
+if comparisons:
+    st.markdown("\n".join(f"- {c}" for c in comparisons))
+
+st.dataframe(
+    ui.display_table(result),
+    key="speed_table",
+    hide_index=True,
+    column_config={
+        "texts/s": st.column_config.NumberColumn(format="%.1f", help="texts ÷ median encode time"),
+        "encode s (median)": st.column_config.NumberColumn(format="%.4f"),
+        "min s": st.column_config.NumberColumn(format="%.4f"),
+        "max s": st.column_config.NumberColumn(format="%.4f"),
+        "tokens/s": st.column_config.NumberColumn(format="%.0f", help="tokens the model read ÷ median encode time"),
+        "load s": st.column_config.NumberColumn(
+            format="%.3f", help="building a fresh instance from its files, libraries already imported"
+        ),
+        "warm-up s": st.column_config.NumberColumn(format="%.3f"),
+        "parameters": st.column_config.NumberColumn(format="compact"),
+        "size MB": st.column_config.NumberColumn(format="%.0f", help="the weights on disk"),
+        "+MB load": st.column_config.NumberColumn(format="%.0f", help="resident memory added by loading (approximate)"),
+        "+MB encode": st.column_config.NumberColumn(
+            format="%.0f", help="peak resident memory added while encoding (approximate)"
+        ),
+    },
+)
+
+if ui.measured(result).empty:
+    st.info("No model finished a timed repeat, so there is nothing to chart.")
+else:
+    chart_left, chart_right = st.columns(2)
+    chart_left.plotly_chart(ui.speed_figure(result), key="speed_chart", config={"displaylogo": False})
+    chart_right.plotly_chart(ui.dims_figure(result), key="speed_dims_chart", config={"displaylogo": False})
+
+# ---------------------------------------------------------------- recommendation
+with st.container(border=True):
+    st.subheader("Recommendation")
+    accuracy = ui.retrieval_accuracy(state.get("retrieval_result"))
+    for line in recommend(result, accuracy=accuracy or None, good_enough=seed.GOOD_ENOUGH_ACCURACY):
+        st.markdown(f"- {line}")
+    if accuracy:
+        st.caption(
+            "Retrieval accuracy from the Trace Retrieval page: "
+            + ", ".join(f"{model} {score:.0%}" for model, score in accuracy.items())
+        )
+    else:
+        st.caption("No retrieval result in this session yet: run the Trace Retrieval page to measure quality.")
+    st.page_link("pages/trace_retrieval.py", label="Check retrieval quality", icon=":material/manage_search:")
+
+with st.expander("Machine", icon=":material/memory:"):
+    st.write(describe(result.attrs.get("machine", {})))
+    st.json(result.attrs.get("machine", {}), expanded=False)
+
+download_csv, download_json, _ = st.columns([1, 1, 3])
+download_csv.download_button(
+    "Download CSV",
+    result.to_csv(index=False),
+    file_name="speed-benchmark.csv",
+    mime="text/csv",
+    key="speed_download_csv",
+    icon=":material/download:",
+    on_click="ignore",
+)
+download_json.download_button(
+    "Download JSON",
+    results_json(result),
+    file_name="speed-benchmark.json",
+    mime="application/json",
+    key="speed_download_json",
+    icon=":material/download:",
+    on_click="ignore",
+)
+
+# ---------------------------------------------------------------- earlier runs
+st.divider()
+st.subheader("Earlier runs")
+runs = store().runs()
+current_id = state.get("speed_run_id")
+earlier = runs[runs["id"] != current_id] if current_id is not None else runs
+if earlier.empty:
+    st.caption("Runs are saved in embedlab's data directory; the next one can be compared with this one.")
+    st.stop()
+labels = {
+    int(r.id): f"#{r.id} · {r.created} · {r.models} · {r.n_texts} texts" + (" · stopped" if r.stopped else "")
+    for r in earlier.itertuples()
+}
+chosen = st.selectbox("Compare with", list(labels), format_func=labels.get, key="speed_earlier")
+try:
+    before = store().load(chosen)
+except (KeyError, ValueError) as error:
+    st.error(str(error.args[0] if error.args else error))
+else:
+    comparison = compare_runs(result, before)
+    for difference in comparison.attrs["differences"]:
+        st.info(f"Not like for like: {difference}.")
+    if comparison.empty:
+        st.caption("No model was measured in both runs.")
+    else:
+        st.dataframe(
+            comparison,
+            key="speed_compare_table",
+            hide_index=True,
+            column_config={
+                "texts_per_s": st.column_config.NumberColumn("texts/s now", format="%.1f"),
+                "texts_per_s_before": st.column_config.NumberColumn(f"texts/s #{chosen}", format="%.1f"),
+                "change": st.column_config.NumberColumn("now ÷ before", format="%.2fx"),
+                "encode_median_s": st.column_config.NumberColumn("encode s now", format="%.4f"),
+                "encode_median_s_before": st.column_config.NumberColumn(f"encode s #{chosen}", format="%.4f"),
+                "load_s": st.column_config.NumberColumn("load s now", format="%.3f"),
+                "load_s_before": st.column_config.NumberColumn(f"load s #{chosen}", format="%.3f"),
+            },
+        )
+        st.plotly_chart(
+            ui.compare_figure(comparison, now="this run", before=f"run #{chosen}"),
+            key="speed_compare_chart",
+            config={"displaylogo": False},
+        )
+    show, delete, _ = st.columns([1, 1, 3])
+    if show.button("Show this run", key="speed_show", icon=":material/open_in_new:"):
+        state["speed_result"] = before
+        state["speed_run_id"] = chosen
+        state.pop("speed_notice", None)
+        st.rerun()
+    if delete.button("Delete this run", key="speed_delete", icon=":material/delete:"):
+        store().delete(chosen)
+        st.toast(f"Deleted run #{chosen}.")
+        st.rerun()

@@ -1,0 +1,192 @@
+"""Drawing helpers for the Speed Benchmark page: charts, the display table, the corpus inputs.
+
+Nothing here measures anything; the figures come from :func:`embedlab.benchmark`.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Mapping, Sequence
+
+import pandas as pd
+import plotly.graph_objects as go
+
+#: Text file types the corpus upload reads, one text per line.
+LINE_TYPES = ("txt",)
+#: Texts one run may time at most (larger corpora are cut, with a warning).
+MAX_TEXTS = 50_000
+ACCENT = "#2563eb"
+MUTED = "#94a3b8"
+BEFORE = "#f59e0b"
+
+
+def safe(text: object) -> str:
+    """Text for plotly labels and hover: its HTML subset must show ``<b>`` literally, not render it."""
+    return html.escape(str(text), quote=False)
+
+
+def lines_of(text: str) -> list[str]:
+    """One text per non-blank line, stripped."""
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def measured(results: pd.DataFrame) -> pd.DataFrame:
+    """Rows with a speed (at least one timed repeat)."""
+    return results[results["texts_per_s"].notna()]
+
+
+def _log_axis(values: pd.Series) -> bool:
+    positive = values[values > 0]
+    return len(positive) > 1 and positive.max() / positive.min() > 30
+
+
+def speed_figure(results: pd.DataFrame) -> go.Figure:
+    """Texts per second per model (median), with error bars from the slowest to the fastest repeat."""
+    rows = measured(results)
+    baseline = results.attrs.get("baseline")
+    speed = rows["texts_per_s"].astype(float)
+    low = rows["texts_per_s_low"].astype(float)
+    high = rows["texts_per_s_high"].astype(float)
+    hover = [
+        safe(
+            f"{r.model}: {r.texts_per_s:,.1f} texts/s (median of {r.repeats_done}; "
+            f"{r.texts_per_s_low:,.1f}-{r.texts_per_s_high:,.1f})" + (f" · {r.comparison}" if r.comparison else "")
+        )
+        for r in rows.itertuples()
+    ]
+    figure = go.Figure(
+        go.Bar(
+            x=[safe(m) for m in rows["model"]],
+            y=speed,
+            error_y={"type": "data", "symmetric": False, "array": high - speed, "arrayminus": speed - low},
+            marker_color=[ACCENT if m == baseline else MUTED for m in rows["model"]],
+            hovertext=hover,
+            hoverinfo="text",
+            text=[f"{v:,.0f}" for v in speed],
+            textposition="outside",
+            cliponaxis=False,
+        )
+    )
+    log = _log_axis(speed)
+    figure.update_layout(
+        title="Texts per second (median; whiskers: slowest to fastest repeat)",
+        yaxis_title="texts/s" + (" (log scale)" if log else ""),
+        yaxis_type="log" if log else "linear",
+        xaxis_title=None,
+        margin={"t": 60, "b": 40, "l": 60, "r": 20},
+        height=420,
+        showlegend=False,
+    )
+    return figure
+
+
+def dims_figure(results: pd.DataFrame) -> go.Figure:
+    """Speed against dimensions, one point per model (bigger point: bigger on disk)."""
+    rows = measured(results)
+    sizes = [10 + 1.5 * math.sqrt(float(s) / 1e6) if pd.notna(s) and s else 12 for s in rows["size_bytes"].tolist()]
+    hover = [
+        safe(
+            f"{r.model}: {r.dim}-d, {r.texts_per_s:,.1f} texts/s"
+            + (f", {r.size_bytes / 1e6:,.0f} MB on disk" if pd.notna(r.size_bytes) else "")
+        )
+        for r in rows.itertuples()
+    ]
+    figure = go.Figure(
+        go.Scatter(
+            x=rows["dim"].astype(float),
+            y=rows["texts_per_s"].astype(float),
+            mode="markers+text",
+            text=[safe(m) for m in rows["model"]],
+            textposition="top center",
+            marker={"size": sizes, "color": ACCENT, "opacity": 0.8, "line": {"width": 1, "color": "white"}},
+            hovertext=hover,
+            hoverinfo="text",
+            cliponaxis=False,
+        )
+    )
+    log = _log_axis(rows["texts_per_s"].astype(float))
+    figure.update_layout(
+        title="Speed against dimensions",
+        xaxis_title="dimensions",
+        yaxis_title="texts/s" + (" (log scale)" if log else ""),
+        yaxis_type="log" if log else "linear",
+        margin={"t": 60, "b": 40, "l": 60, "r": 20},
+        height=420,
+        showlegend=False,
+    )
+    return figure
+
+
+def compare_figure(comparison: pd.DataFrame, *, now: str, before: str) -> go.Figure:
+    """Texts per second of the models in both runs, side by side."""
+    names = [safe(m) for m in comparison["model"]]
+    figure = go.Figure(
+        [
+            go.Bar(name=safe(before), x=names, y=comparison["texts_per_s_before"].astype(float), marker_color=BEFORE),
+            go.Bar(name=safe(now), x=names, y=comparison["texts_per_s"].astype(float), marker_color=ACCENT),
+        ]
+    )
+    log = _log_axis(pd.concat([comparison["texts_per_s"], comparison["texts_per_s_before"]]).astype(float))
+    figure.update_layout(
+        barmode="group",
+        title="Texts per second, this run and the earlier one",
+        yaxis_title="texts/s" + (" (log scale)" if log else ""),
+        yaxis_type="log" if log else "linear",
+        height=360,
+        margin={"t": 60, "b": 40, "l": 60, "r": 20},
+    )
+    return figure
+
+
+#: Columns shown in the results table, with their headings.
+TABLE = {
+    "model": "model",
+    "status": "status",
+    "texts_per_s": "texts/s",
+    "comparison": "vs baseline",
+    "encode_median_s": "encode s (median)",
+    "encode_min_s": "min s",
+    "encode_max_s": "max s",
+    "tokens_per_s": "tokens/s",
+    "load_s": "load s",
+    "warmup_s": "warm-up s",
+    "dim": "dim",
+    "parameters": "parameters",
+    "size_mb": "size MB",
+    "load_mb": "+MB load",
+    "encode_mb": "+MB encode",
+    "noisy": "noisy",
+    "repeats_done": "repeats",
+    "backend": "backend",
+    "error": "error",
+}
+
+
+def display_table(results: pd.DataFrame) -> pd.DataFrame:
+    """The results with sizes in MB and the columns people read first."""
+    table = results.copy()
+    table["size_mb"] = table["size_bytes"].astype("Float64") / 1e6
+    return table[list(TABLE)].rename(columns=TABLE)
+
+
+def retrieval_accuracy(value: object) -> dict[str, float]:
+    """Top-1 accuracy per model from what the Trace Retrieval page left in the session.
+
+    Accepts one result with ``.model`` and ``.accuracy``, a mapping of model name to such a
+    result (or to a number), or a list of results; anything else gives an empty dict.
+    """
+    if value is None:
+        return {}
+    if isinstance(value, Mapping):
+        items = list(value.items())
+    elif isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+        items = [(getattr(v, "model", None), v) for v in value]
+    else:
+        items = [(getattr(value, "model", None), value)]
+    out = {}
+    for model, result in items:
+        score = result if isinstance(result, (int, float)) else getattr(result, "accuracy", None)
+        if model is not None and isinstance(score, (int, float)) and not isinstance(score, bool):
+            out[str(model)] = float(score)
+    return out
