@@ -1,0 +1,273 @@
+"""Plotly figures for the Space Explorer: the map, the similarity heatmap, and a standalone HTML export.
+
+Pure builders: each returns a ``plotly.graph_objects.Figure``. User text is escaped before it
+reaches plotly, which renders a subset of HTML in hover and point text: pasted markup shows
+literally and is never interpreted.
+"""
+
+from __future__ import annotations
+
+import html
+import textwrap
+
+import numpy as np
+
+#: Okabe & Ito's colour-blind-safe palette (black swapped for grey so it shows on dark themes too).
+OKABE_ITO: tuple[str, ...] = (
+    "#0072B2",  # blue
+    "#E69F00",  # orange
+    "#009E73",  # bluish green
+    "#CC79A7",  # reddish purple
+    "#56B4E9",  # sky blue
+    "#D55E00",  # vermillion
+    "#F0E442",  # yellow
+    "#999999",  # grey
+)
+#: Paul Tol's "muted" palette, also colour-blind safe: used after Okabe-Ito's eight.
+TOL_MUTED: tuple[str, ...] = (
+    "#332288",
+    "#88CCEE",
+    "#44AA99",
+    "#117733",
+    "#999933",
+    "#DDCC77",
+    "#CC6677",
+    "#882255",
+    "#AA4499",
+)
+PALETTE: tuple[str, ...] = OKABE_ITO + TOL_MUTED
+#: Above this many points the map is drawn with WebGL (scattergl).
+WEBGL_THRESHOLD = 1_000
+#: Hover text shows at most this many characters of a sentence.
+HOVER_CHARS = 600
+#: Point text (labels on the map) shows at most this many characters.
+POINT_TEXT_CHARS = 28
+QUERY_COLOUR = "#000000"
+
+
+def escape(text: str) -> str:
+    """``text`` with ``&``, ``<`` and ``>`` escaped, so plotly shows it literally."""
+    return html.escape(str(text), quote=False)
+
+
+def hover_text(text: str, *, width: int = 70, limit: int = HOVER_CHARS) -> str:
+    """A sentence for a hover box: escaped, wrapped at ``width`` characters with ``<br>``.
+
+    Longer than ``limit`` characters, it is cut and ends with how many were left out.
+    """
+    text = str(text)
+    extra = ""
+    if len(text) > limit:
+        extra = f" … (+{len(text) - limit:,} characters)"
+        text = text[:limit]
+    lines = textwrap.wrap(text, width, break_long_words=True, replace_whitespace=True) or [""]
+    return "<br>".join(escape(line) for line in lines) + escape(extra)
+
+
+def short_text(text: str, limit: int = POINT_TEXT_CHARS) -> str:
+    """The first ``limit`` characters of ``text`` (with … when cut), escaped."""
+    text = " ".join(str(text).split())
+    return escape(text if len(text) <= limit else text[: limit - 1].rstrip() + "…")
+
+
+def colours(groups: list[str]) -> dict[str, str]:
+    """A palette colour per group, in the given order; colours repeat after ``len(PALETTE)`` groups."""
+    return {group: PALETTE[i % len(PALETTE)] for i, group in enumerate(groups)}
+
+
+def map_title(
+    model: str,
+    method: str,
+    *,
+    n_points: int,
+    n_components: int = 2,
+    perplexity: float | None = None,
+    random_state: int | None = None,
+    n_neighbors: int | None = None,
+) -> str:
+    """A title naming everything needed to draw the same map again.
+
+    >>> map_title("all-MiniLM-L6-v2", "tsne", n_points=16, perplexity=5, random_state=42)
+    'all-MiniLM-L6-v2 · t-SNE 2-D (perplexity 5, seed 42) · 16 sentences'
+    """
+    if method == "tsne":
+        how = f"t-SNE {n_components}-D (perplexity {perplexity:g}, seed {random_state})"
+    elif method == "umap":
+        how = f"UMAP {n_components}-D ({n_neighbors} neighbours, cosine, seed {random_state})"
+    elif method == "pca":
+        how = f"PCA {n_components}-D"
+    else:
+        how = "a single point"
+    noun = "sentence" if n_points == 1 else "sentences"
+    return f"{escape(model)} · {how} · {n_points:,} {noun}"
+
+
+def scatter_figure(
+    table,
+    *,
+    groups: list[str] | None = None,
+    title: str = "",
+    axis_name: str = "dimension",
+    point_size: int = 9,
+    show_text: bool = False,
+    webgl: bool | None = None,
+    query=None,
+    legend_title: str = "Label",
+    height: int = 620,
+):
+    """The map: one marker per sentence, coloured by group, hover showing the whole sentence.
+
+    Parameters
+    ----------
+    table : DataFrame with columns text, x, y[, z]
+        One row per sentence (see :func:`embedlab.explore.points_table`); a ``z`` column makes a 3-D map.
+    groups : list of str, optional
+        One group name per row (label or cluster) for colour and legend; None draws one colour.
+    title : str
+        Already escaped (see :func:`map_title`).
+    axis_name : str
+        Axis titles read "<axis_name> 1", "<axis_name> 2", ...
+    point_size : int, default 9
+    show_text : bool, default False
+        Write the start of each sentence beside its point.
+    webgl : bool, optional
+        Draw 2-D maps with scattergl; None chooses it above WEBGL_THRESHOLD points.
+    query : DataFrame with columns text, x, y[, z], optional
+        Searched sentences, drawn as stars.
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        Every sentence marker carries its row number in ``customdata``, so a selection maps back
+        to rows (:func:`embedlab.explore.selected_rows`).
+    """
+    import plotly.graph_objects as go
+
+    three_d = "z" in table.columns
+    n = len(table)
+    if webgl is None:
+        webgl = n > WEBGL_THRESHOLD
+    group_of = list(groups) if groups is not None else [""] * n
+    if len(group_of) != n:
+        raise ValueError(f"groups must have one entry per row ({n}), got {len(group_of)}.")
+    order = list(dict.fromkeys(group_of))
+    palette = colours(order)
+    texts = table["text"].tolist()
+    fig = go.Figure()
+    all_groups = np.asarray(group_of, dtype=object)
+    for group in order:
+        rows = np.flatnonzero(all_groups == group)
+        name = escape(group) if group else "sentences"
+        hover = [
+            (f"<b>{escape(group)}</b><br>" if group else "") + hover_text(texts[i]) + f"<br><i>row {i + 1}</i>"
+            for i in rows
+        ]
+        marker = {"size": point_size, "color": palette[group], "line": {"width": 0.5, "color": "#ffffff"}}
+        common = {
+            "name": name,
+            "legendgroup": name,
+            "hovertext": hover,
+            "hoverinfo": "text",
+            "customdata": rows.reshape(-1, 1),
+            "showlegend": groups is not None,
+            "mode": "markers+text" if show_text else "markers",
+            "text": [short_text(texts[i]) for i in rows] if show_text else None,
+        }
+        x, y = table["x"].to_numpy()[rows], table["y"].to_numpy()[rows]
+        if three_d:
+            marker["size"] = max(2, point_size * 0.6)
+            fig.add_trace(go.Scatter3d(x=x, y=y, z=table["z"].to_numpy()[rows], marker=marker, **common))
+        else:
+            trace = go.Scattergl if webgl else go.Scatter
+            fig.add_trace(trace(x=x, y=y, marker={**marker, "opacity": 0.85}, textposition="top center", **common))
+    if query is not None and len(query):
+        _add_query(fig, query, three_d, point_size)
+    fig.update_layout(
+        title={"text": title, "x": 0, "xanchor": "left", "font": {"size": 15}},
+        height=height,
+        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+        legend={"title": {"text": escape(legend_title)}, "itemsizing": "constant"},
+        hoverlabel={"align": "left"},
+        uirevision="map",
+    )
+    if three_d:
+        fig.update_layout(
+            scene={
+                "xaxis_title": f"{axis_name} 1",
+                "yaxis_title": f"{axis_name} 2",
+                "zaxis_title": f"{axis_name} 3",
+            }
+        )
+    else:
+        fig.update_xaxes(title=f"{axis_name} 1", zeroline=False)
+        fig.update_yaxes(title=f"{axis_name} 2", zeroline=False)
+    return fig
+
+
+def _add_query(fig, query, three_d: bool, point_size: int) -> None:
+    import plotly.graph_objects as go
+
+    hover = ["<b>Your search</b><br>" + hover_text(t) for t in query["text"]]
+    marker = {"size": point_size * 2.2, "color": "#FFFFFF", "symbol": "star" if not three_d else "diamond"}
+    marker["line"] = {"width": 2, "color": QUERY_COLOUR}
+    common = {"name": "your search", "hovertext": hover, "hoverinfo": "text", "mode": "markers", "marker": marker}
+    if three_d:
+        fig.add_trace(go.Scatter3d(x=query["x"], y=query["y"], z=query["z"], **common))
+    else:
+        fig.add_trace(go.Scatter(x=query["x"], y=query["y"], **common))
+
+
+def heatmap_figure(matrix, texts: list[str], labels: list[str] | None = None, *, title: str = ""):
+    """Pairwise cosine similarity as a heatmap; axes name each sentence, hover shows both in full.
+
+    Parameters
+    ----------
+    matrix : array-like of shape (n, n)
+    texts : list of str, length n
+    labels : list of str, optional
+        Shown before each axis name.
+    """
+    import plotly.graph_objects as go
+
+    z = np.asarray(matrix, dtype=float)
+    n = len(texts)
+    if z.shape != (n, n):
+        raise ValueError(f"matrix must have shape ({n}, {n}) to match texts, got {z.shape}.")
+    names = [
+        f"{i + 1}. " + (f"[{short_text(labels[i], 14)}] " if labels else "") + short_text(texts[i], 36)
+        for i in range(n)
+    ]
+    numbers = [str(i + 1) for i in range(n)]
+    full = [hover_text(t, width=60, limit=300) for t in texts]
+    hover = [
+        [f"{r + 1}. {full[r]}<br><b>vs</b><br>{c + 1}. {full[c]}<br>cosine {z[r, c]:.3f}" for c in range(n)]
+        for r in range(n)
+    ]
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=numbers,
+            y=names,
+            text=hover,
+            hoverinfo="text",
+            colorscale="Cividis",
+            zmin=min(0.0, float(z.min())),
+            zmax=1.0,
+            colorbar={"title": {"text": "cosine"}},
+        )
+    )
+    fig.update_layout(
+        title={"text": title, "x": 0, "xanchor": "left", "font": {"size": 15}},
+        height=max(360, min(1300, 120 + 20 * n)),
+        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+        hoverlabel={"align": "left"},
+    )
+    fig.update_yaxes(autorange="reversed", tickfont={"size": 11}, tickmode="array", tickvals=names, ticktext=names)
+    fig.update_xaxes(tickfont={"size": 10}, tickmode="array", tickvals=numbers, title="sentence number")
+    return fig
+
+
+def standalone_html(fig, *, title: str = "embedlab map") -> str:
+    """The figure as one HTML file with plotly.js inside it: it opens offline, fetching nothing."""
+    page = fig.to_html(include_plotlyjs=True, full_html=True, include_mathjax=False, config={"displaylogo": False})
+    return page.replace("<head>", f"<head><title>{escape(title)}</title>", 1)
