@@ -98,7 +98,7 @@ def test_heatmap_holds_the_cosine_matrix_and_escaped_names():
     rng = np.random.default_rng(1)
     x = rng.normal(size=(5, 8))
     matrix = cosine_similarity(x)
-    fig = figures.heatmap_figure(matrix, HOSTILE + ["plain"], ["L"] * 5)
+    fig = figures.heatmap_figure(matrix, [*HOSTILE, "plain"], ["L"] * 5)
     np.testing.assert_allclose(np.asarray(fig.data[0].z), matrix)
     assert all("<img" not in name and "<script" not in name for name in fig.data[0].y)
     assert "cosine" in fig.data[0].text[0][1]
