@@ -9,6 +9,7 @@ navigation = st.navigation(
         st.Page("pages/space_explorer.py", title="Space Explorer", icon=":material/scatter_plot:", default=True),
         st.Page("pages/speed_benchmark.py", title="Speed Benchmark", icon=":material/speed:"),
         st.Page("pages/trace_retrieval.py", title="Trace Retrieval", icon=":material/manage_search:"),
+        st.Page("pages/model_review.py", title="Model Review", icon=":material/fact_check:"),
     ]
 )
 navigation.run()

@@ -3,7 +3,12 @@
 import pytest
 from streamlit.testing.v1 import AppTest
 
-PAGES = ["pages/space_explorer.py", "pages/speed_benchmark.py", "pages/trace_retrieval.py"]
+PAGES = [
+    "pages/space_explorer.py",
+    "pages/speed_benchmark.py",
+    "pages/trace_retrieval.py",
+    "pages/model_review.py",
+]
 
 
 @pytest.mark.parametrize("page", PAGES)

@@ -5,7 +5,7 @@ from conftest import ARTIFACTS
 
 pytestmark = pytest.mark.browser
 
-PAGES = ["Space Explorer", "Speed Benchmark", "Trace Retrieval"]
+PAGES = ["Space Explorer", "Speed Benchmark", "Trace Retrieval", "Model Review"]
 
 
 def test_every_page_opens_from_the_sidebar(page, server):
