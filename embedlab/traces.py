@@ -207,6 +207,14 @@ def render(frame: pd.DataFrame, template: str = DEFAULT_TEMPLATE) -> list[str]:
 
 
 # -- checking --------------------------------------------------------------------------------------
+class NothingUsable(ValueError):
+    """No row of a table can be used; ``problems`` lists every row's reason."""
+
+    def __init__(self, message: str, problems: Sequence[str]):
+        super().__init__(message)
+        self.problems = list(problems)
+
+
 @dataclass(frozen=True)
 class Prepared:
     """What :func:`prepare` hands to :func:`embedlab.evaluate_retrieval`.
@@ -344,18 +352,22 @@ def prepare(traces: pd.DataFrame, queries: pd.DataFrame, template: str = DEFAULT
     Raises
     ------
     ValueError
-        One sentence: a table is empty or lacks a column, the template is invalid, or no row
-        of a table is usable (the sentence then gives the first reason).
+        One sentence: a table is empty or lacks a column, or the template is invalid.
+    NothingUsable
+        (a ValueError) when no row of a table is usable: the sentence gives the first reason,
+        ``.problems`` all of them.
     """
     traces = trace_table(traces)
     trace_rows, ids, trace_problems = check_traces(traces, template)
     if not trace_rows:
-        raise ValueError(f"No trace can be used: {trace_problems[0]}")
+        raise NothingUsable(f"No trace can be used: {trace_problems[0]}", _listed(trace_problems))
     texts = render(traces.iloc[trace_rows].reset_index(drop=True), template)
     all_ids = [id_text(v) for v in traces["id"]]
     query_rows, expected, query_problems = check_queries(queries, ids, all_ids=all_ids)
     if not query_rows:
-        raise ValueError(f"No query can be used: {query_problems[0]}")
+        raise NothingUsable(
+            f"No query can be used: {query_problems[0]}", _listed(trace_problems) + _listed(query_problems)
+        )
     frame = query_table(queries)
     questions = [cell_text(frame.at[r, "query"]) for r in query_rows]
     return Prepared(
@@ -375,6 +387,30 @@ def read_traces(data: bytes, filename: str) -> pd.DataFrame:
 def read_queries(data: bytes, filename: str) -> pd.DataFrame:
     """Read an uploaded query table (``query``, ``expected_id``) in its editable form."""
     return query_table(read_table(data, filename), source=filename)
+
+
+def _read_pasted(text: str, what: str) -> pd.DataFrame:
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__}.")
+    if not text.strip():
+        raise ValueError(f"Nothing was pasted; paste a {what} table as CSV (with a header row) or JSON.")
+    header = text.strip().splitlines()[0]
+    kind = "json" if text.lstrip()[:1] in "[{" else "tsv" if "\t" in header else "csv"
+    name = f"pasted.{kind}"
+    try:
+        return read_table(text.encode("utf-8"), name)
+    except ValueError as error:
+        raise ValueError(str(error).replace(name, f"The pasted {kind.upper()} text", 1)) from None
+
+
+def read_traces_text(text: str) -> pd.DataFrame:
+    """Read a trace table pasted as CSV, TSV (tabs, e.g. from a spreadsheet) or JSON text."""
+    return trace_table(_read_pasted(text, "trace"), source="The pasted table")
+
+
+def read_queries_text(text: str) -> pd.DataFrame:
+    """Read a query table pasted as CSV, TSV or JSON text."""
+    return query_table(_read_pasted(text, "query"), source="The pasted table")
 
 
 def _json_id(value):

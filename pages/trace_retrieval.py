@@ -1,6 +1,203 @@
-"""Trace Retrieval: do queries bring back the right trace?"""
+"""Trace Retrieval: do queries bring back the right reasoning trace?
+
+The lesson's Experiment 4.1 for real trace sets. Reads widgets, calls embedlab, draws. Tables,
+edits and results live in st.session_state, so nothing is lost on a rerun or a page change.
+"""
 
 import streamlit as st
 
+import embedlab
+from embedlab import seed, traces
+from embedlab.retrieval import recommend
+from ui import common
+from ui import trace_retrieval as ui
+
+state = st.session_state
+
 st.title("Trace Retrieval")
-st.write("Match queries to reasoning traces by cosine similarity and see whether the right one comes back.")
+st.caption(
+    "A chatbot's memory finds past reasoning traces by embedding similarity: a wrong match means a wrong "
+    "answer. Edit the traces and the test queries (each with the trace it should find), then evaluate "
+    "one model or several side by side."
+)
+common.cache_notices()
+ui.init_tables()
+
+# ---------------------------------------------------------------- settings (sidebar)
+with st.sidebar:
+    st.subheader("Models")
+    models = common.models_picker("retrieval_models")
+    k = int(
+        st.number_input(
+            "Top k",
+            min_value=1,
+            max_value=100,
+            value=5,
+            key="retrieval_k",
+            help="Traces listed per query; MRR is computed at k. Accuracy is always shown at 1, 3, 5 and 10 too.",
+            persist_state="session",
+        )
+    )
+    threshold = (
+        st.slider(
+            "Good enough at (top-1 accuracy)",
+            min_value=0,
+            max_value=100,
+            value=round(seed.GOOD_ENOUGH_ACCURACY * 100),
+            step=5,
+            format="%d%%",
+            key="retrieval_threshold",
+            help="The lesson's rule: keep the small model if it retrieves the right trace first at least this often.",
+            persist_state="session",
+        )
+        / 100
+    )
+
+# ---------------------------------------------------------------- traces
+st.subheader("1. Traces")
+trace_table = ui.editor("traces")
+ui.table_tools("traces", trace_table)
+
+# ---------------------------------------------------------------- template and queries
+left, right = st.columns(2, gap="large")
+with left:
+    st.subheader("2. How a trace becomes text")
+    template = st.text_area(
+        "Template",
+        value=traces.DEFAULT_TEMPLATE,
+        key="retrieval_template",
+        height=110,
+        help="Fields in braces are filled from each trace's columns: "
+        + ", ".join("{" + c + "}" for c in trace_table.columns)
+        + ". Tools render as a Python list, as in the lesson. Write a literal brace as {{ or }}.",
+        persist_state="session",
+    )
+    template_error = None
+    try:
+        traces.template_fields(template, [str(c) for c in trace_table.columns])
+    except ValueError as error:
+        template_error = str(error)
+        st.error(ui.plain(template_error))
+with right:
+    st.subheader("3. Test queries")
+    query_table = ui.editor("queries")
+    ui.table_tools("queries", query_table)
+
+prepared, problem = None, None
+if template_error is None:
+    try:
+        prepared = traces.prepare(trace_table, query_table, template)
+    except traces.NothingUsable as error:
+        problem = str(error)
+        ui.problems_box(error.problems, "table")
+    except ValueError as error:
+        problem = str(error)
+
+with left:
+    if prepared is not None:
+        shown = min(3, len(prepared.texts))
+        st.caption(f"What gets embedded: the first {shown} of {len(prepared.texts):,} traces")
+        st.code(ui.preview(prepared.ids, prepared.texts, shown), language=None, wrap_lines=True)
+if prepared is not None:
+    ui.problems_box(prepared.trace_problems, "trace")
+    ui.problems_box(prepared.query_problems, "query")
+if problem:
+    st.error(ui.plain(problem))
+
+# ---------------------------------------------------------------- run
+st.subheader("4. Evaluate")
+ready = prepared is not None and bool(models)
+if not models:
+    st.info("Choose at least one model in the sidebar.")
+elif prepared is not None:
+    st.caption(
+        f"{len(prepared.queries):,} queries against {len(prepared.texts):,} traces with {', '.join(models)}; "
+        "encodings are cached, so after an edit only changed texts are encoded again."
+    )
+if st.button("Evaluate", key="retrieval_run", type="primary", disabled=not ready, icon=":material/play_arrow:"):
+    results, errors = {}, {}
+    for model in models:
+        bar = st.progress(0.0, text=f"{model}: loading the model…")
+        try:
+            results[model] = embedlab.evaluate_retrieval(
+                prepared.queries,
+                prepared.texts,
+                prepared.expected,
+                ids=prepared.ids,
+                model=model,
+                k=k,
+                progress=ui.ProgressBar(bar, model, len(prepared.texts), len(prepared.queries)),
+            )
+        except (LookupError, ValueError, TypeError) as error:
+            errors[model] = str(error)
+        bar.empty()
+    state["retrieval_runs"] = {
+        "results": results,
+        "errors": errors,
+        "signature": ui.signature(prepared, k, models),
+    }
+    state["retrieval_result"] = {model: result.summary() for model, result in results.items()}
+
+# ---------------------------------------------------------------- results
+runs = state.get("retrieval_runs")
+if runs:
+    for model, message in runs["errors"].items():
+        st.error(f"{ui.plain(model)} could not run: {ui.plain(message)}")
+    results = runs["results"]
+    if results and (prepared is None or runs["signature"] != ui.signature(prepared, k, models)):
+        st.info("The tables, template, k or models changed since these results: press Evaluate to update them.")
+    if results:
+        st.subheader("Summary")
+        summary = ui.summary_frame(results)
+        st.dataframe(
+            summary,
+            hide_index=True,
+            key="retrieval_summary",
+            column_config={**ui.SUMMARY_COLUMNS, **ui.metric_columns(summary)},
+        )
+        st.plotly_chart(ui.summary_chart(results, threshold), key="retrieval_chart")
+
+        st.subheader("Recommendation")
+        for result in results.values():
+            verdict = recommend(
+                result.accuracy, result.failures["query"].tolist(), threshold=threshold, model=result.model
+            )
+            (st.success if verdict.good_enough else st.warning)(
+                ui.plain(verdict.headline),
+                icon=":material/check_circle:" if verdict.good_enough else ":material/warning:",
+            )
+            if verdict.failing:
+                failing = result.failures
+                st.caption(f"{len(failing)} of {result.n_queries} queries miss at top-1 with {ui.plain(result.model)}:")
+                st.dataframe(
+                    ui.per_query_frame(result).loc[failing.index, ["query", "expected", "top-1", "rank", "gap"]],
+                    hide_index=True,
+                    column_config=ui.PER_QUERY_COLUMNS,
+                    key=f"retrieval_failing_{result.model}",
+                )
+        if len(results) > 1:
+            best = max(results.values(), key=lambda r: (r.accuracy, r.mrr))
+            st.caption(f"Best here: {ui.plain(best.model)} ({best.accuracy:.0%} top-1, MRR {best.mrr:.2f}).")
+
+        st.subheader("Per query")
+        failing_only = st.toggle("Only queries that miss at top-1", key="retrieval_failing_only")
+        tabs = st.tabs([ui.plain(name) for name in results])
+        for tab, result in zip(tabs, results.values(), strict=True):
+            with tab:
+                frame = ui.per_query_frame(result)
+                if failing_only:
+                    frame = frame[~frame["correct"]]
+                st.dataframe(
+                    frame,
+                    hide_index=True,
+                    column_config=ui.PER_QUERY_COLUMNS,
+                    key=f"retrieval_per_query_{result.model}",
+                )
+                st.download_button(
+                    "Per-query results (CSV)",
+                    traces.to_csv(ui.per_query_frame(result)),
+                    f"retrieval-{result.model.replace('/', '_')}.csv",
+                    "text/csv",
+                    key=f"retrieval_download_{result.model}",
+                    icon=":material/download:",
+                )

@@ -1,0 +1,228 @@
+"""The Trace Retrieval page under AppTest: edit, upload, paste, evaluate, and bad input.
+
+AppTest cannot type into an ``st.data_editor``; cell edits are driven the way AppTest supports
+them — by assigning the editor's edit state (edited_rows / added_rows / deleted_rows) in
+session state before a run — and through the page's own upload and paste inputs. The browser
+test (test_browser_trace.py) edits a real cell.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import embedlab
+from embedlab import seed, traces
+
+PAGE = "pages/trace_retrieval.py"
+
+
+def open_page() -> AppTest:
+    at = AppTest.from_file("../app.py", default_timeout=120)
+    at.run()
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def edit(at: AppTest, key: str, edited=None, added=None, deleted=None) -> None:
+    at.session_state[key] = {"edited_rows": edited or {}, "added_rows": added or [], "deleted_rows": deleted or []}
+
+
+def evaluate(at: AppTest) -> AppTest:
+    at.button(key="retrieval_run").click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def texts(elements) -> list[str]:
+    """Messages as a user reads them (the page escapes markdown in user text: ``\\_`` shows ``_``)."""
+    return [re.sub(r"\\(.)", r"\1", e.value) for e in elements]
+
+
+def tables(at: AppTest, column: str) -> list:
+    """The shown (read-only) tables that have ``column``, in page order.
+
+    ``st.dataframe`` without selections carries no key in AppTest, so tables are found by column.
+    """
+    return [d.value for d in at.dataframe if d.editing_mode == "read_only" and column in d.value.columns]
+
+
+def per_query(at: AppTest) -> list:
+    return tables(at, "correct")
+
+
+def failing(at: AppTest) -> list:
+    return [t for t in tables(at, "gap") if "correct" not in t.columns]
+
+
+def seed_texts():
+    return [seed.TRACE_TEMPLATE.format(**t) for t in seed.TRACES]
+
+
+def test_seed_evaluates_like_the_library():
+    at = evaluate(open_page())
+    oracle = embedlab.evaluate_retrieval(list(seed.QUERIES), seed_texts(), list(seed.EXPECTED))
+    summary = at.session_state["retrieval_result"]
+    assert list(summary) == [embedlab.DEFAULT_MODEL]
+    got = summary[embedlab.DEFAULT_MODEL]
+    assert got["accuracy"] == oracle.accuracy and got["mrr"] == oracle.mrr and got["n_queries"] == 3
+    assert got["accuracy_at_k"] == oracle.accuracy_at_k
+    verdict = texts(at.success if oracle.accuracy >= 0.8 else at.warning)[0]
+    assert ("good enough" if oracle.accuracy >= 0.8 else "Consider a larger model") in verdict
+    # the chart draws the same figures
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    bars = [t for t in spec["data"] if t["type"] == "bar"]
+    y = bars[0]["y"]
+    values = np.frombuffer(__import__("base64").b64decode(y["bdata"]), dtype=y["dtype"]) if isinstance(y, dict) else y
+    assert values[0] == pytest.approx(oracle.accuracy) and values[-1] == pytest.approx(oracle.mrr)
+    (shown,) = per_query(at)
+    assert shown["query"].tolist() == list(seed.QUERIES)
+    assert shown["top-1"].tolist() == [str(i) for i in oracle.per_query["top_id"]]
+
+
+def test_editing_a_query_changes_the_accuracy():
+    at = evaluate(open_page())
+    before = at.session_state["retrieval_result"][embedlab.DEFAULT_MODEL]["accuracy"]
+    edit(at, "queries_editor", edited={2: {"expected_id": "0"}})  # "What did I mention last Tuesday?" → trace 0
+    at.run()
+    assert any("changed since these results" in m for m in texts(at.info))
+    evaluate(at)
+    queries = traces.query_table()
+    queries.loc[2, "expected_id"] = "0"
+    prepared = traces.prepare(traces.trace_table(), queries)
+    oracle = embedlab.evaluate_retrieval(prepared.queries, prepared.texts, prepared.expected, ids=prepared.ids)
+    after = at.session_state["retrieval_result"][embedlab.DEFAULT_MODEL]["accuracy"]
+    assert after == oracle.accuracy != before
+    assert at.session_state["queries_table"].loc[2, "expected_id"] == "0"
+    if not oracle.per_query.loc[2, "correct"]:
+        assert "What did I mention last Tuesday?" in failing(at)[0]["query"].tolist()
+
+
+def test_threshold_changes_the_verdict_without_evaluating_again():
+    at = open_page()
+    edit(at, "queries_editor", edited={0: {"expected_id": "2"}, 1: {"expected_id": "2"}})
+    at.run()
+    evaluate(at)
+    accuracy = at.session_state["retrieval_result"][embedlab.DEFAULT_MODEL]["accuracy"]
+    assert accuracy < 0.8
+    assert "Consider a larger model or fine-tuning" in texts(at.warning)[0]
+    at.slider(key="retrieval_threshold").set_value(int(accuracy * 100) // 5 * 5).run()
+    assert not at.exception
+    assert any("good enough" in m for m in texts(at.success))
+    assert not any("changed since" in m for m in texts(at.info))
+
+
+def test_bad_rows_are_named_and_the_rest_still_evaluates():
+    at = open_page()
+    edit(
+        at,
+        "traces_editor",
+        added=[
+            {"id": "1", "query_pattern": "duplicate", "approach": "x", "tools_used": "t"},
+            {"id": "5", "query_pattern": "", "approach": "x", "tools_used": "t"},
+        ],
+    )
+    edit(at, "queries_editor", added=[{"query": "Where is trace 42?", "expected_id": "42"}])
+    at.run()
+    warnings = " ".join(texts(at.warning))
+    assert "Trace row 4 repeats the id 1 of row 2" in warnings
+    assert "Trace row 5 (id 5) has an empty query_pattern" in warnings
+    assert "Query row 4" in warnings and "trace id 42, which is not in the trace table" in warnings
+    evaluate(at)
+    summary = at.session_state["retrieval_result"][embedlab.DEFAULT_MODEL]
+    assert summary["n_queries"] == 3 and summary["n_corpus"] == 3
+
+
+def test_unknown_template_field_is_named_and_nothing_is_lost():
+    at = open_page()
+    edit(at, "queries_editor", edited={0: {"query": "My job is stressing me out"}})
+    at.run()
+    at.text_area(key="retrieval_template").set_value("Query: {query_pattern}\nOutcome: {outcome}").run()
+    assert not at.exception
+    assert any("unknown field {outcome}" in m for m in texts(at.error))
+    assert at.button(key="retrieval_run").disabled
+    assert at.session_state["queries_table"].loc[0, "query"] == "My job is stressing me out"
+    at.text_area(key="retrieval_template").set_value("{query_pattern}").run()
+    assert not at.error and not at.button(key="retrieval_run").disabled
+
+
+def test_upload_replaces_a_table_and_a_malformed_one_is_refused():
+    at = open_page()
+    table = traces.trace_table()
+    table.loc[3] = ["sleep", "User cannot sleep", "Suggest a wind-down routine", "sleep_coach"]
+    at.file_uploader(key="traces_upload").upload("traces.json", traces.traces_to_json(table), "application/json").run()
+    assert not at.exception
+    assert at.session_state["traces_table"]["id"].tolist() == ["0", "1", "2", "sleep"]
+    assert any("Loaded 4 rows from traces.json" in m for m in texts(at.success))
+
+    at.file_uploader(key="queries_upload").upload("queries.json", b"{not json", "application/json").run()
+    assert not at.exception
+    assert any("queries.json is not valid JSON" in m for m in texts(at.error))
+    assert at.session_state["queries_table"]["query"].tolist() == list(seed.QUERIES)  # unchanged
+    evaluate(at)
+    assert at.session_state["retrieval_result"][embedlab.DEFAULT_MODEL]["n_corpus"] == 4
+
+
+def test_pasted_queries_replace_the_table_and_survive_a_page_change():
+    at = open_page()
+    at.text_area(key="queries_paste").set_value(
+        "query,expected_id\nI can't stop worrying about deadlines,0\nRemind me what we discussed,2\n"
+    )
+    at.button(key="queries_paste_load").click().run()
+    assert not at.exception
+    assert at.session_state["queries_table"]["expected_id"].tolist() == ["0", "2"]
+    evaluate(at)
+    result = dict(at.session_state["retrieval_result"])
+    at.switch_page("pages/space_explorer.py").run()
+    at.switch_page(PAGE).run()
+    assert not at.exception
+    assert at.session_state["queries_table"]["query"].tolist()[0] == "I can't stop worrying about deadlines"
+    assert at.data_editor(key="queries_editor").value["expected_id"].tolist() == ["0", "2"]
+    assert at.session_state["retrieval_result"] == result
+    assert per_query(at)[0]["query"].tolist()[1] == "Remind me what we discussed"
+
+    at.text_area(key="queries_paste").set_value("just,some,words\n1,2,3").run()
+    at.button(key="queries_paste_load").click().run()
+    assert any("The pasted table has no 'query' or 'expected_id' column" in m for m in texts(at.error))
+    assert at.session_state["queries_table"]["expected_id"].tolist() == ["0", "2"]
+
+
+def test_empty_tables_say_so():
+    at = open_page()
+    edit(at, "queries_editor", deleted=[0, 1, 2])
+    at.run()
+    assert not at.exception
+    assert any("The query table is empty" in m for m in texts(at.error))
+    assert at.button(key="retrieval_run").disabled
+    at.button(key="queries_reset").click().run()
+    assert not at.error and len(at.session_state["queries_table"]) == 3
+
+
+def test_two_models_side_by_side():
+    at = open_page()
+    at.multiselect(key="retrieval_models").set_value([embedlab.DEFAULT_MODEL, "static-64d"]).run()
+    at.number_input(key="retrieval_k").set_value(2).run()
+    evaluate(at)
+    summary = at.session_state["retrieval_result"]
+    assert list(summary) == [embedlab.DEFAULT_MODEL, "static-64d"]
+    oracle = embedlab.evaluate_retrieval(list(seed.QUERIES), seed_texts(), list(seed.EXPECTED), model="static-64d", k=2)
+    assert summary["static-64d"]["accuracy"] == oracle.accuracy and summary["static-64d"]["mrr"] == oracle.mrr
+    (table,) = tables(at, "model")
+    assert table["model"].tolist() == [embedlab.DEFAULT_MODEL, "static-64d"] and "MRR@2" in table.columns
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert [t["name"] for t in spec["data"] if t["type"] == "bar"] == [embedlab.DEFAULT_MODEL, "static-64d"]
+    shown = per_query(at)
+    assert len(shown) == 2 and all(len(items) == 2 for items in shown[1]["top 2"])
+
+
+def test_an_unavailable_model_is_reported_and_the_others_still_run():
+    at = open_page()
+    at.multiselect(key="retrieval_models").set_value(["BAAI/bge-large-en-v1.5", embedlab.DEFAULT_MODEL]).run()
+    evaluate(at)
+    assert any("BAAI/bge-large-en-v1.5 could not run" in m for m in texts(at.error))
+    assert list(at.session_state["retrieval_result"]) == [embedlab.DEFAULT_MODEL]

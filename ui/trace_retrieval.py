@@ -1,0 +1,325 @@
+"""Streamlit-only helpers of the Trace Retrieval page: editable tables that survive reruns and
+page changes, uploads and pastes, progress, and how results are drawn.
+
+State kept in ``st.session_state`` (one home per kind):
+
+* ``<kind>_base``: the table the editor starts from (changes only on upload, paste or reset);
+* ``<kind>_table``: the table as the user last left it (base + edits), kept across pages;
+* ``<kind>_editor``: Streamlit's own edit state of the ``st.data_editor``;
+* ``retrieval_runs``: the last evaluation (results per model, what they were computed from);
+* ``retrieval_result``: its summary, ``{model: {accuracy, accuracy_at_k, mrr, n_queries}}``,
+  which other pages (Speed Benchmark) read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from embedlab import traces
+from embedlab.retrieval import RetrievalResult
+
+state = st.session_state
+
+KINDS = ("traces", "queries")
+TITLES = {"traces": "trace", "queries": "query"}
+READERS = {"traces": traces.read_traces, "queries": traces.read_queries}
+TEXT_READERS = {"traces": traces.read_traces_text, "queries": traces.read_queries_text}
+SEEDS: dict[str, Callable[[], pd.DataFrame]] = {"traces": traces.trace_table, "queries": traces.query_table}
+UPLOAD_TYPES = ["json", "csv", "tsv", "jsonl", "parquet"]
+
+TRACE_COLUMNS = {
+    "id": st.column_config.TextColumn("id", help="Unique; queries name it in expected_id.", width="small"),
+    "query_pattern": st.column_config.TextColumn("query_pattern", help="What the user asked."),
+    "approach": st.column_config.TextColumn("approach", help="How the assistant answered."),
+    "tools_used": st.column_config.TextColumn(
+        "tools_used", help="Comma-separated tool names, e.g. planner, memory_search."
+    ),
+}
+QUERY_COLUMNS = {
+    "query": st.column_config.TextColumn("query", help="What a user might ask."),
+    "expected_id": st.column_config.TextColumn(
+        "expected_id", help="The id of the trace that should come back first (several: 0|2).", width="small"
+    ),
+}
+
+
+# -- markdown-safe text ------------------------------------------------------------------------
+_ESCAPE = {c: "\\" + c for c in "\\`*_[]()<>#!|~$&"}
+
+
+def plain(text: str) -> str:
+    """User text made literal inside st.markdown/st.warning: markdown's link, image, emphasis, code,
+    HTML, table, maths and directive characters are escaped, and new lines become spaces."""
+    text = "".join(_ESCAPE.get(c, c) for c in str(text)).replace("\r", " ").replace("\n", " ")
+    return "\\" + text if text.startswith(("-", "+")) else text  # not a list item
+
+
+# -- editable tables ---------------------------------------------------------------------------
+def init_tables() -> None:
+    """Start from the lesson's traces and queries (once per session)."""
+    for kind in KINDS:
+        if f"{kind}_table" not in state:
+            state[f"{kind}_table"] = SEEDS[kind]()
+        if f"{kind}_editor" not in state:  # the editor is new (first visit, or back from another page)
+            state[f"{kind}_base"] = state[f"{kind}_table"]
+
+
+def replace_table(kind: str, frame: pd.DataFrame) -> None:
+    """Load a new table into the editor (drops the editor's pending edits, keeps nothing stale)."""
+    state[f"{kind}_base"] = frame
+    state[f"{kind}_table"] = frame
+    state.pop(f"{kind}_editor", None)
+
+
+def editor(kind: str) -> pd.DataFrame:
+    """The data editor of one table; returns the edited table (also kept in session state)."""
+    edited = st.data_editor(
+        state[f"{kind}_base"],
+        key=f"{kind}_editor",
+        num_rows="dynamic",
+        hide_index=True,
+        width="stretch",
+        column_config=TRACE_COLUMNS if kind == "traces" else QUERY_COLUMNS,
+    )
+    state[f"{kind}_table"] = edited
+    return edited
+
+
+def _on_upload(kind: str) -> None:
+    upload = state.get(f"{kind}_upload")
+    state.pop(f"{kind}_message", None)
+    if upload is None:
+        return
+    try:
+        frame = READERS[kind](upload.getvalue(), upload.name)
+    except ValueError as error:
+        state[f"{kind}_message"] = ("error", str(error))
+        return
+    replace_table(kind, frame)
+    state[f"{kind}_message"] = ("success", f"Loaded {len(frame):,} rows from {upload.name}.")
+
+
+def _on_paste(kind: str) -> None:
+    try:
+        frame = TEXT_READERS[kind](state.get(f"{kind}_paste", ""))
+    except ValueError as error:
+        state[f"{kind}_message"] = ("error", str(error))
+        return
+    replace_table(kind, frame)
+    state[f"{kind}_message"] = ("success", f"Loaded {len(frame):,} pasted rows.")
+
+
+def _on_reset(kind: str) -> None:
+    replace_table(kind, SEEDS[kind]())
+    state[f"{kind}_message"] = ("success", f"Back to the lesson's {len(state[f'{kind}_table'])} {kind}.")
+
+
+def table_tools(kind: str, table: pd.DataFrame) -> None:
+    """Download, reset, upload and paste for one table, and the message of the last of those."""
+    title = TITLES[kind]
+    buttons = st.container(horizontal=True)
+    try:
+        as_json = traces.traces_to_json(table) if kind == "traces" else traces.queries_to_json(table)
+        as_csv = traces.to_csv(traces.trace_table(table) if kind == "traces" else traces.query_table(table))
+    except ValueError as error:  # e.g. a required column is missing: nothing sensible to write
+        buttons.caption(f"Download unavailable: {plain(error)}")
+    else:
+        buttons.download_button(
+            "JSON",
+            as_json,
+            f"{kind}.json",
+            "application/json",
+            key=f"{kind}_json",
+            icon=":material/download:",
+            help=f"Download the {title} table as JSON.",
+        )
+        buttons.download_button(
+            "CSV",
+            as_csv,
+            f"{kind}.csv",
+            "text/csv",
+            key=f"{kind}_csv",
+            icon=":material/download:",
+            help=f"Download the {title} table as CSV.",
+        )
+    buttons.button(
+        "Reset",
+        key=f"{kind}_reset",
+        on_click=_on_reset,
+        args=(kind,),
+        icon=":material/restart_alt:",
+        help=f"Back to the lesson's {kind} (your edits are discarded).",
+    )
+    with st.expander(f"Upload or paste a {title} table"):
+        st.file_uploader(
+            f"Upload a {title} table",
+            type=UPLOAD_TYPES,
+            key=f"{kind}_upload",
+            on_change=_on_upload,
+            args=(kind,),
+            help=f"JSON (a list of objects), CSV, TSV, JSONL or Parquet with the columns {', '.join(_columns(kind))}.",
+        )
+        st.text_area(
+            "…or paste one (CSV, TSV or JSON)",
+            key=f"{kind}_paste",
+            height=120,
+            placeholder=",".join(_columns(kind)) + "\n…",
+            help="A header row, then one row per line; tabs work too (copied from a spreadsheet).",
+        )
+        st.button(
+            f"Replace the {title} table with the pasted one", key=f"{kind}_paste_load", on_click=_on_paste, args=(kind,)
+        )
+    message = state.get(f"{kind}_message")
+    if message:
+        (st.error if message[0] == "error" else st.success)(plain(message[1]))
+
+
+def _columns(kind: str) -> tuple[str, ...]:
+    return traces.TRACE_COLUMNS if kind == "traces" else traces.QUERY_COLUMNS
+
+
+def problems_box(problems: list[str], what: str) -> None:
+    """Rows skipped, one sentence each (user text made literal)."""
+    if not problems:
+        return
+    skipped = sum(1 for p in problems if not p.startswith("…"))
+    lines = "\n".join(f"- {plain(p)}" for p in problems)
+    st.warning(f"{skipped} {what} row{'s' if skipped != 1 else ''} skipped; the rest are evaluated.\n\n{lines}")
+
+
+# -- running -----------------------------------------------------------------------------------
+def signature(prepared: traces.Prepared, k: int, models: list[str]) -> str:
+    """Identifies what a result was computed from, to tell when it is out of date."""
+    payload = json.dumps([prepared.texts, prepared.ids, prepared.queries, list(map(str, prepared.expected)), k])
+    return hashlib.sha256(payload.encode("utf-8", "surrogatepass")).hexdigest() + "|" + ",".join(models)
+
+
+@dataclass
+class ProgressBar:
+    """Turns ``progress(stage, done, total)`` from evaluate_retrieval into one st.progress bar."""
+
+    bar: object
+    model: str
+    n_traces: int
+    n_queries: int
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        share = self.n_traces / (self.n_traces + self.n_queries)
+        start, width = (0.0, share) if stage == "traces" else (share, 1 - share)
+        if total == 0:
+            self.bar.progress(start + width, text=f"{self.model}: {stage} already encoded (cache)")
+            return
+        self.bar.progress(
+            min(1.0, start + width * done / total), text=f"{self.model}: encoding {stage} {done:,} / {total:,}"
+        )
+
+
+# -- drawing -----------------------------------------------------------------------------------
+def summary_frame(results: dict[str, RetrievalResult]) -> pd.DataFrame:
+    """The summary table with one row per model, fractions kept (formatted by column_config)."""
+    from embedlab.retrieval import summary_table
+
+    return summary_table(results)
+
+
+def summary_chart(results: dict[str, RetrievalResult], threshold: float) -> go.Figure:
+    """Grouped bars: accuracy@1/3/5/10, @k and MRR@k per model, with the good-enough line."""
+    figure = go.Figure()
+    for result in results.values():
+        metrics = {f"accuracy@{c}": v for c, v in result.accuracy_at_k.items()}
+        metrics[f"MRR@{result.k}"] = result.mrr
+        name = html.escape(result.model)
+        figure.add_bar(
+            x=list(metrics),
+            y=list(metrics.values()),
+            name=name,
+            text=[f"{v:.0%}" for v in metrics.values()],
+            textposition="outside",
+            hovertemplate=name + "<br>%{x}: %{y:.1%}<extra></extra>",
+        )
+    categories = list(metrics)
+    figure.add_scatter(
+        x=categories,
+        y=[threshold] * len(categories),
+        mode="lines",
+        line={"dash": "dash", "color": "#c0392b", "width": 2},
+        name=f"good enough: {threshold:.0%} top-1",
+        hoverinfo="skip",
+    )
+    figure.update_layout(
+        barmode="group",
+        yaxis={"title": "share of queries", "range": [0, 1.12], "tickformat": ".0%"},
+        xaxis_title=None,
+        legend={"orientation": "h", "y": -0.15},
+        margin={"t": 30, "b": 10, "l": 10, "r": 10},
+        height=380,
+    )
+    return figure
+
+
+def per_query_frame(result: RetrievalResult) -> pd.DataFrame:
+    """What the per-query table shows: top-k as "id · score" items, best first."""
+    table = result.per_query
+    return pd.DataFrame(
+        {
+            "query": table["query"],
+            "expected": table["expected_id"].map(lambda e: " | ".join(e) if isinstance(e, tuple) else str(e)),
+            "correct": table["correct"],
+            "rank": table["expected_rank"],
+            "expected score": table["expected_score"],
+            "top-1": table["top_id"].astype(str),
+            "top score": table["top_score"],
+            "gap": table["gap"],
+            f"top {result.k}": [
+                [f"{i} · {s:.3f}" for i, s in zip(ids, scores, strict=True)]
+                for ids, scores in zip(table["top_ids"], table["top_scores"], strict=True)
+            ],
+        }
+    )
+
+
+PER_QUERY_COLUMNS = {
+    "query": st.column_config.TextColumn("query", width="large"),
+    "expected": st.column_config.TextColumn("expected id", help="The trace that should come first."),
+    "correct": st.column_config.CheckboxColumn("correct", help="The expected trace came first (top-1)."),
+    "rank": st.column_config.NumberColumn("rank", help="Where the expected trace came; empty when beyond k."),
+    "expected score": st.column_config.NumberColumn("expected score", format="%.3f", help="Its cosine similarity."),
+    "top-1": st.column_config.TextColumn("top-1 id"),
+    "top score": st.column_config.NumberColumn("top score", format="%.3f"),
+    "gap": st.column_config.NumberColumn(
+        "gap", format="%.3f", help="Top score − expected score: how far the right trace was from winning."
+    ),
+}
+SUMMARY_COLUMNS = {
+    "model": st.column_config.TextColumn("model"),
+    "queries": st.column_config.NumberColumn("queries", format="localized"),
+    "traces": st.column_config.NumberColumn("traces", format="localized"),
+}
+
+
+def metric_columns(summary: pd.DataFrame) -> dict:
+    """Percent formatting for the accuracy@k and MRR@k columns of the summary table."""
+    return {
+        c: st.column_config.NumberColumn(c, format="percent", help=METRIC_HELP[c.split("@")[0]])
+        for c in summary.columns
+        if c.startswith(("accuracy@", "MRR@"))
+    }
+
+
+METRIC_HELP = {
+    "accuracy": "Share of queries whose expected trace is among the first k results.",
+    "MRR": "Mean reciprocal rank: 1 when the expected trace comes first, 1/2 second, …, 0 beyond k.",
+}
+
+
+def preview(ids: list[str], texts: list[str], shown: int = 3) -> str:
+    """The first rendered traces as one plain block, each under its id."""
+    return "\n\n".join(f"── trace {i} ──\n{t}" for i, t in zip(ids[:shown], texts[:shown], strict=True))
