@@ -147,6 +147,21 @@ def from_table(frame, text_column: str, label_column: str | None = None, *, limi
     return prepare(texts, labels, limit=limit, source=f"the column {text_column!r}")
 
 
+def text_like_columns(frame) -> list[str]:
+    """Columns that hold sentences: mostly strings (see ``tables.text_columns``) with letters in most cells.
+
+    A CSV column of numbers reads as strings; it is not text to embed.
+    """
+    from .tables import text_columns
+
+    found = []
+    for column in text_columns(frame):
+        values = frame[column].dropna().astype(str)
+        if len(values) and values.str.contains(r"[^\W\d_]", regex=True).mean() >= 0.5:
+            found.append(column)
+    return found
+
+
 def _cell(value) -> str:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return ""

@@ -1,6 +1,473 @@
-"""Space Explorer: sentences → embeddings → a map."""
+"""Space Explorer: your sentences → embeddings → a map you can question.
+
+Reads widgets, calls embedlab, draws. Results live in st.session_state, so changing only how the
+map looks (colour, point size, text) re-draws it without encoding or projecting again.
+"""
 
 import streamlit as st
 
+import embedlab
+from embedlab import arithmetic, explore, figures
+from embedlab.tables import TABLE_TYPES
+from ui import common
+from ui import space_explorer as ui
+
+state = st.session_state
+METHOD_HELP = (
+    "t-SNE keeps each sentence's close neighbours close (distances between far groups mean little). "
+    "PCA is a linear view: exact, fast, but crowded. UMAP is like t-SNE, faster on large inputs."
+)
+
 st.title("Space Explorer")
-st.write("Paste sentences and see how an embedding model places them: a t-SNE map of the space.")
+st.caption(
+    "Where does an embedding model put your sentences? Paste them (or upload a table), draw the map, "
+    "then hover, select, search and measure. Sentences that mean similar things should land close together."
+)
+common.cache_notices()
+
+# ---------------------------------------------------------------- settings (sidebar)
+with st.sidebar:
+    st.subheader("Model")
+    model = common.model_picker("model")
+    st.subheader("Projection")
+    method = st.radio(
+        "Method",
+        ["tsne", "pca", "umap"],
+        format_func=ui.METHOD_NAMES.get,
+        key="method",
+        horizontal=True,
+        help=METHOD_HELP,
+        persist_state="session",
+    )
+    n_components = st.radio(
+        "Dimensions", [2, 3], format_func=lambda d: f"{d}-D", key="dims", horizontal=True, persist_state="session"
+    )
+    perplexity, n_neighbors = 30, 15
+    if method == "tsne":
+        perplexity = st.slider(
+            "Perplexity",
+            2,
+            100,
+            30,
+            key="perplexity",
+            help="Roughly how many neighbours each point keeps close. Clamped to (points − 1) / 3 for small inputs.",
+            persist_state="session",
+        )
+    elif method == "umap":
+        n_neighbors = st.slider(
+            "Neighbours",
+            2,
+            100,
+            15,
+            key="n_neighbors",
+            help="UMAP's n_neighbors: small values show local detail, large values the overall shape.",
+            persist_state="session",
+        )
+    random_state = int(
+        st.number_input(
+            "Seed",
+            0,
+            2**31 - 1,
+            42,
+            key="seed",
+            help="The same sentences, settings and seed draw the same map.",
+            persist_state="session",
+        )
+    )
+settings = ui.Settings(model, method, int(n_components), float(perplexity), int(n_neighbors), random_state)
+
+# ---------------------------------------------------------------- input
+source = st.radio(
+    "Sentences from",
+    ["paste", "upload"],
+    format_func={"paste": "Pasted lines", "upload": "An uploaded file"}.get,
+    key="source",
+    horizontal=True,
+    persist_state="session",
+)
+sentences, input_error = None, None
+if source == "paste":
+    text = st.text_area(
+        "Sentences: one per line, optionally with a label before a | (Animals | The cat sits on the mat)",
+        ui.DEFAULT_TEXT,
+        key="sentences",
+        height=250,
+        persist_state="session",
+    )
+    try:
+        sentences = explore.from_lines(text)
+    except ValueError as error:
+        input_error = str(error)
+else:
+    upload = st.file_uploader(
+        "A CSV, TSV, JSON (a list of objects), JSONL or Parquet file", type=list(TABLE_TYPES), key="upload"
+    )
+    if upload is None:
+        input_error = "Upload a file, then pick the column that holds the sentences."
+    else:
+        try:
+            frame = ui.read_upload(upload.getvalue(), upload.name)
+        except ValueError as error:
+            input_error = str(error)
+        else:
+            candidates = explore.text_like_columns(frame)
+            if not candidates:
+                input_error = (
+                    f"{upload.name} has no column of text (its columns: {', '.join(map(str, frame.columns[:8]))}); "
+                    "upload a table with one sentence per row."
+                )
+            else:
+                left, right = st.columns(2)
+                text_column = left.selectbox("Text column", candidates, key="text_column")
+                others = ["(none)"] + [c for c in frame.columns if c != text_column]
+                label_column = right.selectbox(
+                    "Label column (optional)", others, key="label_column", help="Colours the map and scores clusters."
+                )
+                try:
+                    sentences = explore.from_table(
+                        frame, text_column, None if label_column == "(none)" else label_column
+                    )
+                except ValueError as error:
+                    input_error = str(error)
+
+button_col, info_col = st.columns([1, 4], vertical_alignment="center")
+go = button_col.button("Draw map", key="go", type="primary", icon=":material/scatter_plot:")
+if sentences is not None:
+    n_labels = len(set(sentences.labels)) if sentences.labels else 0
+    plan = embedlab.plan_projection(
+        len(sentences), method, n_components=int(n_components), perplexity=float(perplexity)
+    )
+    info_col.caption(
+        f"{len(sentences):,} sentences"
+        + (f" in {n_labels} labels" if n_labels else " (no labels)")
+        + f" · {plan.describe()} · limit {explore.MAX_SENTENCES:,} sentences per map"
+    )
+    for note in sentences.notes:
+        (st.warning if note.level == "warning" else st.info)(note.text)
+else:
+    info_col.caption(f"Up to {explore.MAX_SENTENCES:,} sentences per map.")
+if input_error:
+    (st.info if source == "upload" and "Upload a file" in input_error else st.warning)(input_error)
+
+# ---------------------------------------------------------------- draw (only when asked, or on the first visit)
+first_visit = ui.RESULT not in state and not state.get("space_tried")
+if (go or first_visit) and sentences is not None:
+    state["space_tried"] = True
+    key = ui.request_key(sentences, settings)
+    try:
+        state[ui.RESULT] = ui.draw(sentences, settings, key)
+    except embedlab.ModelUnavailable as error:
+        kept = " The map below is the last one drawn." if ui.RESULT in state else ""
+        st.error(f"{model} cannot run here: {error}.{kept}")
+    except (ValueError, TypeError, MemoryError) as error:
+        st.error(f"The map could not be drawn: {error}")
+elif go and input_error:
+    st.error("Nothing to draw: " + input_error[0].lower() + input_error[1:])
+
+result: ui.MapResult | None = state.get(ui.RESULT)
+if result is None:
+    st.stop()
+if sentences is not None and ui.request_key(sentences, settings) != result.key:
+    st.info("The sentences or settings changed since this map was drawn: press **Draw map** to update it.")
+if (result.plan.note and result.plan.method != result.plan.requested) or result.plan.method == "none":
+    st.info(result.plan.note)  # a different method than asked: say so where it can't be missed
+if result.truncated:
+    first = result.truncated[0]
+    st.warning(
+        f"{len(result.truncated):,} sentence(s) are longer than {result.model}'s limit of {result.max_tokens} tokens "
+        f"and were truncated to their first {result.max_tokens} tokens (the first is sentence {first + 1}, "
+        f"{len(result.texts[first]):,} characters)."
+    )
+
+# ---------------------------------------------------------------- display options (sidebar)
+n = len(result.texts)
+with st.sidebar:
+    st.subheader("Display")
+    colour_options = (["label"] if result.labels else []) + (["clusters"] if n >= 3 else []) + ["none"]
+    colour_names = {"label": "Label", "clusters": "Automatic clusters (k-means)", "none": "One colour"}
+    color_by = st.selectbox("Colour by", colour_options, format_func=colour_names.get, key="color_by")
+    n_clusters = None
+    if color_by == "clusters":
+        choice = st.select_slider(
+            "Clusters", ["auto", *range(2, 21)], value="auto", key="n_clusters", help="auto: best silhouette, 2–10."
+        )
+        n_clusters = None if choice == "auto" else int(choice)
+    point_size = st.slider("Point size", 3, 24, 9 if n <= 1000 else 5, key="point_size")
+    show_text = st.toggle(
+        "Write sentences beside points",
+        key="show_text",
+        disabled=n > 300,
+        help="Up to 300 points; hover shows every sentence in full.",
+    )
+
+groups, legend = None, "Label"
+if color_by == "label" and result.labels:
+    groups = result.labels
+elif color_by == "clusters":
+    found = ui.clusters(result.digest, n_clusters, result.settings.random_state, result.embeddings)
+    groups, legend = [f"cluster {c + 1}" for c in found], "Cluster (k-means)"
+
+# ---------------------------------------------------------------- search, map, quality
+map_col, quality_col = st.columns([3, 1], gap="medium")
+with map_col:
+    query = st.text_input(
+        "Search: type any sentence to see its neighbours and where it would land",
+        key="query",
+        placeholder="e.g. A kitten naps on the sofa",
+        max_chars=5000,
+    ).strip()
+    query_table, placement, query_vector = None, None, None
+    if query:
+        query_vector = ui.encode_query(query, result.model)
+        placement = explore.place(
+            query_vector, result.embeddings, result.points, method=result.plan.method, k=min(10, n)
+        )
+        query_table = explore.points_table([query], None, placement.points)
+    table = explore.points_table(result.texts, result.labels, result.points)
+    axis = {"tsne": "t-SNE", "pca": "PC", "umap": "UMAP", "none": "dimension"}[result.plan.method]
+    figure = figures.scatter_figure(
+        table,
+        groups=groups,
+        title=result.title(),
+        axis_name=axis,
+        point_size=point_size,
+        show_text=show_text and n <= 300,
+        query=query_table,
+        legend_title=legend,
+    )
+    st.plotly_chart(
+        figure,
+        key="map",
+        on_select=lambda: ui.remember_selection("map"),
+        selection_mode=("points", "box", "lasso"),
+        config={"displaylogo": False},
+        alt=f"Map of {n:,} sentences: {result.plan.describe()} of {result.model} embeddings.",
+    )
+    how = "Click a point, or drag a box or lasso, to see its nearest neighbours below."
+    if result.settings.n_components == 3:
+        how = "Drag to rotate; pick a sentence below to see its nearest neighbours."
+    if result.plan.note and result.plan.method == result.plan.requested:
+        st.caption(result.plan.note)
+    st.caption(
+        f"{how} Encoded {n:,} sentences in {result.encode_seconds:.1f} s "
+        f"({n - result.encoded:,} from the cache) · projected in {result.project_seconds:.1f} s"
+        + (" · WebGL" if n > figures.WEBGL_THRESHOLD and result.settings.n_components == 2 else "")
+        + "."
+    )
+
+with quality_col:
+    with st.spinner("Measuring the map…"):
+        quality = ui.map_quality(
+            result.digest + result.key,
+            tuple(result.labels) if result.labels else None,
+            result.embeddings,
+            result.points,
+        )
+    st.markdown("**How faithful is this map?**")
+    st.metric(
+        f"Trustworthiness@{quality.k}",
+        ui.fmt(quality.trustworthiness),
+        help="1.0: every sentence's neighbours on the map are also among its neighbours in the original space "
+        "(scikit-learn's trustworthiness, cosine). Below about 0.9, read the map's distances with care.",
+    )
+    st.metric(
+        "Nearest neighbour kept",
+        ui.fmt(quality.neighbour_kept, "{:.0%}"),
+        help="Share of sentences whose nearest point on the map is among their 10 nearest sentences "
+        "in the original space.",
+    )
+    if result.labels:
+        st.markdown("**Do the labels group?** (original space)")
+        st.metric(
+            "Silhouette (cosine)",
+            ui.fmt(quality.silhouette),
+            help="From −1 to 1: above 0, sentences are nearer their own label than the next one.",
+        )
+        st.metric(
+            f"kNN label agreement (k={quality.label_k})",
+            ui.fmt(quality.label_agreement, "{:.0%}"),
+            help="Share of each sentence's nearest neighbours that carry its label.",
+        )
+        if quality.label_chance == quality.label_chance:
+            st.caption(f"By chance: {quality.label_chance:.0%}.")
+    if quality.sampled:
+        st.caption(f"Measured on a random sample of {quality.n_used:,} of the {quality.n_total:,} sentences.")
+    elif n < 5:
+        st.caption("Too few sentences for these measures to mean much.")
+
+# ---------------------------------------------------------------- neighbours
+k = st.slider("Neighbours to list", 1, 20, 5, key="k")
+picked = ui.picked_rows(result)
+left, right = st.columns(2, gap="medium")
+with left:
+    st.markdown("**Nearest neighbours of a sentence** (cosine, original space)")
+    if n <= 2000:
+        st.selectbox(
+            "Sentence",
+            list(range(n)),
+            index=None,
+            format_func=lambda i: f"{i + 1}. {result.texts[i][:120]}",
+            key="pick",
+            placeholder="Pick a sentence, or select one on the map",
+            on_change=ui.remember_pick,
+            label_visibility="collapsed",
+        )
+    else:
+        row = st.number_input(
+            f"Sentence number (1–{n:,}), or select one on the map", 0, n, 0, key="pick_row", help="0: none"
+        )
+        if row and not picked:
+            picked = [int(row) - 1]
+    if picked:
+        if len(picked) > 1:
+            st.caption(f"{len(picked):,} points selected; neighbours of the first. The selection:")
+            st.container(key="selection").dataframe(
+                explore.points_table(
+                    [result.texts[i] for i in picked],
+                    [result.labels[i] for i in picked] if result.labels else None,
+                    result.points[picked],
+                ),
+                hide_index=True,
+                height=min(250, 40 + 35 * len(picked)),
+                key="selection_table",
+            )
+        first = picked[0]
+        idx, scores = explore.neighbours(result.embeddings[[first]], result.embeddings, k=k, exclude=[first])
+        st.caption(f"Neighbours of: {result.texts[first][:300]}")
+        st.container(key="neighbours").dataframe(
+            {
+                "sentence": [result.texts[i] for i in idx[0]],
+                "label": [result.labels[i] for i in idx[0]] if result.labels else [""] * idx.shape[1],
+                "cosine": scores[0].astype(float),
+            },
+            hide_index=True,
+            column_config={"cosine": st.column_config.NumberColumn(format="%.3f")},
+            key="neighbours_table",
+        )
+with right:
+    st.markdown("**Nearest neighbours of your search**")
+    if query_vector is None:
+        st.caption("Type a sentence in the search box above the map.")
+    else:
+        idx, scores = explore.neighbours(query_vector, result.embeddings, k=k)
+        st.caption(f"It lands at the star on the map. {placement.how}")
+        st.container(key="search_results").dataframe(
+            {
+                "sentence": [result.texts[i] for i in idx[0]],
+                "label": [result.labels[i] for i in idx[0]] if result.labels else [""] * idx.shape[1],
+                "cosine": scores[0].astype(float),
+            },
+            hide_index=True,
+            column_config={"cosine": st.column_config.NumberColumn(format="%.3f")},
+            key="search_table",
+        )
+
+# ---------------------------------------------------------------- heatmap, arithmetic, downloads
+heat_tab, maths_tab, download_tab = st.tabs(["Similarity heatmap", "Vector arithmetic", "Download"])
+with heat_tab:
+    order = explore.label_order(result.labels, n)
+    if n > explore.HEATMAP_MAX:
+        if picked:
+            idx, _ = explore.neighbours(
+                result.embeddings[[picked[0]]], result.embeddings, k=explore.HEATMAP_MAX - 1, exclude=[picked[0]]
+            )
+            order = [picked[0], *idx[0].tolist()]
+            st.caption(
+                f"The heatmap shows {explore.HEATMAP_MAX} of your {n:,} sentences: the selected one and its "
+                f"{explore.HEATMAP_MAX - 1} nearest neighbours."
+            )
+        else:
+            order = order[: explore.HEATMAP_MAX]
+            st.caption(
+                f"The heatmap shows at most {explore.HEATMAP_MAX} sentences; these are the first "
+                f"{explore.HEATMAP_MAX} of your {n:,} (in label order). Select a point to see its neighbourhood instead."
+            )
+    rows = list(order)
+    st.plotly_chart(
+        figures.heatmap_figure(
+            explore.similarity_matrix(result.embeddings[rows]),
+            [result.texts[i] for i in rows],
+            [result.labels[i] for i in rows] if result.labels else None,
+            title=f"Cosine similarity · {figures.escape(result.model)}",
+        ),
+        key="heatmap",
+        config={"displaylogo": False},
+    )
+with maths_tab:
+    st.caption(
+        "Add and subtract meanings: each text is embedded, the vectors are combined, and the nearest "
+        "candidates are listed. Put a space on each side of + and −."
+    )
+    expression = st.text_input("Expression", "king - man + woman", key="expression", max_chars=2000)
+    among = st.radio(
+        "Search among",
+        ["words", "map"],
+        format_func={"words": "Words or phrases I list", "map": "The sentences on the map"}.get,
+        key="among",
+        horizontal=True,
+    )
+    candidates = list(result.texts)
+    if among == "words":
+        listed = st.text_area(
+            "Candidates, separated by commas or new lines",
+            "queen, princess, prince, monarch, woman, man, king, girl, boy, castle",
+            key="candidates",
+            height=80,
+        )
+        candidates = [c.strip() for c in listed.replace("\n", ",").split(",") if c.strip()]
+    exclude = st.checkbox("Leave out the expression's own texts", True, key="exclude_terms")
+    if not candidates:
+        st.warning("List at least one candidate to search among.")
+    elif expression.strip():
+        try:
+            found = arithmetic.evaluate(
+                expression,
+                candidates,
+                model=result.model,
+                k=k,
+                candidate_embeddings=result.embeddings if among == "map" else None,
+                exclude_terms=exclude,
+            )
+        except ValueError as error:
+            st.warning(str(error))
+        else:
+            if found.note:
+                st.info(found.note)
+            st.caption("Computed: " + " ".join(str(t) for t in found.terms).removeprefix("+ "))
+            st.container(key="arithmetic").dataframe(
+                {
+                    "nearest": [candidates[i] for i in found.indices],
+                    "cosine": found.scores.astype(float),
+                },
+                hide_index=True,
+                column_config={"cosine": st.column_config.NumberColumn(format="%.3f")},
+                key="arithmetic_table",
+            )
+    else:
+        st.caption("Type an expression such as: king - man + woman")
+with download_tab:
+    stem = "space-" + "".join(c if c.isalnum() else "-" for c in result.model) + f"-{result.plan.method}"
+    export = explore.points_table(result.texts, result.labels, result.points)
+    if color_by == "clusters" and groups is not None:
+        export["cluster"] = groups
+    left, right = st.columns(2)
+    left.download_button(
+        "Points as CSV",
+        lambda: export.to_csv(index=False).encode("utf-8"),
+        file_name=f"{stem}.csv",
+        mime="text/csv",
+        key="download_csv",
+        on_click="ignore",
+        icon=":material/table:",
+    )
+    left.caption("Columns: " + ", ".join(export.columns) + ". One row per sentence.")
+    right.download_button(
+        "Map as standalone HTML",
+        lambda: figures.standalone_html(figure, title=f"embedlab map · {result.model}").encode("utf-8"),
+        file_name=f"{stem}.html",
+        mime="text/html",
+        key="download_html",
+        on_click="ignore",
+        icon=":material/download:",
+    )
+    right.caption("The interactive map in one file, plotly included: it opens offline in any browser.")

@@ -51,6 +51,11 @@ def test_table_columns_become_texts_and_labels():
         explore.from_table(frame, "nope")
 
 
+def test_text_like_columns_skip_numbers_read_as_strings():
+    frame = pd.DataFrame({"n": ["1", "2.5"], "s": ["猫 cat", "x1"], "i": [1, 2], "e": ["🍕 ok", "—"]})
+    assert sorted(explore.text_like_columns(frame)) == ["e", "s"]
+
+
 def test_points_table_columns():
     table = explore.points_table(["a", "b"], None, np.array([[1, 2, 3], [4, 5, 6]]))
     assert list(table.columns) == ["text", "label", "x", "y", "z"] and table["label"].tolist() == ["", ""]

