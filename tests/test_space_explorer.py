@@ -289,6 +289,7 @@ def test_five_thousand_sentences_end_to_end():
     at.radio(key="method").set_value("pca")
     draw(at, "\n".join(sentences))
     rows, coords, _ = sentence_points(at)
+    assert len(rows) == 5000 and coords.shape == (5000, 2)
     assert len(rows) == 5000 and spec(at)["data"][0]["type"] == "scattergl"
     captions = " ".join(str(c.value) for c in at.caption)
     assert "random sample of 2,000 of the 5,000 sentences" in captions
