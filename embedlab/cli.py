@@ -130,6 +130,10 @@ def build_parser() -> argparse.ArgumentParser:
     action.add_argument("--delete", type=int, metavar="ID", help="delete one saved run")
     runs.add_argument("--out", type=Path, metavar="FILE", help="with --show: also write it as FILE.csv or FILE.json")
     runs.set_defaults(run=_runs)
+
+    from .review_cli import register as register_review  # here, not at the top: review_cli imports this module
+
+    register_review(commands)
     return parser
 
 

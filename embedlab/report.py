@@ -1,0 +1,458 @@
+"""Export a model review: one self-contained HTML file, Markdown, or JSON.
+
+* :func:`to_html` — one file with plotly.js inside it, so its charts draw offline; a
+  Content-Security-Policy forbids fetching anything; every piece of user text (name, notes,
+  decision, model names, queries) is escaped, so markup in it shows literally.
+* :func:`to_markdown` — for a pull request or a wiki: the table, the decision and its reasons.
+* :func:`to_json` — every figure and detail; :func:`from_json` reads it back.
+
+Each takes the table :func:`embedlab.review.review` returns, or one
+:meth:`embedlab.review_store.ReviewStore.load` gave back (its name, notes and decision are in
+``attrs``; pass ``name=``, ``notes=``, ``decision=`` to override).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from .review import from_document, to_document
+
+__all__ = ["from_json", "to_html", "to_json", "to_markdown", "write"]
+
+#: The exported HTML may run its own inline scripts (plotly.js and the charts) and nothing else:
+#: no request leaves the file.
+CSP = (
+    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+    "img-src data: blob:; font-src data:; connect-src 'none'"
+)
+
+#: Table columns of the exports, with their headings.
+TABLE = {
+    "model": "model",
+    "verdict": "verdict",
+    "dim": "dims",
+    "texts_per_s": "texts/s",
+    "spread": "spread",
+    "load_s": "load s",
+    "size_bytes": "size MB",
+    "memory_mb": "memory MB",
+    "accuracy": "accuracy@1",
+    "accuracy_at_k": "accuracy@k",
+    "mrr": "MRR",
+    "silhouette": "silhouette",
+    "label_agreement": "kNN agreement",
+    "pareto": "Pareto",
+}
+
+
+def _meta(table: pd.DataFrame, name, notes, decision) -> dict:
+    attrs = table.attrs
+    return {
+        "name": (attrs.get("name") or "Model review") if name is None else name,
+        "notes": attrs.get("notes", "") if notes is None else notes,
+        "decision": attrs.get("decision", "") if decision is None else decision,
+        "created": attrs.get("created", ""),
+        "review_id": attrs.get("review_id"),
+    }
+
+
+def _number(value, spec: str, *, percent: bool = False) -> str:
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return format(value, ".0%") if percent else format(value, spec)
+
+
+def _cells(table: pd.DataFrame) -> list[dict[str, str]]:
+    """The exported table's cells as text (user text not yet escaped)."""
+    k = (table.attrs.get("settings") or {}).get("k", "k")
+    rows = []
+    for r in table.itertuples(index=False):
+        memory = sum(v for v in (r.load_mb, r.encode_mb) if v is not None and not pd.isna(v))
+        measured = not (pd.isna(r.load_mb) and pd.isna(r.encode_mb))
+        rows.append(
+            {
+                "model": r.model,
+                "verdict": r.verdict,
+                "dim": "–" if pd.isna(r.dim) else str(int(r.dim)),
+                "texts_per_s": _number(r.texts_per_s, ",.1f"),
+                "spread": _number(r.spread, ".0%"),
+                "load_s": _number(r.load_s, ".2f"),
+                "size_bytes": "–" if pd.isna(r.size_bytes) else f"{r.size_bytes / 1e6:,.0f}",
+                "memory_mb": f"{memory:,.0f}" if measured else "–",
+                "accuracy": "–" if pd.isna(r.accuracy) else f"{r.accuracy:.0%} ({int(r.correct)}/{int(r.n_queries)})",
+                "accuracy_at_k": _number(r.accuracy_at_k, ".0%"),
+                "mrr": _number(r.mrr, ".2f"),
+                "silhouette": _number(r.silhouette, ".2f"),
+                "label_agreement": _number(r.label_agreement, ".2f"),
+                "pareto": "yes" if (not pd.isna(r.pareto) and bool(r.pareto)) else "",
+            }
+        )
+    headings = dict(TABLE)
+    headings["accuracy_at_k"] = f"accuracy@{k}"
+    headings["mrr"] = f"MRR@{k}"
+    return [headings, *rows]
+
+
+# -- HTML ---------------------------------------------------------------------------------------------
+_STYLE = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1f2933;margin:0;background:#f7f8fa}
+main{max-width:1180px;margin:0 auto;padding:28px 32px 60px;background:#fff}
+h1{font-size:1.9rem;margin:.2rem 0 .3rem}h2{font-size:1.25rem;margin:2rem 0 .6rem;border-bottom:1px solid #e4e7eb;padding-bottom:.3rem}
+.meta{color:#616e7c;font-size:.92rem;margin:.2rem 0}
+.decision{border-left:4px solid #0072B2;background:#f0f6fb;padding:.8rem 1rem;margin:1rem 0}
+.notes{white-space:pre-wrap;background:#fafafa;border:1px solid #e4e7eb;padding:.8rem 1rem;border-radius:4px}
+table{border-collapse:collapse;width:100%;font-size:.9rem;margin:.5rem 0}
+th,td{border-bottom:1px solid #e4e7eb;padding:.4rem .5rem;text-align:left;vertical-align:top}
+th{background:#f5f7fa;font-weight:600}td.num{text-align:right;font-variant-numeric:tabular-nums}
+.charts{display:grid;grid-template-columns:1fr 1fr;gap:12px}.wide{grid-column:1/3}
+.error{color:#b42318}code{background:#f1f3f5;padding:0 .25rem;border-radius:3px}
+ul.reasons li{margin:.35rem 0}
+"""
+
+
+def _e(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def to_html(
+    table: pd.DataFrame, *, name: str | None = None, notes: str | None = None, decision: str | None = None
+) -> str:
+    """The review as one self-contained HTML page (charts drawn by plotly.js inlined in the file).
+
+    Returns
+    -------
+    str
+        A complete HTML document; it opens offline and requests nothing.
+    """
+    import plotly.io as pio
+    from plotly.offline import get_plotlyjs
+
+    from .machine import describe
+    from .review_figures import quality_figure, speed_figure, tradeoff_figure
+
+    _check_table(table)
+    meta = _meta(table, name, notes, decision)
+    attrs = table.attrs
+    framework = attrs.get("framework") or {}
+    settings = attrs.get("settings") or {}
+    fingerprint = attrs.get("fingerprint") or {}
+    config = {"displaylogo": False, "responsive": True}
+
+    charts = []
+    has_quality = table["accuracy"].notna().any()
+    has_speed = table["texts_per_s"].notna().any()
+    figures = []
+    if has_quality and has_speed:
+        figures.append(("wide", tradeoff_figure(table)))
+    if has_speed:
+        figures.append(("", speed_figure(table)))
+    if has_quality:
+        figures.append(("", quality_figure(table)))
+    for i, (css, fig) in enumerate(figures):
+        div = pio.to_html(fig, full_html=False, include_plotlyjs=False, config=config, div_id=f"chart-{i}")
+        charts.append(f'<div class="{css}">{div}</div>')
+
+    cells = _cells(table)
+    headings, rows = cells[0], cells[1:]
+    numeric = {
+        "dim",
+        "texts_per_s",
+        "spread",
+        "load_s",
+        "size_bytes",
+        "memory_mb",
+        "accuracy",
+        "accuracy_at_k",
+        "mrr",
+        "silhouette",
+        "label_agreement",
+    }
+    head = "".join(f"<th>{_e(headings[c])}</th>" for c in TABLE)
+    body = "".join(
+        "<tr>" + "".join(f'<td class="{"num" if c in numeric else ""}">{_e(row[c])}</td>' for c in TABLE) + "</tr>"
+        for row in rows
+    )
+
+    parts = [
+        "<!doctype html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f'<meta http-equiv="Content-Security-Policy" content="{_e(CSP)}">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{_e(meta['name'])} · embedlab model review</title>",
+        f"<style>{_STYLE}</style>",
+        f'<script type="text/javascript">{get_plotlyjs()}</script>',
+        "</head><body><main>",
+        f"<h1>{_e(meta['name'])}</h1>",
+    ]
+    stamp = []
+    if meta["review_id"] is not None:
+        stamp.append(f"review #{_e(meta['review_id'])}")
+    if meta["created"]:
+        stamp.append(f"saved {_e(meta['created'])}")
+    stamp.append(f"data fingerprint <code>{_e(fingerprint.get('data', '–'))}</code>")
+    if attrs.get("stopped"):
+        stamp.append("<strong>stopped early: only the models that finished are compared</strong>")
+    parts.append(f'<p class="meta">embedlab model review · {" · ".join(stamp)}</p>')
+    parts.append(f'<p class="meta">Machine: {_e(describe(attrs.get("machine") or {}))}</p>')
+
+    parts.append('<div class="decision">')
+    if meta["decision"]:
+        parts.append(f"<p><strong>Decision:</strong> {_e(meta['decision'])}</p>")
+    else:
+        parts.append("<p><strong>Decision:</strong> not recorded yet.</p>")
+    if framework.get("recommended"):
+        parts.append(f"<p><strong>The decision framework recommends:</strong> {_e(framework['recommended'])}</p>")
+    parts.append("</div>")
+    parts.append("<h2>Why: the lesson's decision framework</h2>")
+    parts.append(
+        '<p class="meta">Start here: all-MiniLM-L6-v2 (384-d) — fast, proven, a good baseline. '
+        f"Upgrade if: retrieval quality &lt; {float(framework.get('threshold', 0.8)):.0%}, queries return wrong "
+        "traces, speed not critical.</p>"
+    )
+    parts.append('<ul class="reasons">' + "".join(f"<li>{_e(r)}</li>" for r in framework.get("reasons", [])) + "</ul>")
+    if meta["notes"]:
+        parts.append("<h2>Reviewer's notes</h2>")
+        parts.append(f'<div class="notes">{_e(meta["notes"])}</div>')
+    if charts:
+        parts.append("<h2>Charts</h2>")
+        parts.append('<div class="charts">' + "".join(charts) + "</div>")
+    parts.append("<h2>Figures</h2>")
+    parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+    parts.append(
+        '<p class="meta">texts/s: corpus size ÷ median encode time (embedlab.benchmark); spread: '
+        "(slowest − fastest) ÷ median; memory: resident memory added by loading plus the peak while encoding "
+        "(approximate); accuracy and MRR: embedlab.evaluate_retrieval; silhouette and kNN agreement: cosine, "
+        "on the labelled sentences.</p>"
+    )
+    parts.append(_wrong_traces_html(table))
+    parts.append("<h2>Data and settings</h2>")
+    parts.append(_definition_list(_settings_lines(settings, fingerprint)))
+    parts.append("<h2>Models</h2>")
+    parts.append(_versions_html(attrs.get("versions") or {}))
+    parts.append("</main></body></html>")
+    return "\n".join(parts)
+
+
+def _wrong_traces_html(table: pd.DataFrame) -> str:
+    retrieval = table.attrs.get("retrieval") or {}
+    items = []
+    for model, result in retrieval.items():
+        wrong = [q for q in result.get("per_query", []) if not q.get("correct")]
+        if not wrong:
+            continue
+        lines = "".join(
+            f"<li>“{_e(q['query'])}” → trace {_e(q['top_id'])} (expected {_e(_ids(q['expected_id']))}, "
+            f"{'rank ' + str(q['expected_rank']) if q.get('expected_rank') else 'not in the top k'})</li>"
+            for q in wrong
+        )
+        items.append(f"<p><strong>{_e(model)}</strong></p><ul>{lines}</ul>")
+    if not items:
+        return "<h2>Queries that return wrong traces</h2><p>None: every model that finished put the expected trace first.</p>"
+    return "<h2>Queries that return wrong traces</h2>" + "".join(items)
+
+
+def _ids(value) -> str:
+    return " or ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
+def _settings_lines(settings: dict, fingerprint: dict) -> list[tuple[str, str]]:
+    lines = [
+        ("Traces", f"{settings.get('n_traces', '–')} (fingerprint {fingerprint.get('traces', '–')})"),
+        ("Test queries", f"{settings.get('n_queries', '–')} (fingerprint {fingerprint.get('queries', '–')})"),
+        (
+            "Benchmark corpus",
+            f"{settings.get('n_corpus', '–')} texts, {settings.get('distinct_corpus', '–')} distinct "
+            f"(fingerprint {fingerprint.get('corpus', '–')})",
+        ),
+    ]
+    if settings.get("n_sentences"):
+        lines.append(
+            (
+                "Labelled sentences",
+                f"{settings['n_sentences']} in {settings.get('n_labels', '–')} groups "
+                f"(fingerprint {fingerprint.get('sentences', '–')})",
+            )
+        )
+    else:
+        lines.append(("Labelled sentences", "none (cluster quality not measured)"))
+    lines.append(
+        (
+            "Settings",
+            f"k {settings.get('k', '–')} · repeats {settings.get('repeats', '–')} · batch size "
+            f"{settings.get('batch_size', '–')} · warm-up {'on' if settings.get('warmup', True) else 'off'} · "
+            f"good enough at {float(settings.get('threshold', 0.8)):.0%}",
+        )
+    )
+    return lines
+
+
+def _definition_list(lines: list[tuple[str, str]]) -> str:
+    return (
+        "<table><tbody>" + "".join(f"<tr><th>{_e(a)}</th><td>{_e(b)}</td></tr>" for a, b in lines) + "</tbody></table>"
+    )
+
+
+def _version_rows(versions: dict) -> list[tuple[str, str, str, str]]:
+    rows = []
+    for model, v in versions.items():
+        package = v.get("package") or "–"
+        if v.get("package_version"):
+            package = f"{package} {v['package_version']}"
+        rows.append((str(model), str(v.get("source") or "–"), package, str(v.get("embedder") or "–")))
+    return rows
+
+
+def _versions_html(versions: dict) -> str:
+    if not versions:
+        return "<p>–</p>"
+    body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in _version_rows(versions))
+    return (
+        "<table><thead><tr><th>model</th><th>source</th><th>package</th><th>embedding key</th></tr></thead>"
+        f"<tbody>{body}</tbody></table>"
+    )
+
+
+# -- Markdown -----------------------------------------------------------------------------------------
+_MD_SPECIAL = {c: "\\" + c for c in "\\`*_[]|#!~"}
+
+
+def _md(text: object) -> str:
+    """User text made literal in Markdown: HTML escaped, Markdown's special characters backslashed,
+    line breaks as spaces (for one-line places such as table cells and headings)."""
+    text = html.escape(str(text), quote=False)
+    text = "".join(_MD_SPECIAL.get(c, c) for c in text)
+    return " ".join(text.split())
+
+
+def _md_block(text: str) -> str:
+    """Several lines of user text as a quote block, each line literal."""
+    return "\n".join("> " + _md(line) if line.strip() else ">" for line in str(text).splitlines())
+
+
+def to_markdown(
+    table: pd.DataFrame, *, name: str | None = None, notes: str | None = None, decision: str | None = None
+) -> str:
+    """The review as Markdown (GitHub-flavoured tables), for a pull request or a wiki page."""
+    from .machine import describe
+
+    _check_table(table)
+    meta = _meta(table, name, notes, decision)
+    attrs = table.attrs
+    framework = attrs.get("framework") or {}
+    settings = attrs.get("settings") or {}
+    fingerprint = attrs.get("fingerprint") or {}
+    out = [f"# {_md(meta['name'])}", ""]
+    stamp = ["embedlab model review"]
+    if meta["review_id"] is not None:
+        stamp.append(f"review #{meta['review_id']}")
+    if meta["created"]:
+        stamp.append(f"saved {meta['created']}")
+    stamp.append(f"data fingerprint `{fingerprint.get('data', '-')}`")
+    out += [" · ".join(stamp), ""]
+    if attrs.get("stopped"):
+        out += ["**Stopped early:** only the models that finished are compared.", ""]
+    out += [f"**Decision:** {_md(meta['decision']) if meta['decision'] else 'not recorded yet.'}", ""]
+    if framework.get("recommended"):
+        out += [f"**The decision framework recommends:** {_md(framework['recommended'])}", ""]
+    out += ["## Why", ""]
+    out += [f"- {_md(r)}" for r in framework.get("reasons", [])]
+    out.append("")
+    if meta["notes"]:
+        out += ["## Reviewer's notes", "", _md_block(meta["notes"]), ""]
+    cells = _cells(table)
+    headings, rows = cells[0], cells[1:]
+    out += ["## Figures", ""]
+    out.append("| " + " | ".join(_md(headings[c]) for c in TABLE) + " |")
+    out.append("|" + "|".join("---" if c in ("model", "verdict", "pareto") else "---:" for c in TABLE) + "|")
+    out += ["| " + " | ".join(_md(row[c]) for c in TABLE) + " |" for row in rows]
+    out.append("")
+    wrong = []
+    for model, result in (attrs.get("retrieval") or {}).items():
+        for q in result.get("per_query", []):
+            if not q.get("correct"):
+                wrong.append(
+                    f"- {_md(model)}: “{_md(q['query'])}” → trace {_md(q['top_id'])} "
+                    f"(expected {_md(_ids(q['expected_id']))})"
+                )
+    if wrong:
+        out += ["## Queries that return wrong traces", "", *wrong, ""]
+    out += ["## Data and settings", ""]
+    out += [f"- **{_md(a)}:** {_md(b)}" for a, b in _settings_lines(settings, fingerprint)]
+    out += [f"- **Machine:** {_md(describe(attrs.get('machine') or {}))}", ""]
+    versions = _version_rows(attrs.get("versions") or {})
+    if versions:
+        out += ["## Models", "", "| model | source | package | embedding key |", "|---|---|---|---|"]
+        out += ["| " + " | ".join(_md(c) for c in row) + " |" for row in versions]
+        out.append("")
+    return "\n".join(out)
+
+
+# -- JSON ---------------------------------------------------------------------------------------------
+def to_json(
+    table: pd.DataFrame, *, name: str | None = None, notes: str | None = None, decision: str | None = None
+) -> str:
+    """The review as one JSON document: every figure, the decision, settings, machine, versions."""
+    _check_table(table)
+    document = to_document(table)
+    meta = _meta(table, name, notes, decision)
+    document.update({k: v for k, v in meta.items() if v is not None and k != "review_id"})
+    return json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False)
+
+
+def from_json(text: str | bytes) -> pd.DataFrame:
+    """A review table from :func:`to_json`'s text.
+
+    Raises
+    ------
+    ValueError
+        The text is not JSON, or not an embedlab review.
+    """
+    try:
+        document = json.loads(text)
+    except ValueError as error:
+        raise ValueError(f"this is not JSON ({error}).") from None
+    return from_document(document)
+
+
+def _check_table(table) -> None:
+    if not isinstance(table, pd.DataFrame) or "model" not in table.columns or "verdict" not in table.columns:
+        raise TypeError(f"table must be the DataFrame embedlab.review.review() returned, got {type(table).__name__}.")
+
+
+def write(table: pd.DataFrame, path: str | Path, **meta) -> Path:
+    """Write the review to ``path`` as HTML, Markdown or JSON, chosen by its suffix
+    (.html/.htm, .md/.markdown, .json). Written beside the target and renamed into place,
+    so a crash never leaves half a file.
+
+    Raises
+    ------
+    ValueError
+        Another suffix, or a folder that does not exist.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    writers = {".html": to_html, ".htm": to_html, ".md": to_markdown, ".markdown": to_markdown, ".json": to_json}
+    if suffix not in writers:
+        raise ValueError(f"path must end in .html, .md or .json, got {str(path)!r}.")
+    if not path.parent.is_dir():
+        raise ValueError(f"path {str(path)!r}: the folder {str(path.parent)!r} does not exist.")
+    text = writers[suffix](table, **meta)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
+            out.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes it private; an export is an ordinary file
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
