@@ -455,12 +455,14 @@ def label_order(labels: list[str] | None, n: int) -> np.ndarray:
 def selected_rows(selection: dict | None, n_rows: int) -> list[int]:
     """Map rows picked in a plotly selection event (``{"points": [...]}``) back to table rows.
 
-    Every point of the map carries its row number as ``customdata``; points without one (the
-    search marker) are ignored, and so are numbers outside ``0..n_rows-1``. Order is kept, repeats dropped.
+    Every point of the map carries its row number as ``customdata`` (a number, or a one-item list
+    or ``{"0": number}`` as some plotly versions send it); points without one (the search marker) are ignored, and so are numbers outside ``0..n_rows-1``. Order is kept, repeats dropped.
     """
     rows: list[int] = []
     for point in (selection or {}).get("points", []) or []:
         data = point.get("customdata")
+        if isinstance(data, dict):  # a typed array element arrives as {"0": value}
+            data = next(iter(data.values()), None)
         if isinstance(data, list):
             data = data[0] if data else None
         if isinstance(data, bool) or not isinstance(data, (int, float)):

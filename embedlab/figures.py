@@ -91,7 +91,7 @@ def map_title(
     'all-MiniLM-L6-v2 · t-SNE 2-D (perplexity 5, seed 42) · 16 sentences'
     """
     if method == "tsne":
-        how = f"t-SNE {n_components}-D (perplexity {perplexity:g}, seed {random_state})"
+        how = f"t-SNE {n_components}-D (perplexity {perplexity:.3g}, seed {random_state})"
     elif method == "umap":
         how = f"UMAP {n_components}-D ({n_neighbors} neighbours, cosine, seed {random_state})"
     elif method == "pca":
@@ -168,7 +168,7 @@ def scatter_figure(
             "legendgroup": name,
             "hovertext": hover,
             "hoverinfo": "text",
-            "customdata": rows.reshape(-1, 1),
+            "customdata": rows,
             "showlegend": groups is not None,
             "mode": "markers+text" if show_text else "markers",
             "text": [short_text(texts[i]) for i in rows] if show_text else None,

@@ -91,7 +91,7 @@ if source == "paste":
         "Sentences: one per line, optionally with a label before a | (Animals | The cat sits on the mat)",
         ui.DEFAULT_TEXT,
         key="sentences",
-        height=250,
+        height=200,
         persist_state="session",
     )
     try:
@@ -140,7 +140,7 @@ if sentences is not None:
     info_col.caption(
         f"{len(sentences):,} sentences"
         + (f" in {n_labels} labels" if n_labels else " (no labels)")
-        + f" · {plan.describe()} · limit {explore.MAX_SENTENCES:,} sentences per map"
+        + f" · {ui.describe(plan)} · limit {explore.MAX_SENTENCES:,} sentences per map"
     )
     for note in sentences.notes:
         (st.warning if note.level == "warning" else st.info)(note.text)
@@ -155,7 +155,10 @@ if (go or first_visit) and sentences is not None:
     state["space_tried"] = True
     key = ui.request_key(sentences, settings)
     try:
-        state[ui.RESULT] = ui.draw(sentences, settings, key)
+        drawn = ui.draw(sentences, settings, key)
+        if ui.RESULT not in state or state[ui.RESULT].key != drawn.key:
+            ui.forget_picks()
+        state[ui.RESULT] = drawn
     except embedlab.ModelUnavailable as error:
         kept = " The map below is the last one drawn." if ui.RESULT in state else ""
         st.error(f"{model} cannot run here: {error}.{kept}")
@@ -199,6 +202,7 @@ with st.sidebar:
         disabled=n > 300,
         help="Up to 300 points; hover shows every sentence in full.",
     )
+    k = st.slider("Neighbours to list", 1, 20, 5, key="k", help="For a picked sentence, a search and the arithmetic.")
 
 groups, legend = None, "Label"
 if color_by == "label" and result.labels:
@@ -241,7 +245,7 @@ with map_col:
         on_select=lambda: ui.remember_selection("map"),
         selection_mode=("points", "box", "lasso"),
         config={"displaylogo": False},
-        alt=f"Map of {n:,} sentences: {result.plan.describe()} of {result.model} embeddings.",
+        alt=f"Map of {n:,} sentences: {ui.describe(result.plan)} of {result.model} embeddings.",
     )
     how = "Click a point, or drag a box or lasso, to see its nearest neighbours below."
     if result.settings.n_components == 3:
@@ -296,7 +300,6 @@ with quality_col:
         st.caption("Too few sentences for these measures to mean much.")
 
 # ---------------------------------------------------------------- neighbours
-k = st.slider("Neighbours to list", 1, 20, 5, key="k")
 picked = ui.picked_rows(result)
 left, right = st.columns(2, gap="medium")
 with left:

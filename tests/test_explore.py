@@ -141,9 +141,10 @@ def test_selected_rows_reads_plotly_selection_events():
             {"curve_number": 2, "point_index": 0},  # the search star: no row
             {"customdata": [7]},
             {"customdata": [99]},
+            {"curve_number": 0, "point_index": 1, "customdata": {"0": 4}},  # as Chromium sent it
         ]
     }
-    assert explore.selected_rows(event, 10) == [7, 3]
+    assert explore.selected_rows(event, 10) == [7, 3, 4]
     assert explore.selected_rows(None, 10) == [] and explore.selected_rows({"points": []}, 10) == []
 
 

@@ -163,7 +163,7 @@ def draw(sentences: explore.Sentences, settings: Settings, key: str) -> MapResul
     digest = explore.digest(embeddings, settings.model)
     slow = " (UMAP's first run in a new server compiles code: 10–30 s)" if plan.method == "umap" else ""
     started = time.perf_counter()
-    with st.spinner(f"Projecting {n:,} points with {plan.describe()}{slow}…", show_time=True):
+    with st.spinner(f"Projecting {n:,} points with {describe(plan)}{slow}…", show_time=True):
         points = projection(
             digest,
             settings.method,
@@ -217,6 +217,20 @@ def picked_rows(result: MapResult) -> list[int]:
     if key != result.key:
         return []
     return [r for r in rows if 0 <= r < len(result.texts)]
+
+
+def describe(plan: embedlab.ProjectionPlan) -> str:
+    """What will run, for a caption: "t-SNE (perplexity 1.67)", "PCA", ..."""
+    if plan.method == "tsne":
+        return f"t-SNE (perplexity {plan.perplexity:.3g})"
+    return {"pca": "PCA", "umap": "UMAP", "none": "a single point"}.get(plan.method, plan.method)
+
+
+def forget_picks() -> None:
+    """A new map: rows picked on the old one mean nothing now."""
+    st.session_state.pop(PICKED, None)
+    st.session_state.pop("pick", None)
+    st.session_state.pop("pick_row", None)
 
 
 def fmt(value: float, style: str = "{:.3f}") -> str:
