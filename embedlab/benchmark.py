@@ -379,7 +379,8 @@ class _Run:
                 restore = torch.get_num_threads()
                 torch.set_num_threads(threads)
             self.settings["started"] = _now()
-            self.machine = machine_info()
+            # torch is imported only if a model needs it; its thread count is read at the end
+            self.machine = machine_info(torch_threads=False)
             for index, name in enumerate(self.names):
                 if self._stop_requested():
                     break
@@ -389,6 +390,8 @@ class _Run:
                 self._done_steps = (index + 1) * self._steps_per_model
                 self._emit(index, "done", len(self.records[-1].times))
             self.settings["finished"] = _now()
+            if self.machine.get("torch_threads") is None and "torch" in sys.modules:
+                self.machine["torch_threads"] = int(sys.modules["torch"].get_num_threads())
         finally:
             if restore is not None:
                 import torch

@@ -197,7 +197,8 @@ if run:
         state["speed_running"] = True
         state["speed_partial"] = None
         bar = st.progress(0.0, text="Starting…")
-        st.button(
+        stop_slot = st.empty()
+        stop_slot.button(
             "Stop",
             key="speed_stop",
             icon=":material/stop_circle:",
@@ -228,156 +229,175 @@ if run:
         finally:
             state["speed_running"] = False
             state.pop("speed_partial", None)
+        stop_slot.empty()
+
 
 # ---------------------------------------------------------------- results
-result = state.get("speed_result")
-if state.get("speed_notice"):
-    st.warning(state["speed_notice"])
-if result is None:
-    st.info("Choose models and a corpus, then **Run benchmark**. Results appear here and are kept for comparison.")
-    st.stop()
-
-st.divider()
-settings = result.attrs.get("settings", {})
-st.subheader("Results")
-st.caption(
-    f"{settings.get('n_texts', '?')} texts ({settings.get('distinct_texts', '?')} distinct) · batch size "
-    f"{settings.get('batch_size', '?')} · {settings.get('repeats', '?')} repeats · warm-up "
-    f"{'on' if settings.get('warmup') else 'off'} · {settings.get('started', '')}"
-)
-for row in result[result["error"] != ""].itertuples():
-    st.warning(f"{row.model}: {row.error}.")
-noisy = result[result["noisy"].fillna(False)]
-if len(noisy):
-    st.warning(
-        f"Noisy timing for {', '.join(noisy['model'])}: the slowest repeat took more than "
-        f"{settings.get('noisy_above', 0.5):.0%} of the median longer than the fastest. Something else was using "
-        "the CPU; run again or with more repeats."
+def show_results(result) -> None:
+    st.divider()
+    settings = result.attrs.get("settings", {})
+    st.subheader("Results")
+    run_id = result.attrs.get("run_id", state.get("speed_run_id"))
+    st.caption(
+        (f"Run #{run_id} · " if run_id is not None else "")
+        + f"{settings.get('n_texts', '?')} texts ({settings.get('distinct_texts', '?')} distinct) · batch size "
+        f"{settings.get('batch_size', '?')} · {settings.get('repeats', '?')} repeats · warm-up "
+        f"{'on' if settings.get('warmup') else 'off'} · {settings.get('started', '')}"
     )
-comparisons = [c for c in result["comparison"] if c and c != "baseline"]
-if comparisons:
-    st.markdown("\n".join(f"- {c}" for c in comparisons))
-
-st.dataframe(
-    ui.display_table(result),
-    key="speed_table",
-    hide_index=True,
-    column_config={
-        "texts/s": st.column_config.NumberColumn(format="%.1f", help="texts ÷ median encode time"),
-        "encode s (median)": st.column_config.NumberColumn(format="%.4f"),
-        "min s": st.column_config.NumberColumn(format="%.4f"),
-        "max s": st.column_config.NumberColumn(format="%.4f"),
-        "tokens/s": st.column_config.NumberColumn(format="%.0f", help="tokens the model read ÷ median encode time"),
-        "load s": st.column_config.NumberColumn(
-            format="%.3f", help="building a fresh instance from its files, libraries already imported"
-        ),
-        "warm-up s": st.column_config.NumberColumn(format="%.3f"),
-        "parameters": st.column_config.NumberColumn(format="compact"),
-        "size MB": st.column_config.NumberColumn(format="%.0f", help="the weights on disk"),
-        "+MB load": st.column_config.NumberColumn(format="%.0f", help="resident memory added by loading (approximate)"),
-        "+MB encode": st.column_config.NumberColumn(
-            format="%.0f", help="peak resident memory added while encoding (approximate)"
-        ),
-    },
-)
-
-if ui.measured(result).empty:
-    st.info("No model finished a timed repeat, so there is nothing to chart.")
-else:
-    chart_left, chart_right = st.columns(2)
-    chart_left.plotly_chart(ui.speed_figure(result), key="speed_chart", config={"displaylogo": False})
-    chart_right.plotly_chart(ui.dims_figure(result), key="speed_dims_chart", config={"displaylogo": False})
-
-# ---------------------------------------------------------------- recommendation
-with st.container(border=True):
-    st.subheader("Recommendation")
-    accuracy = ui.retrieval_accuracy(state.get("retrieval_result"))
-    for line in recommend(result, accuracy=accuracy or None, good_enough=seed.GOOD_ENOUGH_ACCURACY):
-        st.markdown(f"- {line}")
-    if accuracy:
-        st.caption(
-            "Retrieval accuracy from the Trace Retrieval page: "
-            + ", ".join(f"{model} {score:.0%}" for model, score in accuracy.items())
+    for row in result[result["error"] != ""].itertuples():
+        st.warning(f"{row.model}: {row.error}.")
+    noisy = result[result["noisy"].fillna(False)]
+    if len(noisy):
+        st.warning(
+            f"Noisy timing for {', '.join(noisy['model'])}: the slowest repeat took more than "
+            f"{settings.get('noisy_above', 0.5):.0%} of the median longer than the fastest. Something else was "
+            "using the CPU; run again or with more repeats."
         )
+    comparisons = [c for c in result["comparison"] if c and c != "baseline"]
+    if comparisons:
+        st.markdown("\n".join(f"- {c}" for c in comparisons))
+
+    st.dataframe(
+        ui.display_table(result),
+        key="speed_table",
+        hide_index=True,
+        column_config={
+            "texts/s": st.column_config.NumberColumn(format="%.1f", help="texts ÷ median encode time"),
+            "encode s (median)": st.column_config.NumberColumn(format="%.4f"),
+            "min s": st.column_config.NumberColumn(format="%.4f"),
+            "max s": st.column_config.NumberColumn(format="%.4f"),
+            "tokens/s": st.column_config.NumberColumn(format="%.0f", help="tokens the model read ÷ median encode time"),
+            "load s": st.column_config.NumberColumn(
+                format="%.3f", help="building a fresh instance from its files, libraries already imported"
+            ),
+            "warm-up s": st.column_config.NumberColumn(format="%.3f"),
+            "parameters": st.column_config.NumberColumn(format="compact"),
+            "size MB": st.column_config.NumberColumn(format="%.0f", help="the weights on disk"),
+            "+MB load": st.column_config.NumberColumn(
+                format="%.0f", help="resident memory added by loading (approximate)"
+            ),
+            "+MB encode": st.column_config.NumberColumn(
+                format="%.0f", help="peak resident memory added while encoding (approximate)"
+            ),
+        },
+    )
+
+    if ui.measured(result).empty:
+        st.info("No model finished a timed repeat, so there is nothing to chart.")
     else:
-        st.caption("No retrieval result in this session yet: run the Trace Retrieval page to measure quality.")
-    st.page_link("pages/trace_retrieval.py", label="Check retrieval quality", icon=":material/manage_search:")
+        chart_left, chart_right = st.columns(2)
+        chart_left.plotly_chart(ui.speed_figure(result), key="speed_chart", config={"displaylogo": False})
+        chart_right.plotly_chart(ui.dims_figure(result), key="speed_dims_chart", config={"displaylogo": False})
 
-with st.expander("Machine", icon=":material/memory:"):
-    st.write(describe(result.attrs.get("machine", {})))
-    st.json(result.attrs.get("machine", {}), expanded=False)
+    with st.container(border=True):
+        st.subheader("Recommendation")
+        accuracy = ui.retrieval_accuracy(state.get("retrieval_result"))
+        for line in recommend(result, accuracy=accuracy or None, good_enough=seed.GOOD_ENOUGH_ACCURACY):
+            st.markdown(f"- {line}")
+        if accuracy:
+            st.caption(
+                "Retrieval accuracy (top-1) from the Trace Retrieval page: "
+                + ", ".join(f"{model} {score:.0%}" for model, score in accuracy.items())
+            )
+        else:
+            st.caption("No retrieval result in this session yet: run the Trace Retrieval page to measure quality.")
+        st.page_link("pages/trace_retrieval.py", label="Check retrieval quality", icon=":material/manage_search:")
 
-download_csv, download_json, _ = st.columns([1, 1, 3])
-download_csv.download_button(
-    "Download CSV",
-    result.to_csv(index=False),
-    file_name="speed-benchmark.csv",
-    mime="text/csv",
-    key="speed_download_csv",
-    icon=":material/download:",
-    on_click="ignore",
-)
-download_json.download_button(
-    "Download JSON",
-    results_json(result),
-    file_name="speed-benchmark.json",
-    mime="application/json",
-    key="speed_download_json",
-    icon=":material/download:",
-    on_click="ignore",
-)
+    with st.expander("Machine", icon=":material/memory:"):
+        st.write(describe(result.attrs.get("machine", {})))
+        st.json(result.attrs.get("machine", {}), expanded=False)
+
+    downloads = st.container(horizontal=True)
+    downloads.download_button(
+        "Download CSV",
+        result.to_csv(index=False),
+        file_name="speed-benchmark.csv",
+        mime="text/csv",
+        key="speed_download_csv",
+        icon=":material/download:",
+        on_click="ignore",
+    )
+    downloads.download_button(
+        "Download JSON",
+        results_json(result),
+        file_name="speed-benchmark.json",
+        mime="application/json",
+        key="speed_download_json",
+        icon=":material/download:",
+        on_click="ignore",
+    )
+
 
 # ---------------------------------------------------------------- earlier runs
-st.divider()
-st.subheader("Earlier runs")
-runs = store().runs()
-current_id = state.get("speed_run_id")
-earlier = runs[runs["id"] != current_id] if current_id is not None else runs
-if earlier.empty:
-    st.caption("Runs are saved in embedlab's data directory; the next one can be compared with this one.")
-    st.stop()
-labels = {
-    int(r.id): f"#{r.id} · {r.created} · {r.models} · {r.n_texts} texts" + (" · stopped" if r.stopped else "")
-    for r in earlier.itertuples()
-}
-chosen = st.selectbox("Compare with", list(labels), format_func=labels.get, key="speed_earlier")
-try:
-    before = store().load(chosen)
-except (KeyError, ValueError) as error:
-    st.error(str(error.args[0] if error.args else error))
-else:
-    comparison = compare_runs(result, before)
-    for difference in comparison.attrs["differences"]:
-        st.info(f"Not like for like: {difference}.")
-    if comparison.empty:
-        st.caption("No model was measured in both runs.")
-    else:
-        st.dataframe(
-            comparison,
-            key="speed_compare_table",
-            hide_index=True,
-            column_config={
-                "texts_per_s": st.column_config.NumberColumn("texts/s now", format="%.1f"),
-                "texts_per_s_before": st.column_config.NumberColumn(f"texts/s #{chosen}", format="%.1f"),
-                "change": st.column_config.NumberColumn("now ÷ before", format="%.2fx"),
-                "encode_median_s": st.column_config.NumberColumn("encode s now", format="%.4f"),
-                "encode_median_s_before": st.column_config.NumberColumn(f"encode s #{chosen}", format="%.4f"),
-                "load_s": st.column_config.NumberColumn("load s now", format="%.3f"),
-                "load_s_before": st.column_config.NumberColumn(f"load s #{chosen}", format="%.3f"),
-            },
-        )
-        st.plotly_chart(
-            ui.compare_figure(comparison, now="this run", before=f"run #{chosen}"),
-            key="speed_compare_chart",
-            config={"displaylogo": False},
-        )
-    show, delete, _ = st.columns([1, 1, 3])
-    if show.button("Show this run", key="speed_show", icon=":material/open_in_new:"):
+def show_earlier_runs(result) -> None:
+    st.divider()
+    st.subheader("Earlier runs")
+    runs = store().runs()
+    current_id = state.get("speed_run_id") if result is not None else None
+    earlier = runs[runs["id"] != current_id] if current_id is not None else runs
+    if earlier.empty:
+        st.caption("Every run is saved in embedlab's data directory; the next one can be compared with this one.")
+        return
+    labels = {
+        int(r.id): f"#{r.id} · {r.created} · {r.models} · {r.n_texts} texts" + (" · stopped" if r.stopped else "")
+        for r in earlier.itertuples()
+    }
+    chosen = st.selectbox(
+        "Compare with" if result is not None else "Saved run",
+        list(labels),
+        format_func=labels.get,
+        key="speed_earlier",
+    )
+    try:
+        before = store().load(chosen)
+    except (KeyError, ValueError) as error:
+        st.error(str(error.args[0] if error.args else error))
+        before = None
+    if before is not None and result is not None:
+        comparison = compare_runs(result, before)
+        for difference in comparison.attrs["differences"]:
+            st.info(f"Not like for like: {difference}.")
+        if comparison.empty:
+            st.caption("No model was measured in both runs.")
+        else:
+            st.dataframe(
+                comparison,
+                key="speed_compare_table",
+                hide_index=True,
+                column_config={
+                    "texts_per_s": st.column_config.NumberColumn("texts/s now", format="%.1f"),
+                    "texts_per_s_before": st.column_config.NumberColumn(f"texts/s #{chosen}", format="%.1f"),
+                    "change": st.column_config.NumberColumn("now ÷ before", format="%.2fx"),
+                    "encode_median_s": st.column_config.NumberColumn("encode s now", format="%.4f"),
+                    "encode_median_s_before": st.column_config.NumberColumn(f"encode s #{chosen}", format="%.4f"),
+                    "load_s": st.column_config.NumberColumn("load s now", format="%.3f"),
+                    "load_s_before": st.column_config.NumberColumn(f"load s #{chosen}", format="%.3f"),
+                },
+            )
+            st.plotly_chart(
+                ui.compare_figure(comparison, now="this run", before=f"run #{chosen}"),
+                key="speed_compare_chart",
+                config={"displaylogo": False},
+            )
+    actions = st.container(horizontal=True)
+    if before is not None and actions.button("Show this run", key="speed_show", icon=":material/open_in_new:"):
         state["speed_result"] = before
         state["speed_run_id"] = chosen
         state.pop("speed_notice", None)
         st.rerun()
-    if delete.button("Delete this run", key="speed_delete", icon=":material/delete:"):
+    if actions.button("Delete this run", key="speed_delete", icon=":material/delete:"):
         store().delete(chosen)
+        if current_id == chosen:
+            state.pop("speed_run_id", None)
         st.toast(f"Deleted run #{chosen}.")
         st.rerun()
+
+
+current = state.get("speed_result")
+if state.get("speed_notice"):
+    st.warning(state["speed_notice"])
+if current is None:
+    st.info("Choose models and a corpus, then **Run benchmark**. Results appear here and are kept for comparison.")
+else:
+    show_results(current)
+show_earlier_runs(current)

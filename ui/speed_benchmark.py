@@ -41,6 +41,14 @@ def _log_axis(values: pd.Series) -> bool:
     return len(positive) > 1 and positive.max() / positive.min() > 30
 
 
+def _speed_axis(figure: go.Figure, values: pd.Series, title: str = "texts/s") -> None:
+    """A linear axis, or a log one (ticks at powers of ten) when speeds span more than 30x."""
+    if _log_axis(values):
+        figure.update_yaxes(type="log", dtick=1, tickformat="~s", title=f"{title} (log scale)")
+    else:
+        figure.update_yaxes(type="linear", title=title, rangemode="tozero")
+
+
 def speed_figure(results: pd.DataFrame) -> go.Figure:
     """Texts per second per model (median), with error bars from the slowest to the fastest repeat."""
     rows = measured(results)
@@ -63,18 +71,13 @@ def speed_figure(results: pd.DataFrame) -> go.Figure:
             marker_color=[ACCENT if m == baseline else MUTED for m in rows["model"]],
             hovertext=hover,
             hoverinfo="text",
-            text=[f"{v:,.0f}" for v in speed],
-            textposition="outside",
-            cliponaxis=False,
         )
     )
-    log = _log_axis(speed)
+    _speed_axis(figure, speed)
     figure.update_layout(
-        title="Texts per second (median; whiskers: slowest to fastest repeat)",
-        yaxis_title="texts/s" + (" (log scale)" if log else ""),
-        yaxis_type="log" if log else "linear",
+        title={"text": "Texts per second", "subtitle": {"text": "median; whiskers: slowest to fastest repeat"}},
         xaxis_title=None,
-        margin={"t": 60, "b": 40, "l": 60, "r": 20},
+        margin={"t": 80, "b": 40, "l": 60, "r": 20},
         height=420,
         showlegend=False,
     )
@@ -105,13 +108,11 @@ def dims_figure(results: pd.DataFrame) -> go.Figure:
             cliponaxis=False,
         )
     )
-    log = _log_axis(rows["texts_per_s"].astype(float))
+    _speed_axis(figure, rows["texts_per_s"].astype(float))
     figure.update_layout(
-        title="Speed against dimensions",
+        title={"text": "Speed against dimensions", "subtitle": {"text": "bigger point: bigger on disk"}},
         xaxis_title="dimensions",
-        yaxis_title="texts/s" + (" (log scale)" if log else ""),
-        yaxis_type="log" if log else "linear",
-        margin={"t": 60, "b": 40, "l": 60, "r": 20},
+        margin={"t": 80, "b": 40, "l": 60, "r": 20},
         height=420,
         showlegend=False,
     )
@@ -127,12 +128,10 @@ def compare_figure(comparison: pd.DataFrame, *, now: str, before: str) -> go.Fig
             go.Bar(name=safe(now), x=names, y=comparison["texts_per_s"].astype(float), marker_color=ACCENT),
         ]
     )
-    log = _log_axis(pd.concat([comparison["texts_per_s"], comparison["texts_per_s_before"]]).astype(float))
+    _speed_axis(figure, pd.concat([comparison["texts_per_s"], comparison["texts_per_s_before"]]).astype(float))
     figure.update_layout(
         barmode="group",
         title="Texts per second, this run and the earlier one",
-        yaxis_title="texts/s" + (" (log scale)" if log else ""),
-        yaxis_type="log" if log else "linear",
         height=360,
         margin={"t": 60, "b": 40, "l": 60, "r": 20},
     )
