@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="embedlab: understand and choose text-embedding models, from the command line.",
         epilog="Run 'python -m embedlab COMMAND --help' for a command's options.",
     )
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     models = commands.add_parser(
         "models",
@@ -141,6 +141,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 1 nothing measured, 2 bad usage, 130 stopped)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command is None:  # no command: say which there are
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
     try:
         return args.run(args)
     except UsageError as error:
@@ -186,6 +189,8 @@ def _bench(args) -> int:
     from .benchmark import BenchmarkStore, benchmark, recommend, repeat_to
     from .machine import describe
 
+    if args.column is not None and args.texts is None:
+        raise UsageError("--column goes with --texts FILE (a table file)")
     texts = _read_texts(args.texts, args.column) if args.texts else list(seed.BENCHMARK_CORPUS)
     if args.size is not None:
         texts = repeat_to(texts, args.size)
