@@ -1,6 +1,431 @@
-"""Model Review: choose a model with your team, and keep the decision."""
+"""Model Review: choose a model with your team, and keep the decision.
+
+Reads widgets, calls embedlab.review (which runs the Speed Benchmark's, Trace Retrieval's and
+Space Explorer's core functions on the same data), draws the table, the speed × quality chart
+and the decision framework's reasons; saves, reopens, compares and exports reviews. The review
+shown lives in st.session_state; saved reviews in embedlab's data directory.
+"""
 
 import streamlit as st
 
+from embedlab import seed
+from embedlab.report import to_html, to_json, to_markdown
+from embedlab.review import review
+from embedlab.review_figures import quality_figure, speed_figure, tradeoff_figure
+from embedlab.review_store import compare_reviews
+from ui import common
+from ui import model_review as ui
+
+state = st.session_state
+CHART_CONFIG = {"displaylogo": False}
+
+
+def keep_interrupted_run() -> None:
+    """A run cut short (Stop, or any click while it ran) keeps the models that finished."""
+    if not state.get("review_running"):
+        return
+    state["review_running"] = False
+    partial = state.pop("review_partial", None)
+    if partial is None or partial.empty:
+        ui.flash("warning", "The review was stopped before any model finished.")
+        return
+    partial.attrs["stopped"] = True
+    state["review_current"] = partial
+    ui.forget_link()
+    done = int((partial["status"] == "ok").sum())
+    ui.flash(
+        "warning",
+        f"The review was stopped: {done} model(s) finished and are compared; a model cut short is marked “stopped”.",
+    )
+
+
 st.title("Model Review")
-st.write("Put speed and quality side by side on your team's data, apply the lesson's decision framework, and save the decision.")
+st.caption(
+    "Choose an embedding model with your team: speed and quality side by side on your own data, the lesson's "
+    "decision framework applied with its reasons, and the decision saved so it can be shared and revisited."
+)
+common.cache_notices()
+for notice in ui.store().notices:
+    if not state.get(f"_notice_{notice}"):
+        state[f"_notice_{notice}"] = True
+        st.toast(notice, icon=":material/warning:")
+keep_interrupted_run()
+ui.open_from_link()
+ui.apply_pending_form()
+ui.show_flash()
+
+# ---------------------------------------------------------------- candidates and data
+with st.expander("**1. Candidates and review data**", expanded="review_current" not in state, icon=":material/tune:"):
+    left, right = st.columns([1, 1], gap="large")
+    with left:
+        models = common.models_picker("review_models", label="Candidate models", default=seed.BENCHMARK_MODELS)
+        settings = st.columns(4)
+        repeats = settings[0].number_input(
+            "Repeats",
+            min_value=1,
+            max_value=20,
+            value=3,
+            key="review_repeats",
+            help="Timed passes over the corpus per model; the median speed is reported with the spread.",
+            persist_state="session",
+        )
+        batch_size = settings[1].number_input(
+            "Batch size", min_value=1, max_value=1024, value=32, key="review_batch", persist_state="session"
+        )
+        k = settings[2].number_input(
+            "Top k",
+            min_value=1,
+            max_value=100,
+            value=5,
+            key="review_k",
+            help="Retrieval cut-off for accuracy@k and MRR@k.",
+            persist_state="session",
+        )
+        threshold = (
+            settings[3].number_input(
+                "Good enough (%)",
+                min_value=0,
+                max_value=100,
+                value=round(seed.GOOD_ENOUGH_ACCURACY * 100),
+                step=5,
+                key="review_threshold",
+                help="The lesson's rule: keep the small model if its top-1 accuracy reaches this.",
+                persist_state="session",
+            )
+            / 100
+        )
+    with right:
+        sources = dict(ui.RETRIEVAL_SOURCES)
+        if not ui.has_trace_page_data():
+            sources.pop("page")
+        retrieval_source = st.radio(
+            "Traces and test queries",
+            list(sources),
+            format_func=sources.get,
+            key="review_retrieval_source",
+            persist_state="session",
+        )
+        retrieval, retrieval_problem = None, None
+        try:
+            retrieval, description, skipped = ui.retrieval_data(retrieval_source)
+        except ValueError as error:
+            retrieval_problem = str(error)
+            st.error(ui.sentence(error))
+        else:
+            st.caption(description + ("" if "page" in sources else " Edit your own on the Trace Retrieval page."))
+            if skipped:
+                st.warning(f"{len(skipped)} row(s) skipped: " + ui.plain(" ".join(skipped[:3])))
+        corpus_source = st.radio(
+            "Benchmark corpus",
+            list(ui.CORPUS_SOURCES),
+            format_func=ui.CORPUS_SOURCES.get,
+            key="review_corpus_source",
+            horizontal=True,
+            persist_state="session",
+        )
+        corpus = list(seed.BENCHMARK_CORPUS)
+        if corpus_source == "paste":
+            corpus = ui.lines_of(
+                st.text_area(
+                    "One text per line",
+                    key="review_corpus_paste",
+                    height=110,
+                    placeholder="User expressed anxiety about work deadlines\nBot suggested breaking down tasks",
+                    persist_state="session",
+                )
+            )
+        st.caption(f"Corpus: {len(corpus):,} texts ({len(set(corpus)):,} distinct).")
+        sentence_sources = dict(ui.SENTENCE_SOURCES)
+        if ui.space_sentences() is None:
+            sentence_sources.pop("space")
+        sentence_source = st.radio(
+            "Labelled sentences (cluster quality)",
+            list(sentence_sources),
+            format_func=sentence_sources.get,
+            key="review_sentence_source",
+            persist_state="session",
+        )
+        pasted = ""
+        if sentence_source == "paste":
+            pasted = st.text_area(
+                "One “label | sentence” per line",
+                key="review_sentences_paste",
+                height=110,
+                placeholder="Animals | The cat sits on the mat\nFood | The pizza tastes delicious",
+                persist_state="session",
+            )
+
+run = st.button("Run review", key="review_run", type="primary", icon=":material/play_arrow:")
+
+# ---------------------------------------------------------------- running
+if run:
+    problems = []
+    if not models:
+        problems.append("Choose at least one candidate model.")
+    if retrieval is None:
+        problems.append(f"The traces and queries cannot be used: {retrieval_problem}")
+    if not corpus:
+        problems.append("The benchmark corpus is empty: paste at least one text, or use the lesson's texts.")
+    sentences = labels = None
+    try:
+        sentences, labels = ui.sentence_data(sentence_source, pasted)
+    except ValueError as error:
+        problems.append(str(error))
+    for problem in problems:
+        st.error(ui.sentence(problem))
+    if not problems:
+        state["review_running"] = True
+        state["review_partial"] = None
+        bar = st.progress(0.0, text="Starting…")
+        stop_slot = st.empty()
+        stop_slot.button(
+            "Stop",
+            key="review_stop",
+            icon=":material/stop_circle:",
+            help="Stop now; the models that finished are kept.",
+        )
+
+        def show_progress(event) -> None:
+            state["review_partial"] = event.results()  # kept if the run is interrupted
+            bar.progress(event.fraction, text=event.message)
+
+        try:
+            table = review(
+                models,
+                **retrieval,
+                corpus=corpus,
+                sentences=sentences,
+                labels=labels,
+                k=int(k),
+                repeats=int(repeats),
+                batch_size=int(batch_size),
+                threshold=float(threshold),
+                progress=show_progress,
+            )
+        except (ValueError, TypeError) as error:
+            st.error(ui.sentence(error))
+        else:
+            state["review_current"] = table
+            ui.forget_link()
+            for key in ("review_name", "review_notes", "review_decision"):
+                state.pop(key, None)
+            bar.progress(1.0, text=f"Done: {len(table)} model(s) reviewed.")
+        finally:
+            state["review_running"] = False
+            state.pop("review_partial", None)
+        stop_slot.empty()
+
+# ---------------------------------------------------------------- the review
+table = state.get("review_current")
+if table is None:
+    st.info(
+        "Choose candidate models and the review data, then **Run review** — or open a saved review below. "
+        "One run measures each model's speed, retrieval quality and (with labelled sentences) cluster quality."
+    )
+else:
+    attrs = table.attrs
+    settings_used = attrs.get("settings") or {}
+    framework = attrs.get("framework") or {}
+    st.divider()
+    if attrs.get("review_id") is not None:
+        st.subheader(f"Review #{attrs['review_id']}: {attrs.get('name', '')}", anchor=False)
+        st.caption(f"Saved {str(attrs.get('created', '')).replace('T', ' ')} · share this link to reopen it:")
+        st.code(ui.share_link(attrs["review_id"]), language=None)
+    else:
+        st.subheader("This review (not saved yet)", anchor=False)
+    st.caption(
+        f"{settings_used.get('n_queries', '?')} queries against {settings_used.get('n_traces', '?')} traces · "
+        f"benchmark corpus of {settings_used.get('n_corpus', '?')} texts · {settings_used.get('repeats', '?')} "
+        f"repeats · k {settings_used.get('k', '?')}"
+        + (f" · {settings_used['n_sentences']} labelled sentences" if settings_used.get("n_sentences") else "")
+        + f" · data fingerprint {(attrs.get('fingerprint') or {}).get('data', '?')}"
+    )
+    for row in table[table["error"] != ""].itertuples():
+        st.warning(ui.sentence(f"{row.model}: {row.error}."), icon=":material/error:")
+    if attrs.get("stopped"):
+        st.warning("This review was stopped early: only the models that finished are compared.")
+
+    st.dataframe(
+        ui.display_table(table),
+        key="review_table",
+        hide_index=True,
+        column_config=ui.column_config(settings_used.get("k", "k")),
+    )
+    chart, decision = st.columns([3, 2], gap="large")
+    measured = table["texts_per_s"].notna() & table["accuracy"].notna()
+    with chart:
+        if measured.any():
+            st.plotly_chart(tradeoff_figure(table), key="review_tradeoff", config=CHART_CONFIG)
+        else:
+            st.info("No model finished both measurements, so there is nothing to chart.")
+    with decision, st.container(border=True):
+        st.subheader("Decision framework", anchor=False)
+        st.caption(
+            "Start here: all-MiniLM-L6-v2 — fast, proven, a good baseline. Upgrade if: retrieval quality "
+            f"< {float(framework.get('threshold', 0.8)):.0%}, queries return wrong traces, speed not critical."
+        )
+        if framework.get("recommended"):
+            st.success(f"Recommended: **{ui.plain(framework['recommended'])}**", icon=":material/thumb_up:")
+        st.markdown("\n".join(f"- {ui.plain(reason)}" for reason in framework.get("reasons", [])))
+
+    with st.expander("Speed and retrieval charts, queries that return wrong traces", icon=":material/bar_chart:"):
+        one, two = st.columns(2)
+        if table["texts_per_s"].notna().any():
+            one.plotly_chart(speed_figure(table), key="review_speed_chart", config=CHART_CONFIG)
+        if table["accuracy"].notna().any():
+            two.plotly_chart(quality_figure(table), key="review_quality_chart", config=CHART_CONFIG)
+        wrong = [
+            {"model": model, "query": q["query"], "returned": q["top_id"], "expected": q["expected_id"]}
+            for model, result in (attrs.get("retrieval") or {}).items()
+            for q in result.get("per_query", [])
+            if not q.get("correct")
+        ]
+        if wrong:
+            st.dataframe(wrong, key="review_wrong", hide_index=True)
+        else:
+            st.caption("Every model that finished put the expected trace first for every query.")
+
+    # ------------------------------------------------------------ save and export
+    st.subheader("Record the decision", anchor=False)
+    with st.form("review_save_form", border=True):
+        name_col, decision_col = st.columns([1, 1])
+        name = name_col.text_input(
+            "Review name",
+            key="review_name",
+            persist_state="session",
+            max_chars=200,
+            placeholder="e.g. Trace search model, May",
+        )
+        decision_text = decision_col.text_input(
+            "Decision",
+            key="review_decision",
+            persist_state="session",
+            max_chars=2000,
+            placeholder=f"e.g. Use {framework.get('recommended') or 'all-MiniLM-L6-v2'}",
+        )
+        notes = st.text_area(
+            "Reviewer's notes",
+            key="review_notes",
+            persist_state="session",
+            height=100,
+            placeholder="Who reviewed, what was discussed, what to check next…",
+        )
+        buttons = st.container(horizontal=True)
+        save_new = buttons.form_submit_button(
+            "Save as a new review", key="review_save", type="primary", icon=":material/save:"
+        )
+        update = False
+        if attrs.get("review_id") is not None:
+            update = buttons.form_submit_button(
+                f"Update review #{attrs['review_id']}", key="review_update", icon=":material/edit:"
+            )
+    if save_new or update:
+        try:
+            if update:
+                ui.store().update(attrs["review_id"], name=name, notes=notes, decision=decision_text)
+                review_id = attrs["review_id"]
+            else:
+                review_id = ui.store().save(table, name=name, notes=notes, decision=decision_text)
+        except (ValueError, KeyError) as error:
+            st.error(ui.sentence(error.args[0] if error.args else error))
+        else:
+            if ui.open_saved(review_id):
+                ui.flash("success", f"{'Updated' if update else 'Saved as'} review #{review_id}; its link is below.")
+                st.rerun()
+
+    meta = {"name": name.strip() or attrs.get("name") or "Model review", "notes": notes, "decision": decision_text}
+    stem = f"model-review-{attrs['review_id']}" if attrs.get("review_id") is not None else "model-review"
+    downloads = st.container(horizontal=True)
+    downloads.download_button(
+        "Download HTML",
+        to_html(table, **meta),
+        file_name=f"{stem}.html",
+        mime="text/html",
+        key="review_download_html",
+        icon=":material/download:",
+        on_click="ignore",
+        help="One self-contained file: charts included, readable offline.",
+    )
+    downloads.download_button(
+        "Download Markdown",
+        to_markdown(table, **meta),
+        file_name=f"{stem}.md",
+        mime="text/markdown",
+        key="review_download_md",
+        icon=":material/download:",
+        on_click="ignore",
+        help="For a pull request or a wiki page.",
+    )
+    downloads.download_button(
+        "Download JSON",
+        to_json(table, **meta),
+        file_name=f"{stem}.json",
+        mime="application/json",
+        key="review_download_json",
+        icon=":material/download:",
+        on_click="ignore",
+        help="Every figure, the settings, the machine and the model versions.",
+    )
+
+# ---------------------------------------------------------------- saved reviews
+st.divider()
+st.subheader("Saved reviews", anchor=False)
+saved = ui.store().reviews()
+if saved.empty:
+    st.caption("Reviews you save are kept in embedlab's data directory and listed here, newest first.")
+    st.stop()
+labels = {int(r.id): ui.review_label(r) for r in saved.itertuples()}
+st.dataframe(
+    saved.drop(columns=["fingerprint"]),
+    key="review_saved_table",
+    hide_index=True,
+    column_config={
+        "id": st.column_config.NumberColumn("#", format="%d", width="small"),
+        "damaged": st.column_config.CheckboxColumn("damaged", help="the record cannot be read back"),
+    },
+)
+pick_col, open_col = st.columns([3, 2], vertical_alignment="bottom")
+chosen = pick_col.selectbox("Saved review", list(labels), format_func=labels.get, key="review_pick")
+actions = open_col.container(horizontal=True)
+if actions.button("Open", key="review_open", icon=":material/open_in_new:") and ui.open_saved(chosen):
+    st.rerun()
+with actions.popover("Delete", icon=":material/delete:", key="review_delete_menu"):
+    st.write(f"Delete review #{chosen} for good?")
+    if st.button(f"Delete review #{chosen}", key="review_delete", type="primary"):
+        ui.store().delete(chosen)
+        current = state.get("review_current")
+        if current is not None and current.attrs.get("review_id") == chosen:
+            current.attrs.pop("review_id", None)
+            ui.forget_link()
+        ui.flash("success", f"Deleted review #{chosen}.")
+        st.rerun()
+
+if len(labels) >= 2:
+    st.subheader("Compare two reviews", anchor=False)
+    ids = list(labels)
+    col_a, col_b = st.columns(2)
+    a = col_a.selectbox("Review A", ids, index=1, format_func=labels.get, key="review_compare_a")
+    b = col_b.selectbox("Review B", ids, index=0, format_func=labels.get, key="review_compare_b")
+    loaded = {}
+    for side, review_id in (("A", a), ("B", b)):
+        try:
+            loaded[side] = ui.store().load(review_id)
+        except (KeyError, ValueError) as error:
+            st.error(ui.sentence(f"review {side}: {error.args[0] if error.args else error}"))
+    if len(loaded) == 2:
+        comparison = compare_reviews(loaded["A"], loaded["B"])
+        for difference in comparison.attrs["differences"]:
+            st.info(f"Not like for like: {ui.plain(difference)}.")
+        st.dataframe(comparison, key="review_compare_table", hide_index=True, column_config=ui.compare_config())
+        side_a, side_b = st.columns(2)
+        for column, side in ((side_a, "A"), (side_b, "B")):
+            other = loaded[side]
+            with column:
+                framework = other.attrs.get("framework") or {}
+                st.markdown(
+                    f"**{side}: #{other.attrs['review_id']} {ui.plain(other.attrs.get('name', ''))}** — "
+                    f"decision: {ui.plain(other.attrs.get('decision') or 'not recorded')}; framework: "
+                    f"{ui.plain(framework.get('recommended') or '–')}"
+                )
+                if (other["texts_per_s"].notna() & other["accuracy"].notna()).any():
+                    st.plotly_chart(tradeoff_figure(other), key=f"review_compare_chart_{side}", config=CHART_CONFIG)

@@ -1,0 +1,246 @@
+"""Streamlit-only helpers of the Model Review page: where the review data comes from, the table
+as shown, the store, and the shared link.
+
+State kept in ``st.session_state``:
+
+* ``review_current``: the review shown (a table from :func:`embedlab.review.review`, or one
+  reopened from the store, whose ``attrs["review_id"]`` is then set);
+* ``review_running`` / ``review_partial``: a run in progress and what finished so far, so a
+  Stop (or any click while it runs) keeps the finished models;
+* ``review_flash``: a message to show once after a rerun (saved, deleted, stopped);
+* ``review_link_seen``: the ``?review=`` id already handled, so it is opened once per link.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from embedlab import explore, seed, traces
+from embedlab.review_store import ReviewStore
+
+state = st.session_state
+
+#: The page's path in the app's URLs (st.Page derives it from pages/model_review.py).
+PAGE_PATH = "model_review"
+#: The query parameter a shared link carries.
+LINK_PARAM = "review"
+
+RETRIEVAL_SOURCES = {
+    "page": "The Trace Retrieval page's traces and queries",
+    "lesson": "The lesson's 3 traces and 3 queries",
+}
+CORPUS_SOURCES = {"lesson": "The lesson's trace texts (5 × 20)", "paste": "Paste texts"}
+SENTENCE_SOURCES = {
+    "lesson": "The lesson's 16 labelled sentences",
+    "space": "The Space Explorer's sentences",
+    "paste": "Paste labelled sentences",
+    "none": "None (skip cluster quality)",
+}
+
+
+_ESCAPE = {c: "\\" + c for c in "\\`*_[]()<>#!|~$&"}
+
+
+def plain(text: object) -> str:
+    """User text made literal inside st.markdown / st.error: Markdown, HTML and directive characters
+    are escaped, line breaks become spaces."""
+    text = "".join(_ESCAPE.get(c, c) for c in str(text)).replace("\r", " ").replace("\n", " ")
+    return "\\" + text if text.startswith(("-", "+")) else text
+
+
+def sentence(text: object) -> str:
+    """A message starting with a capital letter, made literal for st.error."""
+    text = str(text)
+    return plain(text[:1].upper() + text[1:])
+
+
+@st.cache_resource(show_spinner=False)
+def store() -> ReviewStore:
+    return ReviewStore()
+
+
+def flash(level: str, text: str) -> None:
+    """Show ``text`` once, after the next rerun."""
+    state["review_flash"] = (level, text)
+
+
+def show_flash() -> None:
+    level, text = state.pop("review_flash", (None, None))
+    if text:
+        {"success": st.success, "warning": st.warning, "error": st.error, "info": st.info}[level](text)
+
+
+# -- review data ------------------------------------------------------------------------------------
+def has_trace_page_data() -> bool:
+    return "traces_table" in state and "queries_table" in state
+
+
+def retrieval_data(source: str) -> tuple[dict, str, list[str]]:
+    """``(kwargs for review(), a one-line description, row problems)`` for the chosen source.
+
+    Raises ValueError (one sentence) when the Trace Retrieval page's tables cannot be used.
+    """
+    if source == "page" and has_trace_page_data():
+        template = state.get("retrieval_template") or traces.DEFAULT_TEMPLATE
+        prepared = traces.prepare(state["traces_table"], state["queries_table"], template)
+        where = "from the Trace Retrieval page"
+    else:
+        prepared = traces.prepare(traces.trace_table(), traces.query_table())
+        where = "from the lesson"
+    data = {"traces": prepared.texts, "ids": prepared.ids, "queries": prepared.queries, "expected": prepared.expected}
+    text = f"{len(prepared.queries):,} queries against {len(prepared.texts):,} traces, {where}."
+    return data, text, list(prepared.problems)
+
+
+def space_sentences() -> tuple[list[str], list[str]] | None:
+    """The Space Explorer's last map's sentences, when they carry labels."""
+    result = state.get("space_result")
+    texts, labels = getattr(result, "texts", None), getattr(result, "labels", None)
+    if texts and labels and len(set(labels)) >= 2:
+        return list(texts), list(labels)
+    return None
+
+
+def sentence_data(source: str, pasted: str) -> tuple[list[str] | None, list[str] | None]:
+    """Labelled sentences for cluster quality, or ``(None, None)``. Raises ValueError when unusable."""
+    if source == "lesson":
+        return list(seed.SENTENCES), list(seed.LABELS)
+    if source == "space":
+        found = space_sentences()
+        if found is None:
+            raise ValueError(
+                "The Space Explorer has no labelled sentences in this session; draw a labelled map there first."
+            )
+        return found
+    if source == "paste":
+        sentences = explore.from_lines(pasted or "")
+        if sentences.labels is None or len(set(sentences.labels)) < 2:
+            raise ValueError("Cluster quality needs at least two labels: write “label | sentence” on each line.")
+        return sentences.texts, sentences.labels
+    return None, None
+
+
+def lines_of(text: str) -> list[str]:
+    return [line.strip() for line in (text or "").splitlines() if line.strip()]
+
+
+# -- the table as shown -------------------------------------------------------------------------------
+def display_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The review with the columns people read first, percentages as 0-100, sizes in MB."""
+    k = (table.attrs.get("settings") or {}).get("k", "k")
+    shown = pd.DataFrame(
+        {
+            "model": table["model"],
+            "verdict": table["verdict"],
+            "dims": table["dim"],
+            "texts/s": table["texts_per_s"],
+            "spread": table["spread"] * 100,
+            "load s": table["load_s"],
+            "size MB": table["size_bytes"].astype("Float64") / 1e6,
+            "memory MB": table["load_mb"].fillna(0) + table["encode_mb"].fillna(0),
+            "accuracy@1": table["accuracy"] * 100,
+            f"accuracy@{k}": table["accuracy_at_k"] * 100,
+            f"MRR@{k}": table["mrr"],
+            "silhouette": table["silhouette"],
+            "kNN agreement": table["label_agreement"],
+            "Pareto": table["pareto"],
+        }
+    )
+    missing = table["load_mb"].isna() & table["encode_mb"].isna()
+    shown.loc[missing, "memory MB"] = float("nan")
+    return shown
+
+
+def column_config(k) -> dict:
+    return {
+        "texts/s": st.column_config.NumberColumn(format="%.1f", help="corpus size ÷ median encode time (benchmark)"),
+        "spread": st.column_config.NumberColumn(
+            format="%.0f%%", help="(slowest − fastest) ÷ median encode time; high means a noisy machine"
+        ),
+        "load s": st.column_config.NumberColumn(format="%.2f", help="building a fresh instance from its files"),
+        "size MB": st.column_config.NumberColumn(format="%.0f", help="the weights on disk"),
+        "memory MB": st.column_config.NumberColumn(
+            format="%.0f", help="resident memory added by loading plus the peak while encoding (approximate)"
+        ),
+        "accuracy@1": st.column_config.NumberColumn(format="%.0f%%", help="queries whose expected trace comes first"),
+        f"accuracy@{k}": st.column_config.NumberColumn(format="%.0f%%", help=f"expected trace in the top {k}"),
+        f"MRR@{k}": st.column_config.NumberColumn(format="%.2f", help="mean of 1 / rank of the expected trace"),
+        "silhouette": st.column_config.NumberColumn(format="%.2f", help="cosine silhouette of the labels (−1 to 1)"),
+        "kNN agreement": st.column_config.NumberColumn(
+            format="%.2f", help="share of each sentence's nearest neighbours with its label"
+        ),
+        "Pareto": st.column_config.CheckboxColumn(help="nothing else is both faster and more accurate"),
+    }
+
+
+def compare_config() -> dict:
+    config = {}
+    for side in ("A", "B"):
+        config[f"texts_per_s {side}"] = st.column_config.NumberColumn(f"texts/s {side}", format="%.1f")
+        config[f"spread {side}"] = st.column_config.NumberColumn(f"spread {side}", format="%.2f")
+        config[f"accuracy {side}"] = st.column_config.NumberColumn(f"accuracy@1 {side}", format="%.2f")
+        config[f"accuracy_at_k {side}"] = st.column_config.NumberColumn(f"accuracy@k {side}", format="%.2f")
+        config[f"mrr {side}"] = st.column_config.NumberColumn(f"MRR {side}", format="%.2f")
+        config[f"silhouette {side}"] = st.column_config.NumberColumn(f"silhouette {side}", format="%.2f")
+        config[f"label_agreement {side}"] = st.column_config.NumberColumn(f"kNN agreement {side}", format="%.2f")
+        config[f"load_s {side}"] = st.column_config.NumberColumn(f"load s {side}", format="%.2f")
+        config[f"verdict {side}"] = st.column_config.TextColumn(f"verdict {side}")
+    return config
+
+
+# -- saved reviews and links ----------------------------------------------------------------------------
+def review_label(row) -> str:
+    damaged = " · damaged" if row.damaged else ""
+    return f"#{row.id} · {row.name} · {row.created.replace('T', ' ')[:16]} · {row.models}{damaged}"
+
+
+def open_saved(review_id) -> bool:
+    """Make a saved review the current one (and the link's); False with an error shown when it can't."""
+    try:
+        table = store().load(review_id)
+    except KeyError as error:
+        st.error(sentence(error.args[0] if error.args else "no such review."), icon=":material/link_off:")
+        return False
+    except ValueError as error:
+        st.error(sentence(error), icon=":material/broken_image:")
+        return False
+    state["review_current"] = table
+    # The form's widgets may already be drawn in this run: their values change at the next run's start.
+    state["review_form_pending"] = {
+        "review_name": table.attrs.get("name", ""),
+        "review_notes": table.attrs.get("notes", ""),
+        "review_decision": table.attrs.get("decision", ""),
+    }
+    st.query_params[LINK_PARAM] = str(table.attrs["review_id"])
+    state["review_link_seen"] = str(table.attrs["review_id"])
+    return True
+
+
+def apply_pending_form() -> None:
+    """Fill the save form with the opened review's name, notes and decision (before it is drawn)."""
+    pending = state.pop("review_form_pending", None)
+    if pending:
+        state.update(pending)
+
+
+def open_from_link() -> None:
+    """Open the review a shared link names (``?review=<id>``), once per link."""
+    wanted = st.query_params.get(LINK_PARAM)
+    if not wanted or state.get("review_link_seen") == wanted:
+        return
+    state["review_link_seen"] = wanted
+    if open_saved(wanted):
+        st.toast(f"Opened review #{wanted} from the link.", icon=":material/link:")
+
+
+def share_link(review_id: int) -> str:
+    base = (st.context.url or "").rstrip("/")
+    return f"{base}/{PAGE_PATH}?{LINK_PARAM}={review_id}" if base else f"/{PAGE_PATH}?{LINK_PARAM}={review_id}"
+
+
+def forget_link() -> None:
+    """The review shown is not a saved one any more: drop the id from the address."""
+    if LINK_PARAM in st.query_params:
+        del st.query_params[LINK_PARAM]
+    state.pop("review_link_seen", None)
