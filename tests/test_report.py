@@ -1,0 +1,122 @@
+"""Review exports: the HTML file draws its charts offline in Chromium and shows hostile text
+literally; Markdown escapes it; JSON reads back to the same table.
+
+Oracles: a real Chromium (plotly's own rendered SVG points, every request the page makes,
+dialogs), the review table itself (pandas equality after a JSON round trip).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from conftest import ARTIFACTS
+
+from embedlab import report, seed
+from embedlab.review import review
+
+XSS_NAME = '<script>alert("name")</script> Q3 review'
+XSS_NOTES = 'Line one\n<img src=x onerror="window.__hacked=1">\n| not | a | table |'
+XSS_DECISION = "Use <b>static-64d</b> & [link](javascript:alert(1))"
+
+
+@pytest.fixture(scope="module")
+def table():
+    result = review(
+        ["static-64d", "all-MiniLM-L6-v2", "nosuch/model"],
+        corpus=list(seed.TRACE_TEXTS) * 2,
+        sentences=list(seed.SENTENCES),
+        labels=list(seed.LABELS),
+        repeats=1,
+    )
+    result.attrs.update({"name": XSS_NAME, "notes": XSS_NOTES, "decision": XSS_DECISION})
+    return result
+
+
+@pytest.mark.browser
+def test_html_export_draws_its_charts_offline_and_shows_hostile_text_literally(table, browser, tmp_path):
+    path = report.write(table, tmp_path / "review.html")
+    context = browser.new_context(viewport={"width": 1300, "height": 2600})
+    requests, problems = [], []
+    context.route("**/*", lambda route: (requests.append(route.request.url), route.continue_()))
+    page = context.new_page()
+    page.on("pageerror", lambda error: problems.append(f"pageerror: {error}"))
+    page.on("console", lambda m: m.type == "error" and problems.append(f"console: {m.text}"))
+    page.on("dialog", lambda dialog: (problems.append(f"dialog: {dialog.message}"), dialog.dismiss()))
+    page.goto(path.as_uri())
+    plots = page.locator(".js-plotly-plot")
+    plots.nth(2).wait_for(timeout=30_000)
+    assert plots.count() == 3
+    # the speed x quality chart: one drawn point per model that finished (2), plus the ring around
+    # the recommended one; the Pareto front marks at least one of them
+    points = plots.nth(0).locator(".scatterlayer .point")
+    assert points.count() >= 2
+    data = page.evaluate("() => document.getElementById('chart-0')._fullData.map(t => t.name)")
+    assert "on the front" in data and "recommended" in data
+    # bars are drawn with a height
+    heights = (
+        plots.nth(1)
+        .locator(".bars .point path")
+        .evaluate_all("paths => paths.map(p => p.getBoundingClientRect().height)")
+    )
+    assert len(heights) == 2 and all(h > 0 for h in heights)
+    # hostile text is shown as text, never run
+    assert page.locator("h1").inner_text() == XSS_NAME
+    assert XSS_NOTES.splitlines()[1] in page.locator(".notes").inner_text()
+    assert XSS_DECISION in page.locator(".decision").inner_text()
+    assert page.evaluate("() => window.__hacked") is None
+    assert page.title().startswith(XSS_NAME)
+    # the failed model is named with why
+    assert "nosuch/model: could not be reviewed" in page.locator("ul.reasons").inner_text()
+    page.screenshot(path=ARTIFACTS / "model-review-export.png")
+    # one file, nothing fetched from anywhere else (not even from this machine)
+    assert requests == [path.as_uri()]
+    assert problems == []
+    context.close()
+
+
+def test_html_is_self_contained_and_escapes_every_user_text(table):
+    text = report.to_html(table)
+    assert "<script>alert(" not in text
+    assert '<img src=x onerror="window.__hacked=1">' not in text
+    assert "&lt;script&gt;alert(&quot;name&quot;)&lt;/script&gt;" in text
+    assert 'http-equiv="Content-Security-Policy" content="default-src &#x27;none&#x27;' in text
+    assert "<script src=" not in text and "<link " not in text  # no external script or stylesheet
+    assert len(text) > 1_000_000  # plotly.js is inside the file
+
+
+def test_markdown_escapes_user_text_and_lists_every_model(table):
+    text = report.to_markdown(table)
+    assert text.startswith('# &lt;script&gt;alert("name")&lt;/script&gt; Q3 review\n')
+    assert "<img" not in text and "<b>" not in text
+    assert "\\[link\\](javascript:alert(1))" in text  # not a link
+    assert "> \\| not \\| a \\| table \\|" in text  # the notes' pipes do not make a table
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "verdict" not in line]
+    figures = rows[: len(table)]
+    assert [line.split(" | ")[0][2:] for line in figures] == ["static-64d", "all-MiniLM-L6-v2", "nosuch/model"]
+    assert all(line.count(" | ") == len(report.TABLE) - 1 for line in figures)
+    assert "The decision framework recommends:" in text
+
+
+def test_json_export_reads_back_to_the_same_table(table):
+    text = report.to_json(table, name="Named here")
+    document = json.loads(text)
+    assert document["name"] == "Named here" and document["notes"] == XSS_NOTES
+    back = report.from_json(text)
+    pd.testing.assert_frame_equal(back, table)
+    assert back.attrs["framework"] == json.loads(json.dumps(table.attrs["framework"]))
+    with pytest.raises(ValueError, match="not JSON"):
+        report.from_json("{nope")
+    with pytest.raises(ValueError, match="not an embedlab review"):
+        report.from_json('{"rows": []}')
+
+
+def test_write_chooses_the_format_by_suffix(table, tmp_path):
+    for suffix, start in ((".html", "<!doctype html>"), (".md", "# "), (".json", "{")):
+        path = report.write(table, tmp_path / f"r{suffix}", name="Plain name")
+        assert path.read_text(encoding="utf-8").startswith(start)
+    with pytest.raises(ValueError, match=r"path must end in \.html, \.md or \.json"):
+        report.write(table, tmp_path / "r.txt")
+    with pytest.raises(ValueError, match="does not exist"):
+        report.write(table, tmp_path / "missing" / "r.html")
