@@ -51,6 +51,8 @@ def _missing(value) -> bool:
 
 def id_text(value) -> str:
     """An id as the text used to match traces and queries: ``0``, ``0.0`` and ``" 0 "`` are all "0"."""
+    if type(value) is str:
+        return value.strip()
     if _missing(value):
         return ""
     if isinstance(value, bool):
@@ -64,6 +66,8 @@ def id_text(value) -> str:
 
 def cell_text(value) -> str:
     """A cell as editable text; lists (e.g. tools from a JSON file) become comma-separated."""
+    if type(value) is str:
+        return value
     if _missing(value):
         return ""
     if isinstance(value, (list, tuple)):
@@ -99,9 +103,20 @@ def _editable(frame: pd.DataFrame, required: Sequence[str], what: str, source: s
             f"(a {what} table needs {', '.join(required)}; it has {have})."
         )
     frame = frame[[*required, *[c for c in frame.columns if c not in required]]]
-    out = pd.DataFrame({str(c): [cell_text(v) for v in frame[c]] for c in frame.columns}, dtype="string")
+    out = pd.DataFrame({str(c): _column_text(frame[c]) for c in frame.columns}, dtype="string")
     out.index = pd.RangeIndex(len(out))
     return out
+
+
+def _column_text(column: pd.Series) -> list[str]:
+    if isinstance(column.dtype, pd.StringDtype):  # already text (e.g. our own tables): only fill gaps
+        return column.fillna("").tolist()
+    return [cell_text(v) for v in column.tolist()]
+
+
+def _columns(frame: pd.DataFrame) -> dict[str, list[str]]:
+    """An editable-form table as plain lists of text, one per column (fast row access)."""
+    return {str(c): frame[c].fillna("").tolist() for c in frame.columns}
 
 
 def trace_table(
@@ -200,7 +215,7 @@ def render(frame: pd.DataFrame, template: str = DEFAULT_TEMPLATE) -> list[str]:
     skips such rows.
     """
     fields = template_fields(template, [str(c) for c in frame.columns])
-    columns = {f: [cell_text(v) for v in frame[f]] for f in fields}
+    columns = {f: _column_text(frame[f]) for f in fields}
     return [
         template.format(**{f: _value_for_template(f, columns[f][row]) for f in fields}) for row in range(len(frame))
     ]
@@ -267,10 +282,11 @@ def check_traces(frame: pd.DataFrame, template: str = DEFAULT_TEMPLATE) -> tuple
     if frame.empty:
         raise ValueError("The trace table is empty; add at least one trace.")
     fields = template_fields(template, list(frame.columns))
+    cells = _columns(frame)
     rows, ids, problems = [], [], []
     first_row: dict[str, int] = {}
     for row in range(len(frame)):
-        ident = id_text(frame.at[row, "id"])
+        ident = id_text(cells["id"][row])
         if not ident:
             problems.append(f"Trace row {row + 1} has no id; it was skipped.")
             continue
@@ -280,7 +296,7 @@ def check_traces(frame: pd.DataFrame, template: str = DEFAULT_TEMPLATE) -> tuple
             )
             continue
         first_row[ident] = row
-        empty = [f for f in fields if not _value_for_template(f, cell_text(frame.at[row, f]).strip())]
+        empty = [f for f in fields if not _value_for_template(f, cells[f][row].strip())]
         if empty:
             names = " and ".join(empty)
             problems.append(f"Trace {_row_name(row, ident)} has an empty {names}; it was skipped.")
@@ -292,7 +308,7 @@ def check_traces(frame: pd.DataFrame, template: str = DEFAULT_TEMPLATE) -> tuple
 
 def expected_ids(value, trace_ids: Iterable[str]) -> list[str]:
     """The trace ids an ``expected_id`` cell names: itself, or its ``|``-separated parts."""
-    known = set(trace_ids)
+    known = trace_ids if isinstance(trace_ids, (set, frozenset)) else set(trace_ids)
     whole = id_text(value)
     if whole in known or ID_SEPARATOR not in whole:
         return [whole] if whole else []
@@ -313,10 +329,11 @@ def check_queries(
         raise ValueError("The query table is empty; add at least one query with the trace id it should find.")
     usable = set(trace_ids)
     skipped_traces = set(all_ids) - usable
+    cells = _columns(frame)
     rows, expected, problems = [], [], []
     for row in range(len(frame)):
-        query = cell_text(frame.at[row, "query"])
-        wanted = expected_ids(frame.at[row, "expected_id"], usable)
+        query = cells["query"][row]
+        wanted = expected_ids(cells["expected_id"][row], usable)
         where = f"Query row {row + 1}"
         if not query.strip():
             problems.append(f"{where} has an empty query; it was skipped.")
@@ -368,8 +385,8 @@ def prepare(traces: pd.DataFrame, queries: pd.DataFrame, template: str = DEFAULT
         raise NothingUsable(
             f"No query can be used: {query_problems[0]}", _listed(trace_problems) + _listed(query_problems)
         )
-    frame = query_table(queries)
-    questions = [cell_text(frame.at[r, "query"]) for r in query_rows]
+    asked = query_table(queries)["query"].fillna("").tolist()
+    questions = [asked[r] for r in query_rows]
     return Prepared(
         texts, ids, questions, expected, trace_rows, query_rows, _listed(trace_problems) + _listed(query_problems)
     )
@@ -420,12 +437,12 @@ def _json_id(value):
 
 def traces_to_records(frame: pd.DataFrame) -> list[dict]:
     """The trace table as the lesson writes it: integer ids as ints, ``tools_used`` as lists."""
-    frame = trace_table(frame)
+    cells = _columns(trace_table(frame))
     records = []
     for row in range(len(frame)):
         record = {}
-        for column in frame.columns:
-            value = cell_text(frame.at[row, column])
+        for column, values in cells.items():
+            value = values[row]
             if column == "id":
                 value = _json_id(value)
             elif column in LIST_COLUMNS:
@@ -442,12 +459,9 @@ def traces_to_json(frame: pd.DataFrame) -> bytes:
 
 def queries_to_json(frame: pd.DataFrame) -> bytes:
     """The query table as a JSON list of ``{"query", "expected_id"}`` objects (UTF-8)."""
-    frame = query_table(frame)
+    cells = _columns(query_table(frame))
     records = [
-        {
-            **{str(c): cell_text(frame.at[row, c]) for c in frame.columns},
-            "expected_id": _json_id(frame.at[row, "expected_id"]),
-        }
+        {**{c: values[row] for c, values in cells.items()}, "expected_id": _json_id(cells["expected_id"][row])}
         for row in range(len(frame))
     ]
     return json.dumps(records, indent=2, ensure_ascii=False).encode("utf-8")

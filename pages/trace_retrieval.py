@@ -25,7 +25,7 @@ ui.init_tables()
 
 # ---------------------------------------------------------------- settings (sidebar)
 with st.sidebar:
-    st.subheader("Models")
+    st.subheader("Retrieval settings")
     models = common.models_picker("retrieval_models")
     k = int(
         st.number_input(
@@ -190,7 +190,7 @@ if runs:
                 st.dataframe(
                     frame,
                     hide_index=True,
-                    column_config=ui.PER_QUERY_COLUMNS,
+                    column_config=ui.per_query_columns(result.k),
                     key=f"retrieval_per_query_{result.model}",
                 )
                 st.download_button(

@@ -41,7 +41,7 @@ def evaluate(at: AppTest) -> AppTest:
 
 def texts(elements) -> list[str]:
     """Messages as a user reads them (the page escapes markdown in user text: ``\\_`` shows ``_``)."""
-    return [re.sub(r"\\(.)", r"\1", e.value) for e in elements]
+    return [re.sub(r"\\(.)", r"\1", e.value).replace("\u2060", "") for e in elements]
 
 
 def tables(at: AppTest, column: str) -> list:

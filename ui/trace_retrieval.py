@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import string
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -52,14 +53,21 @@ QUERY_COLUMNS = {
 
 
 # -- markdown-safe text ------------------------------------------------------------------------
-_ESCAPE = {c: "\\" + c for c in "\\`*_[]()<>#!|~$&"}
+_ESCAPE = {c: "\\" + c for c in string.punctuation}  # CommonMark: any ASCII punctuation may be escaped
+_JOINER = "\u2060"  # WORD JOINER: invisible, and no line break
 
 
 def plain(text: str) -> str:
-    """User text made literal inside st.markdown/st.warning: markdown's link, image, emphasis, code,
-    HTML, table, maths and directive characters are escaped, and new lines become spaces."""
-    text = "".join(_ESCAPE.get(c, c) for c in str(text)).replace("\r", " ").replace("\n", " ")
-    return "\\" + text if text.startswith(("-", "+")) else text  # not a list item
+    """User text made literal inside st.markdown/st.warning.
+
+    Every ASCII punctuation character is escaped (no links, images, emphasis, code, HTML, maths
+    or directives), an invisible word joiner keeps URLs and e-mail addresses from turning into
+    links, and new lines become spaces.
+    """
+    text = str(text).replace("\r", " ").replace("\n", " ")
+    for pattern in ("://", "www.", "@"):
+        text = text.replace(pattern, pattern[0] + _JOINER + pattern[1:])
+    return "".join(_ESCAPE.get(c, c) for c in text)
 
 
 # -- editable tables ---------------------------------------------------------------------------
@@ -126,30 +134,33 @@ def table_tools(kind: str, table: pd.DataFrame) -> None:
     """Download, reset, upload and paste for one table, and the message of the last of those."""
     title = TITLES[kind]
     buttons = st.container(horizontal=True)
-    try:
-        as_json = traces.traces_to_json(table) if kind == "traces" else traces.queries_to_json(table)
-        as_csv = traces.to_csv(traces.trace_table(table) if kind == "traces" else traces.query_table(table))
-    except ValueError as error:  # e.g. a required column is missing: nothing sensible to write
-        buttons.caption(f"Download unavailable: {plain(error)}")
+    # Generated when clicked (a large table costs a moment to write), from the table as it is now.
+    if kind == "traces":
+        as_json = lambda: traces.traces_to_json(table)
+        as_csv = lambda: traces.to_csv(traces.trace_table(table))
     else:
-        buttons.download_button(
-            "JSON",
-            as_json,
-            f"{kind}.json",
-            "application/json",
-            key=f"{kind}_json",
-            icon=":material/download:",
-            help=f"Download the {title} table as JSON.",
-        )
-        buttons.download_button(
-            "CSV",
-            as_csv,
-            f"{kind}.csv",
-            "text/csv",
-            key=f"{kind}_csv",
-            icon=":material/download:",
-            help=f"Download the {title} table as CSV.",
-        )
+        as_json = lambda: traces.queries_to_json(table)
+        as_csv = lambda: traces.to_csv(traces.query_table(table))
+    buttons.download_button(
+        "JSON",
+        as_json,
+        f"{kind}.json",
+        "application/json",
+        key=f"{kind}_json",
+        icon=":material/download:",
+        on_click="ignore",
+        help=f"Download the {title} table as JSON.",
+    )
+    buttons.download_button(
+        "CSV",
+        as_csv,
+        f"{kind}.csv",
+        "text/csv",
+        key=f"{kind}_csv",
+        icon=":material/download:",
+        on_click="ignore",
+        help=f"Download the {title} table as CSV.",
+    )
     buttons.button(
         "Reset",
         key=f"{kind}_reset",
@@ -287,7 +298,7 @@ def per_query_frame(result: RetrievalResult) -> pd.DataFrame:
 
 
 PER_QUERY_COLUMNS = {
-    "query": st.column_config.TextColumn("query", width="large"),
+    "query": st.column_config.TextColumn("query", width="medium"),
     "expected": st.column_config.TextColumn("expected id", help="The trace that should come first."),
     "correct": st.column_config.CheckboxColumn("correct", help="The expected trace came first (top-1)."),
     "rank": st.column_config.NumberColumn("rank", help="Where the expected trace came; empty when beyond k."),
@@ -298,6 +309,14 @@ PER_QUERY_COLUMNS = {
         "gap", format="%.3f", help="Top score − expected score: how far the right trace was from winning."
     ),
 }
+
+
+def per_query_columns(k: int) -> dict:
+    """Column settings of the per-query table, the top-k list included."""
+    top = st.column_config.ListColumn(f"top {k}", help="Trace id · cosine similarity, best first.", width="large")
+    return {**PER_QUERY_COLUMNS, f"top {k}": top}
+
+
 SUMMARY_COLUMNS = {
     "model": st.column_config.TextColumn("model"),
     "queries": st.column_config.NumberColumn("queries", format="localized"),
