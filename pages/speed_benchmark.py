@@ -42,13 +42,16 @@ def keep_interrupted_run() -> None:
         state["speed_notice"] = "The run was stopped before any model was measured."
         return
     partial.attrs["stopped"] = True
+    previous = state.get("speed_run_id")
     state["speed_result"] = partial
     state["speed_run_id"] = store().save(partial, label="stopped")
-    done = int((partial["status"] == "ok").sum())
-    state["speed_notice"] = (
-        f"The run was stopped; the {done} model(s) that finished are kept, and a model cut short shows the "
-        "repeats it finished."
-    )
+    if previous is not None:
+        state["speed_earlier"] = previous
+    kept = [
+        row.model if row.status != "stopped" else f"{row.model} (cut short after {row.repeats_done} repeat(s))"
+        for row in partial.itertuples()
+    ]
+    state["speed_notice"] = f"The run was stopped; kept what finished: {', '.join(kept)}."
 
 
 st.title("Speed Benchmark")
@@ -221,14 +224,22 @@ if run:
                 progress=show_progress,
             )
         except (ValueError, TypeError) as error:
-            st.error(str(error))
-        else:
-            state["speed_result"] = result
-            state["speed_run_id"] = store().save(result)
-            bar.progress(1.0, text=f"Done: {len(result)} model(s) measured on {len(texts):,} texts.")
-        finally:
             state["speed_running"] = False
             state.pop("speed_partial", None)
+            st.error(str(error))
+        else:
+            # Cleared only here, never in a `finally`: when Stop interrupts the script, Streamlit
+            # raises inside the progress callback, the flag stays set, and the next run keeps the rows.
+            state["speed_running"] = False
+            state.pop("speed_partial", None)
+            previous = state.get("speed_run_id")
+            state["speed_result"] = result
+            state["speed_run_id"] = store().save(result)
+            if previous is not None:  # compare the new run with the one it replaces
+                state["speed_earlier"] = previous
+            else:
+                state.pop("speed_earlier", None)
+            bar.progress(1.0, text=f"Done: {len(result)} model(s) measured on {len(texts):,} texts.")
         stop_slot.empty()
 
 
@@ -355,8 +366,8 @@ def show_earlier_runs(result) -> None:
         before = None
     if before is not None and result is not None:
         comparison = compare_runs(result, before)
-        for difference in comparison.attrs["differences"]:
-            st.info(f"Not like for like: {difference}.")
+        if comparison.attrs["differences"]:
+            st.info(f"Not like for like: {'; '.join(comparison.attrs['differences'])}.")
         if comparison.empty:
             st.caption("No model was measured in both runs.")
         else:

@@ -111,7 +111,7 @@ def dims_figure(results: pd.DataFrame) -> go.Figure:
     _speed_axis(figure, rows["texts_per_s"].astype(float))
     figure.update_layout(
         title={"text": "Speed against dimensions", "subtitle": {"text": "bigger point: bigger on disk"}},
-        xaxis_title="dimensions",
+        xaxis={"title": "dimensions", "rangemode": "tozero"},
         margin={"t": 80, "b": 40, "l": 60, "r": 20},
         height=420,
         showlegend=False,
@@ -142,6 +142,7 @@ def compare_figure(comparison: pd.DataFrame, *, now: str, before: str) -> go.Fig
 TABLE = {
     "model": "model",
     "status": "status",
+    "repeats_done": "repeats",
     "texts_per_s": "texts/s",
     "comparison": "vs baseline",
     "encode_median_s": "encode s (median)",
@@ -156,7 +157,6 @@ TABLE = {
     "load_mb": "+MB load",
     "encode_mb": "+MB encode",
     "noisy": "noisy",
-    "repeats_done": "repeats",
     "backend": "backend",
     "error": "error",
 }

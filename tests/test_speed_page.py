@@ -1,0 +1,220 @@
+"""AppTest: the Speed Benchmark page runs a small real benchmark, keeps results, refuses bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import embedlab
+from embedlab import seed
+from embedlab.benchmark import BenchmarkStore
+
+PAGE = "pages/speed_benchmark.py"
+SMALL = ["all-MiniLM-L6-v2", "static-64d"]
+PASTED = "User felt relieved after discussing the plan\nBot reminded user to take breaks\n<b>bold</b> & more"
+
+
+@pytest.fixture
+def store():
+    return BenchmarkStore()  # the page's own store, in the tests' EMBEDLAB_HOME
+
+
+def open_page() -> AppTest:
+    at = AppTest.from_file("../app.py", default_timeout=300)
+    at.run()
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def small_run(at: AppTest, models=SMALL, *, size: int = 20) -> AppTest:
+    at.multiselect(key="speed_models").set_value(models)
+    at.radio(key="speed_source").set_value("paste").run()
+    at.text_area(key="speed_paste").set_value(PASTED)
+    at.number_input(key="speed_size").set_value(size)
+    at.number_input(key="speed_repeats").set_value(1)
+    at.number_input(key="speed_threads").set_value(1)
+    at.button(key="speed_run").click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def figure(at: AppTest, index: int) -> dict:
+    import json
+
+    return json.loads(at.get("plotly_chart")[index].proto.spec)
+
+
+def values(array) -> np.ndarray:
+    if isinstance(array, dict):  # plotly 7 writes numbers as base64
+        import base64
+
+        return np.frombuffer(base64.b64decode(array["bdata"]), dtype=np.dtype(array["dtype"]))
+    return np.asarray(array, dtype=float)
+
+
+def test_defaults_follow_the_lesson():
+    at = open_page()
+    assert at.multiselect(key="speed_models").value == list(seed.BENCHMARK_MODELS)
+    assert at.radio(key="speed_source").value == "lesson"
+    assert at.selectbox(key="speed_baseline").value == "all-MiniLM-L6-v2"
+    assert at.number_input(key="speed_batch").value == 32 and at.number_input(key="speed_repeats").value == 3
+    assert at.toggle(key="speed_warmup").value is True
+    assert any("Corpus: 100 texts (5 distinct)." in c.value for c in at.caption)
+    assert at.info and "Run benchmark" in at.info[0].value
+
+
+def test_a_small_run_shows_table_charts_recommendation_and_is_saved(store):
+    before = len(store)
+    at = small_run(open_page())
+    result = at.session_state["speed_result"]
+    assert list(result["model"]) == SMALL and list(result["status"]) == ["ok", "ok"]
+    assert result.attrs["settings"]["n_texts"] == 20 and result.attrs["settings"]["repeats"] == 1
+    table = at.dataframe[0].value
+    assert list(table["model"]) == SMALL
+    assert (table["texts/s"] > 0).all()
+    assert table["texts/s"].tolist() == pytest.approx((20 / result["encode_median_s"]).tolist())
+    speed = figure(at, 0)["data"][0]
+    assert speed["x"] == SMALL
+    assert values(speed["y"]) == pytest.approx(result["texts_per_s"].to_numpy())
+    assert "array" in speed["error_y"] and "arrayminus" in speed["error_y"]
+    dims = figure(at, 1)["data"][0]
+    assert values(dims["x"]).tolist() == [384, 64]
+    markdown = " ".join(m.value for m in at.markdown)
+    assert "static-64d is" in markdown and "faster than all-MiniLM-L6-v2" in markdown
+    assert "Start with all-MiniLM-L6-v2" in markdown
+    assert at.get("download_button")  # CSV and JSON
+    assert len(store) == before + 1
+    assert list(store.load(at.session_state["speed_run_id"])["model"]) == SMALL
+
+
+def test_results_survive_other_clicks_and_bad_input_is_refused():
+    at = small_run(open_page())
+    kept = at.session_state["speed_result"]
+    at.multiselect(key="speed_models").set_value([])
+    at.button(key="speed_run").click().run()
+    assert not at.exception
+    assert [e.value for e in at.error] == ["Choose at least one model to benchmark."]
+    assert at.session_state["speed_result"] is kept  # nothing lost
+    assert at.dataframe  # still shown
+
+    at.multiselect(key="speed_models").set_value(["static-64d"])
+    at.text_area(key="speed_paste").set_value(" \n\n ")
+    at.button(key="speed_run").click().run()
+    assert [e.value for e in at.error] == [
+        "The corpus is empty: paste or upload at least one text, or use the lesson's texts."
+    ]
+    assert at.session_state["speed_result"] is kept
+
+
+def test_a_model_that_cannot_load_gets_a_row_and_the_others_run():
+    at = open_page()
+    at.multiselect(key="speed_models").set_value(["BAAI/bge-large-en-v1.5", "static-64d"])
+    at.run()
+    assert any("cannot run here" in w.value for w in at.warning)  # said before running
+    small_run(at, ["BAAI/bge-large-en-v1.5", "static-64d"])
+    result = at.session_state["speed_result"]
+    assert list(result["status"]) == ["failed", "ok"]
+    assert any(w.value.startswith("BAAI/bge-large-en-v1.5: could not load") for w in at.warning)
+    assert figure(at, 0)["data"][0]["x"] == ["static-64d"]
+
+
+def test_an_interrupted_run_keeps_what_finished(store):
+    """Stop (or any click while a run goes) interrupts the script; the rows from the last progress remain."""
+    snapshots = []
+    embedlab.benchmark(
+        ["static-64d", "all-MiniLM-L6-v2"],
+        ["a text", "another text"],
+        repeats=3,
+        progress=lambda e: snapshots.append(e.results()),
+    )
+    partial = next(s for s in snapshots if len(s) == 2 and s.loc[1, "repeats_done"] == 1)
+    at = open_page()
+    at.session_state["speed_running"] = True
+    at.session_state["speed_partial"] = partial
+    before = len(store)
+    at.run()
+    assert not at.exception
+    assert any(
+        w.value
+        == "The run was stopped; kept what finished: static-64d, all-MiniLM-L6-v2 (cut short after 1 repeat(s))."
+        for w in at.warning
+    )
+    result = at.session_state["speed_result"]
+    assert list(result["status"]) == ["ok", "stopped"] and result.attrs["stopped"] is True
+    assert len(store) == before + 1 and store.runs().loc[0, "label"] == "stopped"
+    assert list(at.dataframe[0].value["repeats"]) == [3, 1]
+
+
+def test_earlier_runs_compare_show_and_delete(store):
+    at = small_run(open_page(), ["static-64d"])
+    first = at.session_state["speed_run_id"]
+    at.number_input(key="speed_batch").set_value(8)
+    at.button(key="speed_run").click().run()
+    second = at.session_state["speed_run_id"]
+    assert second != first
+    assert at.selectbox(key="speed_earlier").value == first
+    comparison = at.dataframe[1].value
+    assert list(comparison["model"]) == ["static-64d"]
+    current = at.session_state["speed_result"]
+    earlier = store.load(first)
+    assert comparison["change"].iloc[0] == pytest.approx(current.loc[0, "texts_per_s"] / earlier.loc[0, "texts_per_s"])
+    assert any("batch size 8 now, 32 before" in i.value for i in at.info)
+    assert len(at.get("plotly_chart")) == 3
+
+    at.button(key="speed_show").click().run()
+    assert at.session_state["speed_run_id"] == first
+    assert at.session_state["speed_result"].attrs["settings"]["batch_size"] == 32
+    at.selectbox(key="speed_earlier").set_value(second).run()
+    at.button(key="speed_delete").click().run()
+    assert not at.exception
+    assert second not in store.runs()["id"].tolist()
+
+
+def test_earlier_runs_are_listed_in_a_new_session(store):
+    run_id = store.save(embedlab.benchmark(["static-64d"], ["x", "y"], repeats=1), label="kept")
+    at = open_page()
+    assert "speed_result" not in at.session_state
+    assert any(option.startswith(f"#{run_id} · ") for option in at.selectbox(key="speed_earlier").options)
+    at.selectbox(key="speed_earlier").set_value(run_id).run()
+    at.button(key="speed_show").click().run()
+    assert at.session_state["speed_run_id"] == run_id
+    assert list(at.dataframe[0].value["model"]) == ["static-64d"]
+
+
+def test_the_recommendation_uses_the_trace_retrieval_result():
+    retrieval = embedlab.evaluate_retrieval(
+        list(seed.QUERIES),
+        [seed.TRACE_TEMPLATE.format(**t) for t in seed.TRACES],
+        list(seed.EXPECTED),
+        model="all-MiniLM-L6-v2",
+    )
+    at = small_run(open_page(), ["all-MiniLM-L6-v2"])
+    markdown = " ".join(m.value for m in at.markdown)
+    assert "measure it" in markdown
+    at.session_state["retrieval_result"] = {"all-MiniLM-L6-v2": retrieval}
+    at.run()
+    markdown = " ".join(m.value for m in at.markdown)
+    accuracy = retrieval.accuracy
+    if accuracy >= seed.GOOD_ENOUGH_ACCURACY:
+        assert f"first {accuracy:.0%} of the time" in markdown and "good enough, use it" in markdown
+    else:
+        assert "consider a larger model or fine-tuning" in markdown
+    assert any("Retrieval accuracy (top-1)" in c.value for c in at.caption)
+
+
+def test_display_table_and_figures_escape_html():
+    from ui import speed_benchmark as ui
+
+    results = embedlab.benchmark(["static-64d"], ["a"], repeats=1)
+    results.loc[0, "model"] = "<b>x</b>"
+    results.attrs["baseline"] = "<b>x</b>"
+    figure = ui.speed_figure(results)
+    assert figure.data[0].x[0] == "&lt;b&gt;x&lt;/b&gt;"
+    assert "<b>" not in figure.data[0].hovertext[0]
+    assert "<b>" not in ui.dims_figure(results).data[0].text[0]
+    table = ui.display_table(results)
+    assert table.loc[0, "size MB"] == pytest.approx(results.loc[0, "size_bytes"] / 1e6)
+    assert isinstance(table, pd.DataFrame)
