@@ -183,6 +183,12 @@ def digest(embeddings: np.ndarray, *parts: object) -> str:
     return h.hexdigest()
 
 
+def distinct_rows(embeddings, *, decimals: int = 5) -> int:
+    """How many different rows ``embeddings`` has (rounded to ``decimals``; unit vectors)."""
+    x = check_matrix(embeddings, "embeddings")
+    return len(np.unique(np.round(x, decimals), axis=0))
+
+
 def umap_neighbours(n_points: int, asked: int = 15) -> int:
     """UMAP's ``n_neighbors`` for ``n_points``: the asked number, at most half the points (at least 2)."""
     return int(max(2, min(asked, n_points // 2)))

@@ -164,6 +164,8 @@ if (go or first_visit) and sentences is not None:
         st.error(f"{model} cannot run here: {error}.{kept}")
     except (ValueError, TypeError, MemoryError) as error:
         st.error(f"The map could not be drawn: {error}")
+    except Exception as error:  # the page must survive whatever a model or library raises
+        st.error(f"The map could not be drawn ({type(error).__name__}: {str(error)[:300]}).")
 elif go and input_error:
     st.error("Nothing to draw: " + input_error[0].lower() + input_error[1:])
 
@@ -172,7 +174,7 @@ if result is None:
     st.stop()
 if sentences is not None and ui.request_key(sentences, settings) != result.key:
     st.info("The sentences or settings changed since this map was drawn: press **Draw map** to update it.")
-if (result.plan.note and result.plan.method != result.plan.requested) or result.plan.method == "none":
+if result.plan.note and result.plan_changed:
     st.info(result.plan.note)  # a different method than asked: say so where it can't be missed
 if result.truncated:
     first = result.truncated[0]
@@ -250,7 +252,7 @@ with map_col:
     how = "Click a point, or drag a box or lasso, to see its nearest neighbours below."
     if result.settings.n_components == 3:
         how = "Drag to rotate; pick a sentence below to see its nearest neighbours."
-    if result.plan.note and result.plan.method == result.plan.requested:
+    if result.plan.note and not result.plan_changed:
         st.caption(result.plan.note)
     st.caption(
         f"{how} Encoded {n:,} sentences in {result.encode_seconds:.1f} s "

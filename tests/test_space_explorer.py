@@ -88,7 +88,8 @@ def in_row_order(at: AppTest) -> np.ndarray:
 
 
 def messages(at: AppTest) -> str:
-    return " | ".join(str(e.value) for kind in (at.error, at.warning, at.info) for e in kind)
+    """Every error, warning, info and caption on the page, joined."""
+    return " | ".join(str(e.value) for kind in (at.error, at.warning, at.info, at.caption) for e in kind)
 
 
 def select(at: AppTest, rows: list[int]) -> AppTest:
@@ -318,8 +319,22 @@ def shared_page():
         ("A | labelled\nnot labelled\nB | also labelled\nplain again", "2 of 4 sentences have no label"),
         ("short one\n" + "word " * 2000 + "\nanother\nand more", "truncated to their first 256 tokens"),
         ("\n".join(f"sentence number {i}" for i in range(explore.MAX_SENTENCES + 1)), "more than this page maps"),
+        ("🍕\n😀\n🙂\n🎉\n🚀", "All 5 sentences have the same embedding"),  # MiniLM reads each as [UNK]
+        ("猫がマットの上に座っている\n犬は忠実な仲間です\n今日はとても幸せです\nピザはおいしい", "4 sentences"),
     ],
-    ids=["empty", "blank-lines", "one", "two", "three", "duplicates", "some-labels", "10k-chars", "over-limit"],
+    ids=[
+        "empty",
+        "blank-lines",
+        "one",
+        "two",
+        "three",
+        "duplicates",
+        "some-labels",
+        "10k-chars",
+        "over-limit",
+        "only-emoji",
+        "cjk",
+    ],
 )
 def test_bad_input_gets_a_message_and_keeps_the_page(shared_page, text, expected):
     at = shared_page

@@ -7,6 +7,7 @@ progress bar while encoding) and holds what the page keeps in ``st.session_state
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import time
 from dataclasses import dataclass
@@ -54,6 +55,12 @@ class MapResult:
     encoded: int
     encode_seconds: float
     project_seconds: float
+    all_same: bool = False
+
+    @property
+    def plan_changed(self) -> bool:
+        """True when what was drawn is not what was asked for (the user must be told plainly)."""
+        return self.plan.method != self.plan.requested or self.plan.method == "none" or self.all_same
 
     @property
     def model(self) -> str:
@@ -159,20 +166,33 @@ def draw(sentences: explore.Sentences, settings: Settings, key: str) -> MapResul
     plan = embedlab.plan_projection(
         n, settings.method, n_components=settings.n_components, perplexity=float(settings.perplexity)
     )
+    same = n > 1 and explore.distinct_rows(embeddings) == 1
+    if same:
+        # nothing to spread (and scikit-learn's t-SNE divides by zero on identical rows)
+        plan = dataclasses.replace(
+            plan,
+            method="pca",
+            perplexity=None,
+            note=f"All {n:,} sentences have the same embedding ({settings.model} reads them as the same "
+            "text, e.g. emoji or characters it does not know), so they are all drawn at one spot.",
+        )
     n_neighbors = explore.umap_neighbours(n, settings.n_neighbors) if plan.method == "umap" else None
     digest = explore.digest(embeddings, settings.model)
     slow = " (UMAP's first run in a new server compiles code: 10–30 s)" if plan.method == "umap" else ""
     started = time.perf_counter()
     with st.spinner(f"Projecting {n:,} points with {describe(plan)}{slow}…", show_time=True):
-        points = projection(
-            digest,
-            settings.method,
-            settings.n_components,
-            settings.random_state,
-            plan.perplexity if plan.method == "tsne" else None,
-            n_neighbors,
-            embeddings,
-        )
+        if same:
+            points = np.zeros((n, settings.n_components), dtype=np.float32)
+        else:
+            points = projection(
+                digest,
+                settings.method,
+                settings.n_components,
+                settings.random_state,
+                plan.perplexity if plan.method == "tsne" else None,
+                n_neighbors,
+                embeddings,
+            )
     return MapResult(
         key=key,
         texts=list(texts),
@@ -188,6 +208,7 @@ def draw(sentences: explore.Sentences, settings: Settings, key: str) -> MapResul
         encoded=fresh["n"],
         encode_seconds=encode_seconds,
         project_seconds=time.perf_counter() - started,
+        all_same=same,
     )
 
 
