@@ -22,9 +22,8 @@ PAGE = "pages/trace_retrieval.py"
 
 
 def open_page() -> AppTest:
-    at = AppTest.from_file("../app.py", default_timeout=120)
-    at.run()
-    at.switch_page(PAGE).run()
+    at = AppTest.from_file("../app.py", default_timeout=300)
+    at.switch_page(PAGE).run()  # straight to this page: the default page would load its own model first
     assert not at.exception, at.exception
     return at
 
@@ -226,3 +225,29 @@ def test_an_unavailable_model_is_reported_and_the_others_still_run():
     evaluate(at)
     assert any("BAAI/bge-large-en-v1.5 could not run" in m for m in texts(at.error))
     assert list(at.session_state["retrieval_result"]) == [embedlab.DEFAULT_MODEL]
+
+
+def test_ten_thousand_traces_and_a_thousand_queries_upload_and_evaluate():
+    """The page at scale, with the fast static model (the library test covers the metrics)."""
+    records = [
+        {
+            "id": i,
+            "query_pattern": f"User talks about topic {i % 50}, case {i}",
+            "approach": f"Step {i}",
+            "tools_used": ["planner"],
+        }
+        for i in range(10_000)
+    ]
+    queries = [{"query": f"Help with topic {j % 50}, case {j * 10}", "expected_id": j * 10} for j in range(1000)]
+    at = open_page()
+    at.file_uploader(key="traces_upload").upload("traces.json", json.dumps(records).encode(), "application/json").run()
+    at.file_uploader(key="queries_upload").upload(
+        "queries.json", json.dumps(queries).encode(), "application/json"
+    ).run()
+    assert not at.exception and not at.error
+    assert len(at.session_state["traces_table"]) == 10_000 and len(at.session_state["queries_table"]) == 1000
+    at.multiselect(key="retrieval_models").set_value(["static-64d"]).run()
+    evaluate(at)
+    summary = at.session_state["retrieval_result"]["static-64d"]
+    assert summary["n_corpus"] == 10_000 and summary["n_queries"] == 1000
+    assert len(per_query(at)[0]) == 1000
