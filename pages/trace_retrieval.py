@@ -136,7 +136,7 @@ if st.button("Evaluate", key="retrieval_run", type="primary", disabled=not ready
         "errors": errors,
         "signature": ui.signature(prepared, k, models),
     }
-    state["retrieval_result"] = {model: result.summary() for model, result in results.items()}
+    state["retrieval_result"] = ui.summaries(results)
 
 # ---------------------------------------------------------------- results
 runs = state.get("retrieval_runs")

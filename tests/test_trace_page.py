@@ -71,6 +71,10 @@ def test_seed_evaluates_like_the_library():
     got = summary[embedlab.DEFAULT_MODEL]
     assert got["accuracy"] == oracle.accuracy and got["mrr"] == oracle.mrr and got["n_queries"] == 3
     assert got["accuracy_at_k"] == oracle.accuracy_at_k
+    # what the Speed Benchmark page reads from it
+    from ui.speed_benchmark import retrieval_accuracy
+
+    assert retrieval_accuracy(summary) == {embedlab.DEFAULT_MODEL: oracle.accuracy}
     verdict = texts(at.success if oracle.accuracy >= 0.8 else at.warning)[0]
     assert ("good enough" if oracle.accuracy >= 0.8 else "Consider a larger model") in verdict
     # the chart draws the same figures

@@ -7,8 +7,9 @@ State kept in ``st.session_state`` (one home per kind):
 * ``<kind>_table``: the table as the user last left it (base + edits), kept across pages;
 * ``<kind>_editor``: Streamlit's own edit state of the ``st.data_editor``;
 * ``retrieval_runs``: the last evaluation (results per model, what they were computed from);
-* ``retrieval_result``: its summary, ``{model: {accuracy, accuracy_at_k, mrr, n_queries}}``,
-  which other pages (Speed Benchmark) read.
+* ``retrieval_result``: its summary, ``{model: {accuracy, accuracy_at_k, mrr, n_queries, ...}}``,
+  which other pages (Speed Benchmark) read;
+* ``retrieval_template``: the template (a widget kept across pages), read by Model Review too.
 """
 
 from __future__ import annotations
@@ -207,6 +208,22 @@ def problems_box(problems: list[str], what: str) -> None:
 
 
 # -- running -----------------------------------------------------------------------------------
+class Summary(dict):
+    """One model's figures for other pages: a plain dict whose keys also read as attributes
+    (``summary["accuracy"]`` or ``summary.accuracy``), so readers of either style work."""
+
+    def __getattr__(self, name: str):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def summaries(results: dict[str, RetrievalResult]) -> dict[str, Summary]:
+    """What ``st.session_state["retrieval_result"]`` holds: model → accuracy, accuracy_at_k, mrr, n_queries, …"""
+    return {model: Summary(result.summary()) for model, result in results.items()}
+
+
 def signature(prepared: traces.Prepared, k: int, models: list[str]) -> str:
     """Identifies what a result was computed from, to tell when it is out of date."""
     payload = json.dumps([prepared.texts, prepared.ids, prepared.queries, list(map(str, prepared.expected)), k])
