@@ -84,3 +84,93 @@ def test_nan_rows_are_refused():
     x[2, 1] = np.nan
     with pytest.raises(ValueError, match="row 2"):
         embedlab.project(x)
+
+
+# --- the fast t-SNE path (openTSNE, exact neighbours) -------------------------------------------
+
+
+def clustered(n, dim=32, clusters=6, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(clusters, dim))
+    x = centres[rng.integers(0, clusters, n)] + 0.8 * rng.normal(size=(n, dim))
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_exact_neighbours_match_sklearn():
+    from sklearn.neighbors import NearestNeighbors
+
+    from embedlab import projection
+
+    x = np.random.default_rng(3).normal(size=(700, 20))
+    idx, dist = projection._exact_neighbours(x, 12, block=128)  # several blocks
+    want_dist, want_idx = NearestNeighbors(n_neighbors=12).fit(x).kneighbors()
+    np.testing.assert_array_equal(idx, want_idx)
+    np.testing.assert_allclose(dist, want_dist, rtol=1e-6)
+
+
+def test_plan_names_the_implementation():
+    small, large = embedlab.plan_projection(16, "tsne"), embedlab.plan_projection(20_000, "tsne", dim=384)
+    assert "Barnes-Hut" in small.implementation and "Barnes-Hut" in small.describe()
+    assert "FFT" in large.implementation and "PCA-50" in large.implementation
+    assert "FFT" not in embedlab.plan_projection(20_000, "tsne", n_components=3).implementation  # FFT is 2-D only
+    assert "scikit-learn" in embedlab.plan_projection(500, "tsne", max_iter=300).implementation
+    assert embedlab.plan_projection(500, "umap").implementation == "umap-learn"
+    assert embedlab.plan_projection(1, "tsne").describe() == "a single point"
+
+
+@pytest.mark.parametrize("path", ["barnes-hut", "fft", "fft+pca"])
+def test_fast_paths_are_as_trustworthy_as_sklearn(monkeypatch, path):
+    from sklearn.manifold import TSNE
+
+    from embedlab import projection
+
+    x = clustered(300)
+    if path != "barnes-hut":  # as from FFT_FROM points: FFT and the short schedule
+        monkeypatch.setattr(projection, "FFT_FROM", 100)
+        monkeypatch.setattr(projection, "SHORT_FROM", 100)
+    if path == "fft+pca":
+        monkeypatch.setattr(projection, "PCA_FROM", 100)
+        monkeypatch.setattr(projection, "PCA_DIMS", 10)
+    plan = embedlab.plan_projection(len(x), "tsne", dim=x.shape[1])
+    assert ("FFT" in plan.implementation) == (path != "barnes-hut")
+    assert ("PCA-10" in plan.implementation) == (path == "fft+pca")
+    ours = embedlab.project(x, random_state=1)
+    np.testing.assert_array_equal(ours, embedlab.project(x, random_state=1))
+    theirs = TSNE(random_state=1, init="pca", learning_rate="auto").fit_transform(x)
+    want = sk_trustworthiness(x, theirs, n_neighbors=10)
+    assert sk_trustworthiness(x, ours, n_neighbors=10) >= want - 0.01
+
+
+def test_other_tsne_parameters_run_sklearn_itself():
+    from sklearn.manifold import TSNE
+
+    x = clustered(60)
+    ours = embedlab.project(x, random_state=3, max_iter=300, early_exaggeration=8.0)
+    theirs = TSNE(
+        perplexity=59 / 3,  # clamped as plan_projection says
+        random_state=3,
+        init="pca",
+        learning_rate="auto",
+        max_iter=300,
+        early_exaggeration=8.0,
+    ).fit_transform(x.astype(np.float64))  # project() works in float64
+    np.testing.assert_allclose(ours, theirs.astype(np.float32), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "x",
+    [np.ones((10, 5)), np.zeros((6, 3)), np.arange(12.0)[:, None], np.repeat(np.eye(3), 4, axis=0)],
+    ids=["identical", "zeros", "one-dimension", "duplicates"],
+)
+@pytest.mark.parametrize("n_components", [2, 3])
+def test_degenerate_inputs_give_finite_deterministic_maps(x, n_components):
+    a = embedlab.project(x, n_components=n_components, random_state=0)
+    assert a.shape == (len(x), n_components) and np.isfinite(a).all()
+    np.testing.assert_array_equal(a, embedlab.project(x, n_components=n_components, random_state=0))
+
+
+def test_duplicates_land_together():
+    x = np.repeat(np.eye(4), 5, axis=0)  # four groups of five identical rows
+    points = embedlab.project(x, random_state=0)
+    labels = np.repeat(np.arange(4), 5)
+    assert nearest_shares_topic(points, labels) == len(x)
