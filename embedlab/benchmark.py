@@ -8,13 +8,17 @@ What each figure includes
 -------------------------
 prepare_s
     Finding the model's files (the first use of all-mpnet-base-v2 assembles them, ~3 s) and
-    importing the library that runs it. Libraries are imported once per process, so only the
-    first model of a kind pays for the import (torch + sentence-transformers: ~5 s).
+    importing the library that runs it, and for transformer models the code of their
+    architecture. Libraries are imported once per process, so only the first model of a kind
+    pays for the import (torch + sentence-transformers: ~5 s).
 load_s
     Building a fresh instance from the files on disk with the libraries already imported:
     reading the weights (possibly from the OS file cache), building the network and the
     tokenizer. The process-wide instance :func:`embedlab.load_model` keeps is not reused,
-    so every model is loaded the same way, whatever ran before.
+    so every model is loaded the same way, whatever ran before. Caveats: the first model
+    loaded in a process may still pay a few tenths of a second of one-time set-up, and
+    static-64d's compiled encoder keeps its table for the whole process, so only its first
+    load in a process includes reading it (~3 s).
 warmup_s
     One untimed-for-speed call on the first ``batch_size`` texts (thread pools, memory),
     like the lesson's ``model.encode("warmup")``. NaN when ``warmup=False``.
@@ -481,10 +485,12 @@ def _prepare(name: str) -> str:
 
     entry = catalog._BY_NAME.get(catalog.canonical_name(name.strip()))
     backend = entry.backend if entry is not None else "sentence-transformers"
-    if entry is not None:
-        entry.locate()  # the first use of all-mpnet-base-v2 assembles its folder here
+    folder = entry.locate() if entry is not None else None  # all-mpnet-base-v2 is assembled here, once
     if backend == "sentence-transformers":
         import sentence_transformers  # noqa: F401  (imported here: it costs seconds)
+
+        if folder is not None:
+            _import_architecture(folder)
     elif backend == "onnxruntime":
         import onnxruntime  # noqa: F401
         import tokenizers
@@ -492,6 +498,18 @@ def _prepare(name: str) -> str:
         import static_model  # noqa: F401
         import tokenizers  # noqa: F401
     return backend
+
+
+def _import_architecture(folder) -> None:
+    """Import the transformers code for the model's architecture (transformers imports it lazily,
+    on the first load of that kind of model), so that one-time cost lands in prepare_s, not load_s."""
+    try:
+        from transformers import AutoConfig
+        from transformers.models.auto.modeling_auto import MODEL_MAPPING
+
+        MODEL_MAPPING[type(AutoConfig.from_pretrained(str(folder)))]
+    except Exception:  # best effort: without it the first load of an architecture is a little slower
+        pass
 
 
 def _load_fresh(name: str):
@@ -850,16 +868,19 @@ class BenchmarkStore:
         self.notices: list[str] = []
         self._open()
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, *, schema: bool = True) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         connection = sqlite3.connect(self.path, timeout=30)
         connection.execute("PRAGMA busy_timeout = 30000")
+        if schema:  # cheap, and a file removed while the app runs comes back whole
+            connection.executescript(_SCHEMA)
         return connection
 
     def _open(self) -> None:
         from .packaged import set_aside
 
         try:
-            connection = self._connect()
+            connection = self._connect(schema=False)
             try:
                 ok = connection.execute("PRAGMA quick_check").fetchone()[0] == "ok"
             finally:
@@ -875,7 +896,7 @@ class BenchmarkStore:
             self.notices.append(
                 f"The saved benchmark runs file was damaged; it was set aside as {moved.name} and a new one started."
             )
-        connection = self._connect()
+        connection = self._connect(schema=False)
         try:
             connection.execute("PRAGMA journal_mode = WAL")
             connection.executescript(_SCHEMA)

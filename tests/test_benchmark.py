@@ -456,6 +456,15 @@ def test_a_damaged_store_is_set_aside_and_started_afresh(tmp_path):
     assert (tmp_path / "benchmarks.sqlite3.broken-1").read_bytes().startswith(b"this is not")
 
 
+def test_a_store_file_removed_while_in_use_comes_back(run, store):
+    results, _ = run
+    store.save(results)
+    for path in store.path.parent.glob("benchmarks.sqlite3*"):
+        path.unlink()
+    assert store.runs().empty
+    assert list(store.load(store.save(results))["model"]) == [MINILM, STATIC]
+
+
 def test_store_defaults_to_the_data_directory():
     assert BenchmarkStore().path == embedlab.data_dir() / "benchmarks.sqlite3"
 
