@@ -130,6 +130,8 @@ if st.button("Evaluate", key="retrieval_run", type="primary", disabled=not ready
             )
         except (LookupError, ValueError, TypeError) as error:
             errors[model] = str(error)
+        except Exception as error:  # a model failing mid-run must not take the page (or other models) down
+            errors[model] = f"{type(error).__name__}: {error}"
         bar.empty()
     state["retrieval_runs"] = {
         "results": results,

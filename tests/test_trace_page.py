@@ -255,3 +255,33 @@ def test_ten_thousand_traces_and_a_thousand_queries_upload_and_evaluate():
     summary = at.session_state["retrieval_result"]["static-64d"]
     assert summary["n_corpus"] == 10_000 and summary["n_queries"] == 1000
     assert len(per_query(at)[0]) == 1000
+
+
+def test_progress_bar_moves_forward_through_traces_then_queries():
+    from ui.trace_retrieval import ProgressBar
+
+    class Bar:
+        def __init__(self):
+            self.seen = []
+
+        def progress(self, value, text):
+            self.seen.append((value, text))
+
+    bar = Bar()
+    report = ProgressBar(bar, "m", n_traces=900, n_queries=100)
+    for done in (0, 256, 512, 900):
+        report("traces", done, 900)
+    report("queries", 0, 0)  # all queries came from the cache
+    values = [v for v, _ in bar.seen]
+    assert values == sorted(values) and values[0] == 0 and values[-1] == pytest.approx(1.0)
+    assert values[3] == pytest.approx(0.9)
+    assert bar.seen[1][1] == "m: encoding traces 256 / 900" and "cache" in bar.seen[-1][1]
+
+
+def test_per_query_table_shows_ranks_beyond_k_plainly():
+    from ui.trace_retrieval import per_query_frame
+
+    result = embedlab.evaluate_retrieval(list(seed.QUERIES), seed_texts(), [2, 2, 2], k=1)
+    shown = per_query_frame(result)
+    assert set(shown["rank"]) <= {"1", "> 1"} and "> 1" in set(shown["rank"])
+    assert all(len(items) == 1 for items in shown["top 1"])

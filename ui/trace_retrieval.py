@@ -301,7 +301,7 @@ def per_query_frame(result: RetrievalResult) -> pd.DataFrame:
             "query": table["query"],
             "expected": table["expected_id"].map(lambda e: " | ".join(e) if isinstance(e, tuple) else str(e)),
             "correct": table["correct"],
-            "rank": table["expected_rank"],
+            "rank": [f"> {result.k}" if pd.isna(r) else str(int(r)) for r in table["expected_rank"]],
             "expected score": table["expected_score"],
             "top-1": table["top_id"].astype(str),
             "top score": table["top_score"],
@@ -318,7 +318,9 @@ PER_QUERY_COLUMNS = {
     "query": st.column_config.TextColumn("query", width="medium"),
     "expected": st.column_config.TextColumn("expected id", help="The trace that should come first."),
     "correct": st.column_config.CheckboxColumn("correct", help="The expected trace came first (top-1)."),
-    "rank": st.column_config.NumberColumn("rank", help="Where the expected trace came; empty when beyond k."),
+    "rank": st.column_config.TextColumn(
+        "rank", help="Where the expected trace came (1 = first); > k when beyond the top k."
+    ),
     "expected score": st.column_config.NumberColumn("expected score", format="%.3f", help="Its cosine similarity."),
     "top-1": st.column_config.TextColumn("top-1 id"),
     "top score": st.column_config.NumberColumn("top score", format="%.3f"),
