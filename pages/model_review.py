@@ -6,6 +6,8 @@ and the decision framework's reasons; saves, reopens, compares and exports revie
 shown lives in st.session_state; saved reviews in embedlab's data directory.
 """
 
+from functools import partial
+
 import streamlit as st
 
 from embedlab import seed
@@ -25,14 +27,14 @@ def keep_interrupted_run() -> None:
     if not state.get("review_running"):
         return
     state["review_running"] = False
-    partial = state.pop("review_partial", None)
-    if partial is None or partial.empty:
+    finished = state.pop("review_partial", None)
+    if finished is None or finished.empty:
         ui.flash("warning", "The review was stopped before any model finished.")
         return
-    partial.attrs["stopped"] = True
-    state["review_current"] = partial
+    finished.attrs["stopped"] = True
+    state["review_current"] = finished
     ui.forget_link()
-    done = int((partial["status"] == "ok").sum())
+    done = int((finished["status"] == "ok").sum())
     ui.flash(
         "warning",
         f"The review was stopped: {done} model(s) finished and are compared; a model cut short is marked “stopped”.",
@@ -338,7 +340,7 @@ else:
     downloads = st.container(horizontal=True)
     downloads.download_button(
         "Download HTML",
-        to_html(table, **meta),
+        partial(to_html, table, **meta),  # made when clicked: the HTML carries plotly.js (~5 MB)
         file_name=f"{stem}.html",
         mime="text/html",
         key="review_download_html",
@@ -348,7 +350,7 @@ else:
     )
     downloads.download_button(
         "Download Markdown",
-        to_markdown(table, **meta),
+        partial(to_markdown, table, **meta),
         file_name=f"{stem}.md",
         mime="text/markdown",
         key="review_download_md",
@@ -358,7 +360,7 @@ else:
     )
     downloads.download_button(
         "Download JSON",
-        to_json(table, **meta),
+        partial(to_json, table, **meta),
         file_name=f"{stem}.json",
         mime="application/json",
         key="review_download_json",

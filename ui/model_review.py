@@ -235,8 +235,11 @@ def open_from_link() -> None:
 
 
 def share_link(review_id: int) -> str:
-    base = (st.context.url or "").rstrip("/")
-    return f"{base}/{PAGE_PATH}?{LINK_PARAM}={review_id}" if base else f"/{PAGE_PATH}?{LINK_PARAM}={review_id}"
+    """The address that reopens a saved review on this server: <app>/model_review?review=<id>."""
+    base = (st.context.url or "").split("?", 1)[0].split("#", 1)[0].rstrip("/")
+    # st.context.url usually ends at the app's root, but may still carry this page's path
+    base = base.removesuffix(f"/{PAGE_PATH}")
+    return f"{base}/{PAGE_PATH}?{LINK_PARAM}={review_id}"
 
 
 def forget_link() -> None:
