@@ -218,3 +218,21 @@ def test_display_table_and_figures_escape_html():
     table = ui.display_table(results)
     assert table.loc[0, "size MB"] == pytest.approx(results.loc[0, "size_bytes"] / 1e6)
     assert isinstance(table, pd.DataFrame)
+
+
+def test_retrieval_results_are_read_in_every_shape_the_other_page_leaves():
+    from ui import speed_benchmark as ui
+
+    retrieval = embedlab.evaluate_retrieval(
+        list(seed.QUERIES),
+        [seed.TRACE_TEMPLATE.format(**t) for t in seed.TRACES],
+        list(seed.EXPECTED),
+        model="all-MiniLM-L6-v2",
+    )
+    expected = {"all-MiniLM-L6-v2": retrieval.accuracy}
+    assert ui.retrieval_accuracy(retrieval) == expected
+    assert ui.retrieval_accuracy([retrieval]) == expected
+    assert ui.retrieval_accuracy({"all-MiniLM-L6-v2": retrieval}) == expected
+    assert ui.retrieval_accuracy({"all-MiniLM-L6-v2": retrieval.summary()}) == expected
+    assert ui.retrieval_accuracy({"all-MiniLM-L6-v2": 0.5}) == {"all-MiniLM-L6-v2": 0.5}
+    assert ui.retrieval_accuracy(None) == {} and ui.retrieval_accuracy("junk") == {}

@@ -173,7 +173,8 @@ def retrieval_accuracy(value: object) -> dict[str, float]:
     """Top-1 accuracy per model from what the Trace Retrieval page left in the session.
 
     Accepts one result with ``.model`` and ``.accuracy``, a mapping of model name to such a
-    result (or to a number), or a list of results; anything else gives an empty dict.
+    result, to a summary dict with an ``"accuracy"`` key (what the Trace Retrieval page keeps)
+    or to a number, or a list of results; anything else gives an empty dict.
     """
     if value is None:
         return {}
@@ -185,7 +186,12 @@ def retrieval_accuracy(value: object) -> dict[str, float]:
         items = [(getattr(value, "model", None), value)]
     out = {}
     for model, result in items:
-        score = result if isinstance(result, (int, float)) else getattr(result, "accuracy", None)
+        if isinstance(result, Mapping):  # the Trace Retrieval page's summaries: {"accuracy": ..., ...}
+            score = result.get("accuracy")
+        elif isinstance(result, (int, float)):
+            score = result
+        else:
+            score = getattr(result, "accuracy", None)
         if model is not None and isinstance(score, (int, float)) and not isinstance(score, bool):
             out[str(model)] = float(score)
     return out
