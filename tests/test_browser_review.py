@@ -69,6 +69,7 @@ def test_run_save_share_and_export(page, server, browser, tmp_path):
 
     chart = page.locator("[data-testid=stPlotlyChart] .js-plotly-plot").first
     chart.wait_for(timeout=240_000)
+    page.get_by_role("button", name="Download JSON").wait_for(timeout=60_000)  # the run has finished drawing
     assert page.get_by_test_id("stException").count() == 0
     # speed x quality: one point per model, the front and the recommendation marked
     names = page.evaluate(
@@ -76,8 +77,8 @@ def test_run_save_share_and_export(page, server, browser, tmp_path):
     )
     assert "on the front" in names and "recommended" in names
     assert chart.locator(".scatterlayer .point").count() >= 2
-    assert page.get_by_role("heading", name="Decision framework").is_visible()
-    assert page.get_by_text("Upgrade if: retrieval quality < 80%", exact=False).first.is_visible()
+    page.get_by_role("heading", name="Decision framework").wait_for(timeout=30_000)
+    page.get_by_text("Upgrade if: retrieval quality < 80%", exact=False).first.wait_for(timeout=30_000)
 
     # save: the name is required, then the review gets an id in the address
     page.get_by_role("button", name="Save as a new review").click()
@@ -131,7 +132,7 @@ def test_run_save_share_and_export(page, server, browser, tmp_path):
     second.goto(f"{server.url}/model_review?review=99999")
     second.get_by_text("No saved review has id 99999", exact=False).wait_for(timeout=60_000)
     assert second.get_by_test_id("stException").count() == 0
-    assert second.get_by_role("heading", name="Saved reviews").is_visible()
+    second.get_by_role("heading", name="Saved reviews").wait_for(timeout=30_000)
     assert second.evaluate("() => window.__hacked") is None
     assert all(PROBE.search(url) for url in second.not_found), second.not_found
     assert second.outside == [] and second.problems == []

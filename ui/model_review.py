@@ -154,12 +154,15 @@ def display_table(table: pd.DataFrame) -> pd.DataFrame:
 
 def column_config(k) -> dict:
     return {
+        "dims": st.column_config.NumberColumn(width="small"),
         "texts/s": st.column_config.NumberColumn(format="%.1f", help="corpus size ÷ median encode time (benchmark)"),
         "spread": st.column_config.NumberColumn(
-            format="%.0f%%", help="(slowest − fastest) ÷ median encode time; high means a noisy machine"
+            format="%.0f%%", width="small", help="(slowest − fastest) ÷ median encode time; high means a noisy machine"
         ),
-        "load s": st.column_config.NumberColumn(format="%.2f", help="building a fresh instance from its files"),
-        "size MB": st.column_config.NumberColumn(format="%.0f", help="the weights on disk"),
+        "load s": st.column_config.NumberColumn(
+            format="%.2f", width="small", help="building a fresh instance from its files"
+        ),
+        "size MB": st.column_config.NumberColumn(format="%.0f", width="small", help="the weights on disk"),
         "memory MB": st.column_config.NumberColumn(
             format="%.0f", help="resident memory added by loading plus the peak while encoding (approximate)"
         ),
@@ -170,7 +173,7 @@ def column_config(k) -> dict:
         "kNN agreement": st.column_config.NumberColumn(
             format="%.2f", help="share of each sentence's nearest neighbours with its label"
         ),
-        "Pareto": st.column_config.CheckboxColumn(help="nothing else is both faster and more accurate"),
+        "Pareto": st.column_config.CheckboxColumn(width="small", help="nothing else is both faster and more accurate"),
     }
 
 
