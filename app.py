@@ -2,7 +2,10 @@
 
 import streamlit as st
 
+from embedlab import warmup
+
 st.set_page_config(page_title="embedlab", page_icon="assets/icon.png", layout="wide")
+warmup.start()  # compile UMAP in the background, once per server process (embedlab/warmup.py)
 
 navigation = st.navigation(
     [

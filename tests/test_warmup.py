@@ -1,0 +1,112 @@
+"""embedlab.warmup: UMAP compiled in the background, once per process.
+
+The oracle for "no user waits for compilation" is numba itself: after the warm-up, a user's
+UMAP fits (small and NN-descent-sized) add no compiled signature to any umap/pynndescent function.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from embedlab import warmup
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def fresh(monkeypatch):
+    """A warm-up module as in a new process, with a quick fit so the test stays short."""
+    monkeypatch.setattr(warmup, "_state", warmup._State())
+    monkeypatch.setattr(warmup, "_done", threading.Event())
+    monkeypatch.setattr(warmup, "SIZES", (24,))
+    monkeypatch.setattr(warmup, "DIM", 8)
+    monkeypatch.delenv(warmup.ENV_VAR, raising=False)
+    return warmup
+
+
+def test_start_is_idempotent_and_finishes(fresh):
+    assert fresh.status()["state"] == "not started" and fresh.wait(0) is False
+    first = fresh.start(delay=0)
+    assert fresh.start() is first and first.daemon and first.name == "embedlab-umap-warmup"
+    assert fresh.wait(timeout=600)
+    status = fresh.status()
+    assert status["state"] == "done" and status["error"] is None and status["seconds"] > 0
+    assert fresh.start() is first  # once per process, even after it has finished
+
+
+def test_the_delay_comes_first(fresh):
+    fresh.start(delay=30)
+    assert fresh.status()["state"] == "waiting" and not fresh.wait(0.05)
+
+
+def test_a_failure_is_reported_not_raised(fresh, monkeypatch):
+    from embedlab import projection
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("numba is not working")
+
+    monkeypatch.setattr(projection, "project", broken)
+    assert fresh.start(delay=0) is not None
+    assert fresh.wait(timeout=60)
+    status = fresh.status()
+    assert status["state"] == "failed" and "numba is not working" in status["error"]
+
+
+def test_it_can_be_turned_off(fresh, monkeypatch):
+    monkeypatch.setenv(fresh.ENV_VAR, "0")
+    assert fresh.start(delay=0) is None
+    assert fresh.status()["state"] == "not started" and fresh.wait(0) is False
+
+
+def test_warm_up_points_look_like_embeddings():
+    x = warmup._points(100)
+    assert x.shape == (100, warmup.DIM) and x.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(x, axis=1), 1.0, rtol=1e-5)
+
+
+CHECK = """
+import json, sys
+import numpy as np
+from numba.core.registry import CPUDispatcher
+from embedlab import project, warmup
+
+def compiled():
+    found = {}
+    for name, module in list(sys.modules.items()):
+        if module is not None and name.startswith(("umap", "pynndescent")):
+            for attr, value in list(vars(module).items()):
+                if isinstance(value, CPUDispatcher):
+                    found[name + "." + attr] = len(value.signatures)
+    return found
+
+warmup.start(delay=0)
+assert warmup.wait(timeout=1200), "warm-up did not finish"
+before = compiled()
+rng = np.random.default_rng(1)
+for n in (16, 5000):
+    project(rng.normal(size=(n, 384)).astype(np.float32), method="umap", n_components=2)
+after = compiled()
+new = {k: v - before.get(k, 0) for k, v in after.items() if v != before.get(k, 0)}
+print(json.dumps({"status": warmup.status(), "warmed": sum(before.values()), "new": new}))
+"""
+
+
+@pytest.mark.slow
+def test_after_the_warm_up_a_users_umap_compiles_nothing():
+    """In a new process: warm up, then a 16-point and a 5,000-point fit add no numba signature."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop(warmup.ENV_VAR, None)
+    done = subprocess.run(
+        [sys.executable, "-c", CHECK], capture_output=True, text=True, timeout=1500, env=env, cwd=ROOT
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["status"]["state"] == "done"
+    assert result["warmed"] > 20  # the warm-up did compile UMAP's functions
+    assert result["new"] == {}, f"compiled after the warm-up: {result['new']}"
