@@ -138,42 +138,41 @@ def display_table(table: pd.DataFrame) -> pd.DataFrame:
             "spread": table["spread"] * 100,
             "load s": table["load_s"],
             "size MB": table["size_bytes"].astype("Float64") / 1e6,
-            "memory MB": table["load_mb"].fillna(0) + table["encode_mb"].fillna(0),
-            "accuracy@1": table["accuracy"] * 100,
-            f"accuracy@{k}": table["accuracy_at_k"] * 100,
+            "mem MB": table["load_mb"].fillna(0) + table["encode_mb"].fillna(0),
+            "acc@1": table["accuracy"] * 100,
+            f"acc@{k}": table["accuracy_at_k"] * 100,
             f"MRR@{k}": table["mrr"],
             "silhouette": table["silhouette"],
-            "kNN agreement": table["label_agreement"],
+            "kNN agree": table["label_agreement"],
             "Pareto": table["pareto"],
         }
     )
     missing = table["load_mb"].isna() & table["encode_mb"].isna()
-    shown.loc[missing, "memory MB"] = float("nan")
+    shown.loc[missing, "mem MB"] = float("nan")
     return shown
 
 
 def column_config(k) -> dict:
     return {
-        "dims": st.column_config.NumberColumn(width="small"),
-        "texts/s": st.column_config.NumberColumn(format="%.1f", help="corpus size ÷ median encode time (benchmark)"),
+        "texts/s": st.column_config.NumberColumn(format="%.0f", help="corpus size ÷ median encode time (benchmark)"),
         "spread": st.column_config.NumberColumn(
-            format="%.0f%%", width="small", help="(slowest − fastest) ÷ median encode time; high means a noisy machine"
+            format="%.0f%%", help="(slowest − fastest) ÷ median encode time; high means a noisy machine"
         ),
-        "load s": st.column_config.NumberColumn(
-            format="%.2f", width="small", help="building a fresh instance from its files"
-        ),
-        "size MB": st.column_config.NumberColumn(format="%.0f", width="small", help="the weights on disk"),
-        "memory MB": st.column_config.NumberColumn(
+        "load s": st.column_config.NumberColumn(format="%.2f", help="building a fresh instance from its files"),
+        "size MB": st.column_config.NumberColumn(format="%.0f", help="the weights on disk"),
+        "mem MB": st.column_config.NumberColumn(
             format="%.0f", help="resident memory added by loading plus the peak while encoding (approximate)"
         ),
-        "accuracy@1": st.column_config.NumberColumn(format="%.0f%%", help="queries whose expected trace comes first"),
-        f"accuracy@{k}": st.column_config.NumberColumn(format="%.0f%%", help=f"expected trace in the top {k}"),
+        "acc@1": st.column_config.NumberColumn(
+            format="%.0f%%", help="accuracy@1: queries whose expected trace comes first"
+        ),
+        f"acc@{k}": st.column_config.NumberColumn(format="%.0f%%", help=f"accuracy@{k}: expected trace in the top {k}"),
         f"MRR@{k}": st.column_config.NumberColumn(format="%.2f", help="mean of 1 / rank of the expected trace"),
         "silhouette": st.column_config.NumberColumn(format="%.2f", help="cosine silhouette of the labels (−1 to 1)"),
-        "kNN agreement": st.column_config.NumberColumn(
+        "kNN agree": st.column_config.NumberColumn(
             format="%.2f", help="share of each sentence's nearest neighbours with its label"
         ),
-        "Pareto": st.column_config.CheckboxColumn(width="small", help="nothing else is both faster and more accurate"),
+        "Pareto": st.column_config.CheckboxColumn(help="nothing else is both faster and more accurate"),
     }
 
 
