@@ -69,7 +69,7 @@ def test_run_save_share_and_export(page, server, browser, tmp_path):
 
     chart = page.locator("[data-testid=stPlotlyChart] .js-plotly-plot").first
     chart.wait_for(timeout=240_000)
-    page.get_by_role("button", name="Download JSON").wait_for(timeout=60_000)  # the run has finished drawing
+    page.get_by_role("button", name="Download JSON").wait_for(timeout=180_000)  # the run has finished drawing
     assert page.get_by_test_id("stException").count() == 0
     # speed x quality: one point per model, the front and the recommendation marked
     names = page.evaluate(
@@ -77,26 +77,26 @@ def test_run_save_share_and_export(page, server, browser, tmp_path):
     )
     assert "on the front" in names and "recommended" in names
     assert chart.locator(".scatterlayer .point").count() >= 2
-    page.get_by_role("heading", name="Decision framework").wait_for(timeout=30_000)
-    page.get_by_text("Upgrade if: retrieval quality < 80%", exact=False).first.wait_for(timeout=30_000)
+    page.get_by_role("heading", name="Decision framework").wait_for(timeout=120_000)
+    page.get_by_text("Upgrade if: retrieval quality < 80%", exact=False).first.wait_for(timeout=120_000)
 
     # save: the name is required, then the review gets an id in the address
     page.get_by_role("button", name="Save as a new review").click()
-    page.get_by_text("Name must not be empty", exact=False).wait_for(timeout=30_000)
+    page.get_by_text("Name must not be empty", exact=False).wait_for(timeout=120_000)
     page.get_by_role("textbox", name="Review name").fill(HOSTILE_NAME)
     page.get_by_role("textbox", name="Reviewer's notes").fill(HOSTILE_NOTES)
     page.get_by_role("textbox", name="Decision").fill("Use all-MiniLM-L6-v2")
     page.get_by_role("button", name="Save as a new review").click()
-    page.get_by_text("its link is below", exact=False).wait_for(timeout=30_000)
-    page.wait_for_url(re.compile(r"[?&]review=\d+"), timeout=30_000)
+    page.get_by_text("its link is below", exact=False).wait_for(timeout=120_000)
+    page.wait_for_url(re.compile(r"[?&]review=\d+"), timeout=120_000)
     review_id = int(re.search(r"[?&]review=(\d+)", page.url).group(1))
     heading = page.get_by_role("heading", name=f"Review #{review_id}:")
     assert heading.inner_text().endswith(HOSTILE_NAME)  # shown literally
     link = page.get_by_test_id("stCode").filter(has_text=f"/model_review?review={review_id}")
-    link.wait_for(timeout=30_000)
+    link.wait_for(timeout=120_000)
     shared = link.inner_text().strip()
     assert shared == f"{server.url}/model_review?review={review_id}"
-    page.get_by_role("button", name="Download JSON").wait_for(timeout=30_000)
+    page.get_by_role("button", name="Download JSON").wait_for(timeout=120_000)
     page.wait_for_timeout(1000)
     page.screenshot(path=ARTIFACTS / "model-review.png")
 
@@ -107,7 +107,7 @@ def test_run_save_share_and_export(page, server, browser, tmp_path):
     download_info.value.save_as(exported)
     context, offline = watched_page(browser)
     offline.goto(exported.as_uri())
-    offline.locator(".js-plotly-plot").nth(2).wait_for(timeout=30_000)
+    offline.locator(".js-plotly-plot").nth(2).wait_for(timeout=120_000)
     assert offline.locator(".js-plotly-plot").first.locator(".scatterlayer .point").count() >= 2
     assert offline.locator("h1").inner_text() == HOSTILE_NAME
     assert offline.evaluate("() => window.__hacked") is None
@@ -122,17 +122,17 @@ def test_run_save_share_and_export(page, server, browser, tmp_path):
     # the whole app opened, with its own navigation, not the page alone
     second.get_by_test_id("stSidebarNav").get_by_role("link", name="Space Explorer", exact=True).wait_for()
     table = second.get_by_test_id("stDataFrame").first
-    table.locator("[role=gridcell]", has_text="static-64d").first.wait_for(state="attached", timeout=30_000)
+    table.locator("[role=gridcell]", has_text="static-64d").first.wait_for(state="attached", timeout=120_000)
     shown = table.locator('[role=gridcell][aria-colindex="1"]')
     assert shown.all_text_contents()[:2] == ["all-MiniLM-L6-v2", "static-64d"]
     assert second.get_by_role("textbox", name="Reviewer's notes").input_value() == HOSTILE_NOTES
-    second.locator("[data-testid=stPlotlyChart] .js-plotly-plot").first.wait_for(timeout=30_000)
+    second.locator("[data-testid=stPlotlyChart] .js-plotly-plot").first.wait_for(timeout=120_000)
 
     # an unknown id: a clear message, the page keeps working
     second.goto(f"{server.url}/model_review?review=99999")
     second.get_by_text("No saved review has id 99999", exact=False).wait_for(timeout=60_000)
     assert second.get_by_test_id("stException").count() == 0
-    second.get_by_role("heading", name="Saved reviews").wait_for(timeout=30_000)
+    second.get_by_role("heading", name="Saved reviews").wait_for(timeout=120_000)
     assert second.evaluate("() => window.__hacked") is None
     assert all(PROBE.search(url) for url in second.not_found), second.not_found
     assert second.outside == [] and second.problems == []
