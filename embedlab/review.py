@@ -22,10 +22,13 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import inspect
 import json
 import math
 import numbers
 import re
+import sys
+import types
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -973,3 +976,16 @@ def from_document(document: dict) -> pd.DataFrame:
         if key in document:
             table.attrs[key] = document[key]
     return table
+
+
+# -- `embedlab.review` is both this module and the function --------------------------------------------
+# Importing this module (``from embedlab.review_store import ReviewStore`` does) makes Python set
+# ``embedlab.review`` to the module, which would hide a function exported under the same name.
+# The module is made callable, so ``embedlab.review(models, ...)`` runs a review either way.
+class _CallableModule(types.ModuleType):
+    def __call__(self, *args, **kwargs) -> pd.DataFrame:
+        return review(*args, **kwargs)
+
+
+__signature__ = inspect.signature(review)
+sys.modules[__name__].__class__ = _CallableModule

@@ -265,7 +265,10 @@ def test_stop_keeps_the_models_that_finished(data):
 
 
 def test_defaults_are_the_lessons_data():
-    result = review(["static-64d"], repeats=1, corpus=["a short text"] * 4)
+    import embedlab.review_store  # imports the module embedlab.review too
+
+    # from a notebook: embedlab.review(...) runs a review even once its module is imported
+    result = embedlab.review(["static-64d"], repeats=1, corpus=["a short text"] * 4)
     settings = result.attrs["settings"]
     assert (settings["n_traces"], settings["n_queries"], settings["n_sentences"]) == (3, 3, 0)
     assert math.isnan(result.iloc[0]["silhouette"])
