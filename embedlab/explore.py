@@ -217,8 +217,9 @@ def auto_clusters(
     embeddings : array-like of shape (n, dim)
         Unit-length rows (so Euclidean k-means follows cosine similarity).
     n_clusters : int, optional
-        How many groups; None picks the number in 2..max_clusters with the best cosine silhouette
-        (measured on at most METRIC_SAMPLE points).
+        How many groups; None picks the number in 2..max_clusters with the best cosine silhouette.
+        Above METRIC_SAMPLE rows, k-means is fitted on a random sample of that size and every row
+        then joins its nearest centre.
     random_state : int, default 42
 
     Returns
@@ -233,21 +234,24 @@ def auto_clusters(
     n = len(x)
     if n < 3:
         return np.zeros(n, dtype=np.int64)
-    distinct = len(np.unique(x.round(6), axis=0))
+    # fit on a sample (all rows up to METRIC_SAMPLE), then give every row its nearest centre
+    sample = x[_sample(n, METRIC_SAMPLE, random_state)]
+    distinct = len(np.unique(sample.round(6), axis=0))
     if n_clusters is not None:
-        n_clusters = min(check_positive_int(n_clusters, "n_clusters"), distinct)
-        found = KMeans(n_clusters, n_init=4, random_state=random_state).fit_predict(x)
+        k = min(check_positive_int(n_clusters, "n_clusters"), distinct)
+        model = KMeans(k, n_init=4, random_state=random_state).fit(sample)
     else:
-        sample = _sample(n, METRIC_SAMPLE, random_state)
-        best = (-2.0, np.zeros(n, dtype=np.int64))
-        for k in range(2, min(max_clusters, distinct - 1, n - 1) + 1):
-            candidate = KMeans(k, n_init=4, random_state=random_state).fit_predict(x)
-            if len(np.unique(candidate[sample])) < 2:
+        model, best = None, -2.0
+        for k in range(2, min(max_clusters, distinct, len(sample) - 1) + 1):
+            candidate = KMeans(k, n_init=2, random_state=random_state).fit(sample)
+            if len(np.unique(candidate.labels_)) < 2:
                 continue
-            score = silhouette_score(x[sample], candidate[sample], metric="cosine")
-            if score > best[0]:
-                best = (score, candidate)
-        found = best[1]
+            score = silhouette_score(sample, candidate.labels_, metric="cosine")
+            if score > best:
+                model, best = candidate, score
+        if model is None:
+            return np.zeros(n, dtype=np.int64)
+    found = model.predict(x)
     _, first = np.unique(found, return_index=True)
     renumber = np.empty(found.max() + 1, dtype=np.int64)
     renumber[found[np.sort(first)]] = np.arange(len(first))

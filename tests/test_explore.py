@@ -133,6 +133,22 @@ def test_auto_clusters_recover_the_lessons_topics(vectors):
     assert explore.auto_clusters(vectors[:2]).tolist() == [0, 0]
 
 
+def test_auto_clusters_on_a_large_input_fit_a_sample_and_label_every_row():
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(5, 32))
+    x = np.vstack([c + 0.25 * rng.normal(size=(700, 32)) for c in centres]).astype(np.float32)
+    truth = np.repeat(np.arange(5), 700)
+    found = explore.auto_clusters(x)  # 3,500 rows: fitted on 2,000
+    assert len(found) == 3500 and adjusted_rand_score(truth, found) > 0.95
+    two = np.repeat(np.eye(4, dtype=np.float32)[:2], 5, axis=0)  # only two distinct rows
+    assert sorted(set(explore.auto_clusters(two))) == [0, 1]
+
+
+def test_distinct_rows():
+    x = np.repeat(np.eye(3, dtype=np.float32), 4, axis=0)
+    assert explore.distinct_rows(x) == 3 and explore.distinct_rows(x[:4]) == 1
+
+
 def test_selected_rows_reads_plotly_selection_events():
     event = {
         "points": [
