@@ -25,10 +25,14 @@ __version__ = "0.1.0"
 
 # Names whose modules import pandas: loaded on first use, so ``import embedlab`` stays fast.
 _LAZY = {
-    "benchmark": "benchmark",
-    "BenchmarkStore": "benchmark",
+    "benchmark": "benchmarking",
+    "BenchmarkStore": "benchmarking",
     "evaluate_retrieval": "retrieval",
     "RetrievalResult": "retrieval",
+    "Recommendation": "retrieval",
+    "recommend": "retrieval",
+    "review": "reviewing",
+    "ReviewStore": "review_store",
 }
 
 
@@ -63,6 +67,8 @@ __all__ = [
     "plan_projection",
     "project",
     "rank",
+    "recommend",
+    "review",
     "silhouette",
     "truncated",
     "trustworthiness",

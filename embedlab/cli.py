@@ -186,7 +186,7 @@ def _models(args) -> int:
 
 # -- bench -------------------------------------------------------------------------------------
 def _bench(args) -> int:
-    from .benchmark import BenchmarkStore, benchmark, recommend, repeat_to
+    from .benchmarking import BenchmarkStore, benchmark, recommend, repeat_to
     from .machine import describe
 
     if args.column is not None and args.texts is None:
@@ -279,7 +279,7 @@ def _check_out(path: Path) -> None:
 
 
 def _write(results, path: Path) -> None:
-    from .benchmark import results_json
+    from .benchmarking import results_json
 
     text = results.to_csv(index=False) if path.suffix.lower() == ".csv" else results_json(results)
     # Written beside the target and renamed into place: a crash never leaves half a file.
@@ -405,7 +405,7 @@ def _table(rows: list[dict]) -> str:
 
 # -- runs --------------------------------------------------------------------------------------
 def _runs(args) -> int:
-    from .benchmark import BenchmarkStore
+    from .benchmarking import BenchmarkStore
     from .machine import describe
 
     store = BenchmarkStore()

@@ -6,7 +6,7 @@
 * :func:`to_markdown` — for a pull request or a wiki: the table, the decision and its reasons.
 * :func:`to_json` — every figure and detail; :func:`from_json` reads it back.
 
-Each takes the table :func:`embedlab.review.review` returns, or one
+Each takes the table :func:`embedlab.review` returns, or one
 :meth:`embedlab.review_store.ReviewStore.load` gave back (its name, notes and decision are in
 ``attrs``; pass ``name=``, ``notes=``, ``decision=`` to override).
 """
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .review import from_document, to_document
+from .reviewing import from_document, to_document
 
 __all__ = ["from_json", "to_html", "to_json", "to_markdown", "write"]
 
@@ -423,7 +423,7 @@ def from_json(text: str | bytes) -> pd.DataFrame:
 
 def _check_table(table) -> None:
     if not isinstance(table, pd.DataFrame) or "model" not in table.columns or "verdict" not in table.columns:
-        raise TypeError(f"table must be the DataFrame embedlab.review.review() returned, got {type(table).__name__}.")
+        raise TypeError(f"table must be the DataFrame embedlab.review() returned, got {type(table).__name__}.")
 
 
 def write(table: pd.DataFrame, path: str | Path, **meta) -> Path:

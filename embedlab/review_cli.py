@@ -93,7 +93,7 @@ def register(commands) -> argparse.ArgumentParser:
 def run(args) -> int:
     """Run the review the arguments describe; returns the exit status."""
     from .report import write
-    from .review import review
+    from .reviewing import review
 
     for option, suffixes in (("html", (".html", ".htm")), ("markdown", (".md", ".markdown")), ("json", (".json",))):
         path = getattr(args, option)

@@ -1,6 +1,6 @@
 """Plotly figures of a model review: speed × quality with the Pareto front, speed, retrieval quality.
 
-Pure builders over the table :func:`embedlab.review.review` returns; the Model Review page and
+Pure builders over the table :func:`embedlab.review` returns; the Model Review page and
 the HTML report draw the same figures. Model names are escaped before they reach plotly
 (which renders a subset of HTML in text and hover), so markup in a name shows literally.
 """

@@ -3,7 +3,7 @@
 A review is saved whole — its name, the reviewer's notes and decision, the time, the data
 fingerprint, the models and their versions, the machine and every figure — in one transaction,
 so a crash while saving leaves either the whole review or nothing. Each review is one row
-whose ``document`` column holds :func:`embedlab.review.to_document`'s JSON; a few fields are
+whose ``document`` column holds :func:`embedlab.reviewing.to_document`'s JSON; a few fields are
 copied into their own columns so the list reads without parsing every document. A record that
 cannot be read back gives a clear error for that review only; the others still load.
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from .home import data_dir
-from .review import COLUMNS, from_document, to_document
+from .reviewing import COLUMNS, from_document, to_document
 
 __all__ = ["MAX_NAME", "ReviewStore", "compare_reviews"]
 
@@ -95,7 +95,7 @@ class ReviewStore:
     Examples
     --------
     >>> store = ReviewStore()                                                # doctest: +SKIP
-    >>> review_id = store.save(embedlab.review.review(["static-64d"]), name="First look")  # doctest: +SKIP
+    >>> review_id = store.save(embedlab.review(["static-64d"]), name="First look")  # doctest: +SKIP
     >>> store.load(review_id).attrs["name"]                                 # doctest: +SKIP
     'First look'
     """
@@ -147,7 +147,7 @@ class ReviewStore:
         Parameters
         ----------
         table : DataFrame
-            What :func:`embedlab.review.review` returned (or :meth:`load` gave back).
+            What :func:`embedlab.review` returned (or :meth:`load` gave back).
         name : str
             Required, at most 200 characters; leading and trailing spaces are dropped.
         notes, decision : str
@@ -269,7 +269,7 @@ class ReviewStore:
         return frame
 
     def load(self, review_id: int | str) -> pd.DataFrame:
-        """The saved review as :func:`embedlab.review.review` returned it, with ``attrs``
+        """The saved review as :func:`embedlab.review` returned it, with ``attrs``
         ``review_id``, ``name``, ``notes``, ``decision`` and ``created`` added.
 
         Raises

@@ -12,9 +12,9 @@ import streamlit as st
 
 from embedlab import seed
 from embedlab.report import to_html, to_json, to_markdown
-from embedlab.review import review
 from embedlab.review_figures import quality_figure, speed_figure, tradeoff_figure
 from embedlab.review_store import compare_reviews
+from embedlab.reviewing import review
 from ui import common
 from ui import model_review as ui
 

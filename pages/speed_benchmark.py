@@ -8,7 +8,7 @@ import streamlit as st
 
 import embedlab
 from embedlab import seed
-from embedlab.benchmark import compare_runs, recommend, repeat_to, results_json
+from embedlab.benchmarking import compare_runs, recommend, repeat_to, results_json
 from embedlab.machine import describe
 from embedlab.tables import TABLE_TYPES, read_table, text_columns
 from ui import common

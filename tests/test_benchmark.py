@@ -22,7 +22,7 @@ import pytest
 
 import embedlab
 from embedlab import seed
-from embedlab.benchmark import (
+from embedlab.benchmarking import (
     COLUMNS,
     BenchmarkStore,
     compare_runs,
@@ -358,7 +358,7 @@ def test_recommendation_follows_the_lesson(run):
 
 def test_benchmark_stays_callable_after_its_module_is_imported():
     code = (
-        "import embedlab.benchmark, embedlab\n"
+        "import embedlab.benchmarking, embedlab\n"
         "r = embedlab.benchmark(['static-64d'], ['a', 'b'], repeats=1)\n"
         "print(len(r), callable(embedlab.benchmark))"
     )
@@ -400,7 +400,7 @@ def test_store_survives_a_new_process(run, tmp_path):
     run_id = BenchmarkStore(path).save(results)
     code = (
         "import sys, json\n"
-        "from embedlab.benchmark import BenchmarkStore\n"
+        "from embedlab.benchmarking import BenchmarkStore\n"
         "r = BenchmarkStore(sys.argv[1]).load(int(sys.argv[2]))\n"
         "print(json.dumps({'models': list(r['model']), 'tps': r['texts_per_s'].tolist(),"
         " 'cpu': r.attrs['machine']['cpu_model']}))"

@@ -12,7 +12,7 @@ import pytest
 
 import embedlab
 from embedlab import cli
-from embedlab.benchmark import COLUMNS, BenchmarkStore
+from embedlab.benchmarking import COLUMNS, BenchmarkStore
 
 TEXTS = [
     "User expressed anxiety about work deadlines and feeling overwhelmed",

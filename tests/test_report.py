@@ -14,7 +14,7 @@ import pytest
 from conftest import ARTIFACTS
 
 from embedlab import report, seed
-from embedlab.review import review
+from embedlab.reviewing import review
 
 XSS_NAME = '<script>alert("name")</script> Q3 review'
 XSS_NOTES = 'Line one\n<img src=x onerror="window.__hacked=1">\n| not | a | table |'

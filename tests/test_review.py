@@ -21,7 +21,7 @@ import pytest
 
 import embedlab
 from embedlab import explore, packaged, seed, traces
-from embedlab.review import (
+from embedlab.reviewing import (
     COLUMNS,
     _typed,
     decide,
@@ -265,7 +265,7 @@ def test_stop_keeps_the_models_that_finished(data):
 
 
 def test_defaults_are_the_lessons_data():
-    import embedlab.review_store  # imports the module embedlab.review too
+    import embedlab.review_store  # imports the module embedlab.reviewing too
 
     # from a notebook: embedlab.review(...) runs a review even once its module is imported
     result = embedlab.review(["static-64d"], repeats=1, corpus=["a short text"] * 4)

@@ -14,8 +14,8 @@ from streamlit.testing.v1 import AppTest
 
 import embedlab
 from embedlab import traces
-from embedlab.review import review
 from embedlab.review_store import ReviewStore
+from embedlab.reviewing import review
 
 PAGE = "pages/model_review.py"
 CORPUS = ["a short text to time", "another short text"] * 3

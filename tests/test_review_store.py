@@ -16,8 +16,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from embedlab.review import review, to_document
 from embedlab.review_store import ReviewStore, compare_reviews
+from embedlab.reviewing import review, to_document
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,7 +41,7 @@ def test_save_restart_reopen_gives_identical_figures(table, tmp_path):
     code = (
         "import json, sys\n"
         "from embedlab.review_store import ReviewStore\n"
-        "from embedlab.review import to_document\n"
+        "from embedlab.reviewing import to_document\n"
         f"print(json.dumps(to_document(ReviewStore().load({review_id}))))\n"
     )
     done = subprocess.run(

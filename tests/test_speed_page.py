@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 import embedlab
 from embedlab import seed
-from embedlab.benchmark import BenchmarkStore
+from embedlab.benchmarking import BenchmarkStore
 
 PAGE = "pages/speed_benchmark.py"
 SMALL = ["all-MiniLM-L6-v2", "static-64d"]

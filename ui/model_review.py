@@ -3,7 +3,7 @@ as shown, the store, and the shared link.
 
 State kept in ``st.session_state``:
 
-* ``review_current``: the review shown (a table from :func:`embedlab.review.review`, or one
+* ``review_current``: the review shown (a table from :func:`embedlab.review`, or one
   reopened from the store, whose ``attrs["review_id"]`` is then set);
 * ``review_running`` / ``review_partial``: a run in progress and what finished so far, so a
   Stop (or any click while it runs) keeps the finished models;

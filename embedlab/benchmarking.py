@@ -36,14 +36,12 @@ from __future__ import annotations
 
 import gc
 import hashlib
-import inspect
 import json
 import math
 import sqlite3
 import sys
 import threading
 import time
-import types
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -1049,17 +1047,3 @@ def _loads(text: str, default):
         return json.loads(text)
     except (TypeError, ValueError):
         return default
-
-
-# -- `embedlab.benchmark` is both this module and the function -----------------------------------
-# embedlab/__init__.py exports the function ``benchmark`` lazily under the same name as this
-# module. Importing the module (``from embedlab.benchmark import BenchmarkStore``) makes Python
-# set ``embedlab.benchmark`` to the module, which would hide the function. The module is made
-# callable, so ``embedlab.benchmark(models, texts, ...)`` runs the benchmark either way.
-class _CallableModule(types.ModuleType):
-    def __call__(self, *args, **kwargs) -> pd.DataFrame:
-        return benchmark(*args, **kwargs)
-
-
-__signature__ = inspect.signature(benchmark)
-sys.modules[__name__].__class__ = _CallableModule

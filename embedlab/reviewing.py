@@ -22,13 +22,10 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
-import inspect
 import json
 import math
 import numbers
 import re
-import sys
-import types
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -233,7 +230,7 @@ def review(
     >>> table.attrs["framework"]["reasons"][0]                            # doctest: +SKIP
     'all-MiniLM-L6-v2: 3/3 correct (100%), 3.2× slower than static-64d: start here — ...'
     """
-    from .benchmark import _check_models
+    from .benchmarking import _check_models
     from .retrieval import _check_ids, _relevant_positions
 
     names = _check_models(models)
@@ -481,7 +478,7 @@ class _Run:
 
     def _speed(self, index: int, name: str, row: dict) -> bool:
         """Benchmark one model; False when the review of this model ends here."""
-        from .benchmark import benchmark
+        from .benchmarking import benchmark
 
         def relay(event) -> None:
             if event.stage == "waiting":
@@ -564,7 +561,7 @@ class _Run:
 
 
 def _reason(error: BaseException) -> str:
-    from .benchmark import _reason as benchmark_reason
+    from .benchmarking import _reason as benchmark_reason
 
     return benchmark_reason(error)
 
@@ -976,16 +973,3 @@ def from_document(document: dict) -> pd.DataFrame:
         if key in document:
             table.attrs[key] = document[key]
     return table
-
-
-# -- `embedlab.review` is both this module and the function --------------------------------------------
-# Importing this module (``from embedlab.review_store import ReviewStore`` does) makes Python set
-# ``embedlab.review`` to the module, which would hide a function exported under the same name.
-# The module is made callable, so ``embedlab.review(models, ...)`` runs a review either way.
-class _CallableModule(types.ModuleType):
-    def __call__(self, *args, **kwargs) -> pd.DataFrame:
-        return review(*args, **kwargs)
-
-
-__signature__ = inspect.signature(review)
-sys.modules[__name__].__class__ = _CallableModule
