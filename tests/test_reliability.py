@@ -48,13 +48,13 @@ def test_sigkill_while_saving_leaves_only_whole_records(kind, tmp_path, monkeypa
         store = embedlab.BenchmarkStore()
         listed = store.runs()
         assert len(listed) >= 20
-        for run_id in listed["id"] if "id" in listed else listed.index:
+        for run_id in listed["id"]:
             assert len(store.load(int(run_id))) == 1  # every record opens, whole
     else:
         store = embedlab.ReviewStore()
         listed = store.reviews()
         assert len(listed) >= 20
-        for review_id in listed["id"] if "id" in listed else listed.index:
+        for review_id in listed["id"]:
             assert list(store.load(int(review_id))["model"]) == ["static-64d"]
 
 
