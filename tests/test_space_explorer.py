@@ -395,3 +395,19 @@ def test_bad_uploads_get_a_message(shared_page, name, data, expected):
     at.button(key="go").click().run()
     assert not at.exception and "Nothing to draw" in messages(at)
     assert at.get("plotly_chart")  # the first map is still there
+
+
+def test_typed_text_settings_and_map_survive_a_page_switch():
+    at = open_page()
+    text = "Cats | a cat\nCats | a kitten\nDogs | a dog\nDogs | a puppy\nCars | a car\nCars | a truck"
+    at.radio(key="method").set_value("pca")
+    draw(at, text)
+    title = spec(at)["layout"]["title"]["text"]
+    at.switch_page("pages/speed_benchmark.py").run()
+    at.switch_page("pages/space_explorer.py").run()
+    assert not at.exception
+    assert at.text_area(key="sentences").value == text and at.radio(key="method").value == "pca"
+    assert spec(at)["layout"]["title"]["text"] == title == "all-MiniLM-L6-v2 · PCA 2-D · 6 sentences"
+    assert "press **Draw map**" not in messages(at)
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert labels == ["Points as CSV", "Map as standalone HTML"]
