@@ -36,6 +36,8 @@ TOL_MUTED: tuple[str, ...] = (
     "#AA4499",
 )
 PALETTE: tuple[str, ...] = OKABE_ITO + TOL_MUTED
+#: Colour groups a map shows at most (more would be one trace per point and an unreadable legend).
+MAX_GROUPS = 40
 #: Above this many points the map is drawn with WebGL (scattergl).
 WEBGL_THRESHOLD = 1_000
 #: Hover text shows at most this many characters of a sentence.

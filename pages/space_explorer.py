@@ -156,8 +156,11 @@ if (go or first_visit) and sentences is not None:
     key = ui.request_key(sentences, settings)
     try:
         drawn = ui.draw(sentences, settings, key)
-        if ui.RESULT not in state or state[ui.RESULT].key != drawn.key:
+        previous = state.get(ui.RESULT)
+        if previous is None or previous.key != drawn.key:
             ui.forget_picks()
+        if previous is not None and (previous.labels is None) != (drawn.labels is None):
+            state.pop("color_by", None)  # labels came or went: colour by them when there are some
         state[ui.RESULT] = drawn
     except embedlab.ModelUnavailable as error:
         kept = " The map below is the last one drawn." if ui.RESULT in state else ""
@@ -208,7 +211,16 @@ with st.sidebar:
 
 groups, legend = None, "Label"
 if color_by == "label" and result.labels:
-    groups = result.labels
+    n_groups = len(set(result.labels))
+    if n_groups > figures.MAX_GROUPS:
+        st.warning(
+            f"The labels hold {n_groups:,} different values; the map colours at most {figures.MAX_GROUPS}, "
+            "so it is drawn in one colour (pick another label column, or colour by clusters)."
+        )
+    else:
+        groups = result.labels
+        if n_groups > len(figures.PALETTE):
+            st.caption(f"{n_groups} labels: colours repeat after {len(figures.PALETTE)}.")
 elif color_by == "clusters":
     found = ui.clusters(result.digest, n_clusters, result.settings.random_state, result.embeddings)
     groups, legend = [f"cluster {c + 1}" for c in found], "Cluster (k-means)"

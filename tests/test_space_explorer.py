@@ -319,7 +319,11 @@ def shared_page():
         ("A | labelled\nnot labelled\nB | also labelled\nplain again", "2 of 4 sentences have no label"),
         ("short one\n" + "word " * 2000 + "\nanother\nand more", "truncated to their first 256 tokens"),
         ("\n".join(f"sentence number {i}" for i in range(explore.MAX_SENTENCES + 1)), "more than this page maps"),
-        ("🍕\n😀\n🙂\n🎉\n🚀", "All 5 sentences have the same embedding"),  # MiniLM reads each as [UNK]
+        ("🍕\n😀\n🙂\n🎉\n🚀", "All 5 sentences have the same embedding"),
+        (
+            "\n".join(f"id-{i} | sentence number {i}" for i in range(45)),
+            "45 different values",
+        ),  # MiniLM reads each as [UNK]
         ("猫がマットの上に座っている\n犬は忠実な仲間です\n今日はとても幸せです\nピザはおいしい", "4 sentences"),
     ],
     ids=[
@@ -333,6 +337,7 @@ def shared_page():
         "10k-chars",
         "over-limit",
         "only-emoji",
+        "one-label-each",
         "cjk",
     ],
 )
