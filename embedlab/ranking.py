@@ -9,6 +9,9 @@ from .validation import check_matrix, check_positive_int
 #: Scores held at once per chunk (queries × corpus rows); 2M float32 = 8 MB, so a chunk's
 #: scores stay in the processor's cache while they are scaled and searched.
 CHUNK_ELEMENTS = 1 << 21
+#: The first chunk is this many times smaller: its full top-k search is the costly one, and a
+#: rough k-th best is enough to skip most of the later chunks.
+FIRST_CHUNK_DIVISOR = 8
 
 
 def _best_first(indices: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -45,6 +48,9 @@ def _merge(best_idx, best_scores, rows, columns, scores, k):
     return all_idx[take].reshape(n_queries, k), all_scores[take].reshape(n_queries, k)
 
 
+#: Rows whose inverse norm is within this of 1 count as unit length (float32 rounding of a
+#: normalised vector): their scores are used as they come, with no scaling pass.
+UNIT = 2.0**-23
 #: Columns per block when looking for scores that beat a query's k-th best: the maximum of
 #: each block is compared first, so only the few blocks holding a winner are searched.
 BLOCK = 256
@@ -143,17 +149,19 @@ def rank(queries, corpus, *, k: int = 5) -> tuple[np.ndarray, np.ndarray]:
     k = min(k, n)
     q = queries * _inverse_norms(queries, queries, False)[0][:, None]
     rows = max(k, min(n, CHUNK_ELEMENTS // max(1, q.shape[0])))
+    first = max(k, rows // FIRST_CHUNK_DIVISOR)
     buffer = np.empty((q.shape[0], rows), dtype=np.float32)
     best_idx = best_scores = None
-    for start in range(0, n, rows):
-        block = corpus[start : start + rows]
+    for start in [0, *range(first, n, rows)]:
+        block = corpus[start : start + (first if start == 0 else rows)]
         scores = buffer[:, : block.shape[0]]
         inverse, huge = _inverse_norms(block, corpus, check)
         if huge:  # normalise first, so no product overflows
             np.matmul(q, (block * inverse[:, None]).T, out=scores)
         else:  # scale the scores, not the corpus: no copy of it
             np.matmul(q, block.T, out=scores)
-            scores *= inverse[None, :]
+            if np.abs(inverse - 1).max() > UNIT:
+                scores *= inverse[None, :]
         if best_idx is None:
             best_idx, best_scores = _chunk_top_k(scores, k)
             continue
