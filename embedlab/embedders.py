@@ -125,6 +125,9 @@ class OnnxEmbedder(Embedder):
         if threads:
             options.intra_op_num_threads = threads
         options.log_severity_level = 3
+        # Idle worker threads sleep instead of spinning: on a CPU shared with the server, torch and
+        # other users, spinning made encoding 3-4x slower (bench/onnx_backend.py, bench/README.md).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = onnxruntime.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"])
         self._inputs = {i.name for i in self.session.get_inputs()}
         outputs = self.session.get_outputs()
