@@ -3,6 +3,7 @@
 import streamlit as st
 
 from embedlab import warmup
+from ui.common import cache_notices
 
 st.set_page_config(page_title="embedlab", page_icon="assets/icon.png", layout="wide")
 warmup.start()  # compile UMAP in the background, once per server process (embedlab/warmup.py)
@@ -15,4 +16,5 @@ navigation = st.navigation(
         st.Page("pages/model_review.py", title="Model Review", icon=":material/fact_check:"),
     ]
 )
+cache_notices()  # a damaged embedding cache was set aside at start: say so once per session
 navigation.run()

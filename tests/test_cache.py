@@ -72,3 +72,15 @@ def test_sigkill_while_encoding_leaves_only_whole_records(tmp_path):
         np.testing.assert_allclose(embedlab.encode(texts), embedlab.encode(texts, use_cache=False), atol=1e-6)
     finally:
         os.environ["EMBEDLAB_HOME"] = saved
+
+
+def test_damaged_cache_is_announced_in_the_app(tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    (tmp_path / FILE_NAME).write_bytes(b"not a database at all" * 100)
+    monkeypatch.setenv("EMBEDLAB_HOME", str(tmp_path))
+    at = AppTest.from_file("../app.py", default_timeout=180)
+    at.run()
+    assert not at.exception, at.exception
+    assert any("set aside" in toast.value for toast in at.toast)
+    assert (tmp_path / f"{FILE_NAME}.broken-1").exists()
