@@ -78,7 +78,12 @@ def read_table(data: bytes, filename: str):
         raise ValueError(f"{filename!r} is not a file type embedlab reads; use one of: {', '.join(TABLE_TYPES)}.")
     try:
         if kind == "parquet":
-            frame = pd.read_parquet(io.BytesIO(data))
+            try:
+                frame = pd.read_parquet(io.BytesIO(data))
+            except Exception as error:  # pyarrow raises ValueError subclasses with long texts
+                raise ValueError(
+                    f"{filename} could not be read as PARQUET: {str(error).splitlines()[0][:150]}"
+                ) from None
         else:
             try:
                 text = bytes(data).decode("utf-8-sig")
