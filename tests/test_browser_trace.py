@@ -41,6 +41,12 @@ def evaluate(page):
 
 def summary_accuracy(page) -> float:
     """Top-1 accuracy as the chart draws it (first bar of the first model)."""
+    # plotly draws after Streamlit's run ends: wait for the chart itself
+    page.wait_for_function(
+        "() => { const g = document.querySelector('[data-testid=stPlotlyChart] .js-plotly-plot');"
+        " return g && g._fullData && g._fullData.some(t => t.type === 'bar'); }",
+        timeout=TIMEOUT,
+    )
     data = page.evaluate(
         "() => document.querySelector('[data-testid=stPlotlyChart] .js-plotly-plot')._fullData"
         ".filter(t => t.type === 'bar').map(t => Array.from(t.y))"
