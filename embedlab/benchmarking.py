@@ -678,7 +678,7 @@ def repeat_to(texts: Iterable[str], size: int) -> list[str]:
 
 
 def _plain(value):
-    """A JSON-ready copy: NaN/NA become None, numpy scalars Python numbers."""
+    """A JSON-ready copy: NaN/NA become None, numpy scalars Python numbers, tuples and arrays lists."""
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -691,6 +691,8 @@ def _plain(value):
         return int(value)
     if isinstance(value, (float, np.floating)):
         return None if math.isnan(value) else float(value)
+    if isinstance(value, np.ndarray):
+        return _plain(value.tolist())
     return value
 
 

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from . import seed
+from .benchmarking import _plain
 from .validation import check_positive_int, check_texts
 
 __all__ = [
@@ -894,25 +895,6 @@ def decide(
 
 
 # -- plain documents -----------------------------------------------------------------------------------
-def _plain(value):
-    """A JSON-ready copy: NaN/NA become None, numpy scalars Python numbers, tuples lists."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if value is None or value is pd.NA:
-        return None
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return None if math.isnan(value) else float(value)
-    if isinstance(value, np.ndarray):
-        return _plain(value.tolist())
-    return value
-
-
 def _expected_plain(value):
     return _plain(list(value)) if isinstance(value, (tuple, list, set, frozenset)) else _plain(value)
 
