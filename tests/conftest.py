@@ -133,3 +133,19 @@ def page(browser, server):
     page.on("console", lambda m: m.type == "error" and page.problems.append(f"console: {m.text}"))
     yield page
     context.close()
+
+
+def open_from_sidebar(page, server, name: str, timeout: int = 60_000) -> None:
+    """Open the app and go to page ``name`` through the sidebar, as a person would.
+
+    On a server's first session Streamlit briefly lists the ``pages/`` folder itself
+    ("speed benchmark") until app.py's ``st.navigation`` has run; a click on that transient
+    link can be lost. The app's own links carry the exact title, so wait for those.
+    """
+    page.goto(server.url)
+    link = page.get_by_test_id("stSidebarNav").get_by_role("link", name=name, exact=True)
+    link.wait_for(timeout=timeout)
+    link.click()
+    if name != "Space Explorer":  # the default page keeps the root URL
+        page.wait_for_url(f"**/{name.lower().replace(' ', '_')}", timeout=timeout)
+    page.get_by_role("heading", name=name).first.wait_for(timeout=timeout)

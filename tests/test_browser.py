@@ -13,7 +13,7 @@ def test_every_page_opens_from_the_sidebar(page, server):
     nav = page.get_by_test_id("stSidebarNav")
     nav.wait_for(timeout=30_000)
     for name in PAGES:
-        nav.get_by_role("link", name=name).click()
+        nav.get_by_role("link", name=name, exact=True).click()
         page.get_by_role("heading", name=name).first.wait_for(timeout=60_000)
         assert page.get_by_test_id("stException").count() == 0
         page.screenshot(path=ARTIFACTS / f"page-{name.lower().replace(' ', '-')}.png")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import ARTIFACTS
+from conftest import ARTIFACTS, open_from_sidebar
 
 pytestmark = pytest.mark.browser
 
@@ -22,12 +22,7 @@ PROBE = re.compile(r"/model_review/_stcore/(health|host-config)$")
 
 
 def open_review_page(page, server):
-    page.goto(server.url)
-    nav = page.get_by_test_id("stSidebarNav")
-    nav.wait_for(timeout=60_000)
-    # exact: until app.py's st.navigation has run, a fresh server lists the pages/ folder ("model review")
-    nav.get_by_role("link", name="Model Review", exact=True).click()
-    page.get_by_role("heading", name="Model Review").first.wait_for(timeout=60_000)
+    open_from_sidebar(page, server, "Model Review")
 
 
 def watched_page(browser, **viewport):

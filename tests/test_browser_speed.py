@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from conftest import ARTIFACTS
+from conftest import ARTIFACTS, open_from_sidebar
 
 pytestmark = pytest.mark.browser
 
@@ -11,11 +11,7 @@ HOSTILE = '<img src=x onerror="window.__hacked=1">'
 
 
 def open_page(page, server):
-    page.goto(server.url)
-    nav = page.get_by_test_id("stSidebarNav")
-    nav.wait_for(timeout=30_000)
-    nav.get_by_role("link", name="Speed Benchmark").click()
-    page.get_by_role("heading", name="Speed Benchmark").first.wait_for(timeout=60_000)
+    open_from_sidebar(page, server, "Speed Benchmark")
     settle(page)
 
 

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import ARTIFACTS
+from conftest import ARTIFACTS, open_from_sidebar
 
 import embedlab
 from embedlab import seed
@@ -23,12 +23,7 @@ TIMEOUT = 90_000
 
 def open_trace_page(page, server):
     page.set_viewport_size({"width": 1400, "height": 2600})
-    page.goto(server.url)
-    # exact name: the app's own navigation, not a transient auto-discovered "trace retrieval" link
-    link = page.get_by_test_id("stSidebarNav").get_by_role("link", name="Trace Retrieval", exact=True)
-    link.wait_for(timeout=TIMEOUT)
-    link.click()
-    page.get_by_role("heading", name="Trace Retrieval").first.wait_for(timeout=TIMEOUT)
+    open_from_sidebar(page, server, "Trace Retrieval", timeout=TIMEOUT)
     page.get_by_test_id("stDataFrame").nth(1).wait_for(timeout=TIMEOUT)
 
 

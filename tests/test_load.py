@@ -8,7 +8,7 @@ import time
 
 import psutil
 import pytest
-from conftest import ARTIFACTS
+from conftest import ARTIFACTS, open_from_sidebar
 from streamlit.testing.v1 import AppTest
 from test_browser_space import paste, settle, wait_for_map
 
@@ -38,10 +38,7 @@ def test_four_sessions_at_once_each_see_only_their_own_data(browser, server):
     try:
         # session 0 starts a benchmark of the lesson's two models (the longest thing the app does)
         bench = pages[0]
-        bench.goto(server.url)
-        nav = bench.get_by_test_id("stSidebarNav")
-        nav.wait_for(timeout=60_000)
-        nav.get_by_role("link", name="Speed Benchmark", exact=True).click()
+        open_from_sidebar(bench, server, "Speed Benchmark")
         bench.get_by_role("heading", name="Earlier runs").wait_for(timeout=60_000)
         bench.get_by_test_id("stStatusWidget").wait_for(state="hidden", timeout=60_000)
         bench.get_by_role("button", name="Run benchmark").click()
