@@ -260,6 +260,19 @@ def load_model(name: str = DEFAULT_MODEL):
     return _loaded[name]
 
 
+def cached_identity(name: str) -> tuple[str, int] | None:
+    """``(cache key, dim)`` of a catalog model's vectors, known without loading it; None otherwise.
+
+    Lets :func:`embedlab.encode` answer from the cache before paying for a model load.
+    """
+    from .embedders import vector_key
+
+    entry = _BY_NAME.get(canonical_name(name.strip())) if isinstance(name, str) else None
+    if entry is None:
+        return None
+    return vector_key(entry.name, entry.backend, entry.dim), entry.dim
+
+
 def _build(name: str):
     from . import embedders
 

@@ -20,6 +20,11 @@ def normalise_rows(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.maximum(norms, np.float32(1e-12))
 
 
+def vector_key(name: str, backend: str, dim: int, version: str = "1") -> str:
+    """Identifies one model's vectors in the embedding cache (see :attr:`Embedder.cache_key`)."""
+    return f"{name}|{backend}|{dim}|{version}"
+
+
 class Embedder:
     """A loaded model. Safe to share between threads: calls to :meth:`encode` are serialised.
 
@@ -47,7 +52,7 @@ class Embedder:
     @property
     def cache_key(self) -> str:
         """Identifies this model's vectors in the embedding cache."""
-        return f"{self.name}|{self.backend}|{self.dim}|{self.version}"
+        return vector_key(self.name, self.backend, self.dim, self.version)
 
     @property
     def parameters(self) -> int | None:

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 import numpy as np
 
 from .cache import embedding_cache, text_key
-from .catalog import DEFAULT_MODEL, load_model
+from .catalog import DEFAULT_MODEL, cached_identity, load_model
 from .embedders import Embedder
 from .validation import check_positive_int, check_texts
 
@@ -28,8 +28,8 @@ def encode(
     """Embed texts with a model; rows are L2-normalised.
 
     Texts already encoded with the same model — in this process or, through the persistent
-    cache, in an earlier one — cost no model work, and a text repeated within ``texts`` is
-    encoded once.
+    cache, in an earlier one — cost no model work (a catalog model is not even loaded when
+    every text is cached), and a text repeated within ``texts`` is encoded once.
 
     Parameters
     ----------
@@ -67,26 +67,34 @@ def encode(
     """
     texts = check_texts(texts)
     batch_size = check_positive_int(batch_size, "batch_size")
-    embedder = model if isinstance(model, Embedder) else load_model(model)
     if not use_cache:
+        embedder = model if isinstance(model, Embedder) else load_model(model)
         return _encode_with_progress(embedder, texts, batch_size, progress)
+
+    embedder = model if isinstance(model, Embedder) else None
+    identity = (embedder.cache_key, embedder.dim) if embedder is not None else cached_identity(model)
+    if identity is None:  # not a catalog model: its key is known once it is loaded
+        embedder = load_model(model)
+        identity = (embedder.cache_key, embedder.dim)
+    cache_key, dim = identity
 
     keys = [text_key(t) for t in texts]
     first: dict[bytes, int] = {}
     for i, key in enumerate(keys):
         first.setdefault(key, i)
     cache = embedding_cache()
-    found = cache.get_many(embedder.cache_key, list(first))
-    found = {key: vector for key, vector in found.items() if vector.shape == (embedder.dim,)}
+    found = cache.get_many(cache_key, list(first))
+    found = {key: vector for key, vector in found.items() if vector.shape == (dim,)}
     missing = [key for key in first if key not in found]
     if missing:
+        embedder = embedder if embedder is not None else load_model(model)
         vectors = _encode_with_progress(embedder, [texts[first[k]] for k in missing], batch_size, progress)
         fresh = dict(zip(missing, vectors, strict=True))
-        cache.put_many(embedder.cache_key, fresh.items())
+        cache.put_many(cache_key, fresh.items())
         found.update(fresh)
     elif progress is not None:
         progress(0, 0)
-    out = np.empty((len(texts), embedder.dim), dtype=np.float32)
+    out = np.empty((len(texts), dim), dtype=np.float32)
     for i, key in enumerate(keys):
         out[i] = found[key]
     return out

@@ -324,14 +324,19 @@ with left:
             list(range(n)),
             index=None,
             format_func=lambda i: f"{i + 1}. {result.texts[i][:120]}",
-            key="pick",
+            key=ui.pick_key(result),
             placeholder="Pick a sentence, or select one on the map",
             on_change=ui.remember_pick,
             label_visibility="collapsed",
         )
     else:
         row = st.number_input(
-            f"Sentence number (1–{n:,}), or select one on the map", 0, n, 0, key="pick_row", help="0: none"
+            f"Sentence number (1–{n:,}), or select one on the map",
+            0,
+            n,
+            0,
+            key=ui.pick_key(result, "pick_row"),
+            help="0: none",
         )
         if row and not picked:
             picked = [int(row) - 1]

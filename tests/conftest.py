@@ -34,6 +34,9 @@ def pytest_configure(config):
     # Every test, and every server a test starts, keeps its data in a fresh folder.
     os.environ["EMBEDLAB_HOME"] = tempfile.mkdtemp(prefix="embedlab-test-home-")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    # No background UMAP compilation in each test server (~40 s of CPU apiece on two cores);
+    # tests/test_warmup.py turns it back on where it is the subject.
+    os.environ.setdefault("EMBEDLAB_WARMUP", "0")
     ARTIFACTS.mkdir(exist_ok=True)
 
 

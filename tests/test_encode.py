@@ -87,6 +87,22 @@ def test_persistent_cache_survives_a_new_process():
     assert embedding_cache().count(embedlab.load_model().cache_key) >= 2
 
 
+def test_a_new_process_answers_from_the_cache_without_loading_the_model():
+    texts = ["answered from the cache alone one", "answered from the cache alone two"]
+    first = embedlab.encode(texts)
+    code = (
+        "import embedlab, numpy as np, sys\n"
+        f"v = embedlab.encode({texts!r})\n"
+        "np.save(sys.stdout.buffer, v)\n"
+        "sys.stderr.write(repr((embedlab.catalog.loaded_models(), 'torch' in sys.modules)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True)
+    import io
+
+    np.testing.assert_array_equal(np.load(io.BytesIO(done.stdout)), first)
+    assert done.stderr.decode().strip().endswith("([], False)")
+
+
 def test_threads_share_the_model_and_cache_safely():
     texts = [[f"thread {t} sentence {i}" for i in range(20)] for t in range(4)]
     results = {}

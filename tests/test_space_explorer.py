@@ -104,6 +104,13 @@ def select(at: AppTest, rows: list[int]) -> AppTest:
     return at
 
 
+def picker(at: AppTest, kind: str = "selectbox"):
+    """The sentence picker of the map on show (its key changes with every new map), or None."""
+    found = [w for w in at.get(kind) if str(w.key).startswith(("pick-", "pick_row-"))]
+    assert len(found) <= 1
+    return found[0] if found else None
+
+
 def table(at: AppTest, key: str):
     """The dataframe inside the page's container with this key."""
     return at.container(key).dataframe[0].value
@@ -196,7 +203,7 @@ def test_selecting_a_point_lists_its_neighbours_in_the_original_space(minilm):
     expected = np.argsort(-sims, kind="stable")[:5]
     assert neighbours["sentence"].tolist() == [seed.SENTENCES[i] for i in expected]
     np.testing.assert_allclose(neighbours["cosine"], sims[expected], atol=1e-4)
-    assert at.selectbox(key="pick").value == 5  # the picker follows the map
+    assert picker(at).value == 5  # the picker follows the map
 
     # a box selection of several points lists them, then the first one's neighbours
     select(at, [0, 1, 2])
@@ -206,6 +213,19 @@ def test_selecting_a_point_lists_its_neighbours_in_the_original_space(minilm):
     # the selection survives a display-only change (the chart itself is re-created)
     at.slider(key="point_size").set_value(15).run()
     assert seed.SENTENCES[0] not in table(at, "neighbours")["sentence"].tolist()
+
+
+def test_a_new_map_starts_with_an_empty_picker():
+    """The picker's options are row numbers: kept across maps, it would name the old map's sentence."""
+    at = open_page()
+    picker(at).set_value(2).run()
+    assert [c for c in at.caption if str(c.value).startswith("Neighbours of:")]
+    first = picker(at).key
+    draw(at, "\n".join(f"Fruit | I like apple number {i}" for i in range(16)))
+    assert picker(at).key != first and picker(at).value is None
+    assert not [c for c in at.caption if str(c.value).startswith("Neighbours of:")]
+    picker(at).set_value(2).run()
+    assert table(at, "neighbours")["sentence"].str.startswith("I like apple").all()
 
 
 def test_search_lists_neighbours_and_marks_where_it_lands(minilm):
@@ -295,8 +315,8 @@ def test_five_thousand_sentences_end_to_end():
     captions = " ".join(str(c.value) for c in at.caption)
     assert "random sample of 2,000 of the 5,000 sentences" in captions
     assert "heatmap shows at most 60 sentences" in captions
-    assert not at.get("selectbox") or all(s.key != "pick" for s in at.selectbox)  # a number box instead
-    at.number_input(key="pick_row").set_value(10).run()
+    assert picker(at) is None  # a number box instead
+    picker(at, "number_input").set_value(10).run()
     assert len(table(at, "neighbours")) == 5
 
 

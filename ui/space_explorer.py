@@ -221,14 +221,20 @@ def remember_selection(chart_key: str) -> None:
     rows = explore.selected_rows(event.get("selection"), len(result.texts))
     st.session_state[PICKED] = (result.key, rows)
     if rows:
-        st.session_state["pick"] = rows[0]
+        st.session_state[pick_key(result)] = rows[0]
+
+
+def pick_key(result: MapResult, widget: str = "pick") -> str:
+    """Key of a sentence picker on this map. A new map gets new pickers: the browser would
+    otherwise go on showing the old map's sentence in a picker whose options are numbers."""
+    return f"{widget}-{result.key[:16]}"
 
 
 def remember_pick() -> None:
     """on_change callback of the sentence picker: it replaces the map's selection."""
     result: MapResult | None = st.session_state.get(RESULT)
-    row = st.session_state.get("pick")
     if result is not None:
+        row = st.session_state.get(pick_key(result))
         st.session_state[PICKED] = (result.key, [] if row is None else [int(row)])
 
 
@@ -250,8 +256,8 @@ def describe(plan: embedlab.ProjectionPlan) -> str:
 def forget_picks() -> None:
     """A new map: rows picked on the old one mean nothing now."""
     st.session_state.pop(PICKED, None)
-    st.session_state.pop("pick", None)
-    st.session_state.pop("pick_row", None)
+    for key in [k for k in st.session_state if str(k).startswith(("pick-", "pick_row-"))]:
+        del st.session_state[key]
 
 
 def fmt(value: float, style: str = "{:.3f}") -> str:
