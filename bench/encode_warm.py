@@ -3,7 +3,8 @@
 Cold: embedlab.encode of 10,000 new texts (an empty cache: the model encodes them all and they
 are stored). Warm: the same call again in the same process (in-memory cache). After a restart:
 a new process with the same ``$EMBEDLAB_HOME`` (the SQLite cache on disk), timed two ways —
-the encode call once the model is loaded, and the first call including loading the model.
+the encode call once the model is loaded, and the very first call (every text is cached, so
+the model is not even loaded: torch stays unimported).
 Targets: cold ÷ warm ≥ 50×; cold ÷ after-restart ≥ 20×.
 """
 
@@ -81,12 +82,12 @@ def run(quick: bool):
         ),
         figure(
             "encode_restart_first_call",
-            f"encode warm, {n:,} cached texts, first call in a new process (loads the model)",
+            f"encode warm, {n:,} cached texts, first call in a new process (model not loaded)",
             first_call,
             peer=cold,
             peer_name="embedlab.encode cold",
-            target="≥ 20× (informational)",
-            met=None,
+            target="≥ 20×, no model load",
+            met=cold.median / first_call.median >= 20 and not first["torch_loaded"],
             torch_loaded=first["torch_loaded"],
         ),
     ]

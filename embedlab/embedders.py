@@ -149,6 +149,8 @@ class OnnxEmbedder(Embedder):
         self.tokenizer.no_padding()
         self.tokenizer.no_truncation()
         self._size = Path(onnx_file).stat().st_size
+        self._file = Path(onnx_file)
+        self._parameters: int | None = None
         super().__init__(name, dim=0, max_tokens=max_tokens, version=version)
         self.dim = int(self._encode(["dimension probe"], 1).shape[1])
 
@@ -164,6 +166,18 @@ class OnnxEmbedder(Embedder):
             ids[row, : len(tokens)] = tokens
             mask[row, : len(tokens)] = 1
         return ids, mask
+
+    @property
+    def parameters(self) -> int | None:
+        """Weights stored in the graph (quantisation scales included); None without ``onnx``."""
+        if self._parameters is None:
+            try:
+                import onnx
+            except ImportError:
+                return None
+            graph = onnx.load(str(self._file), load_external_data=False).graph
+            self._parameters = int(sum(int(np.prod(t.dims)) for t in graph.initializer))
+        return self._parameters
 
     def _encode(self, texts, batch_size):
         out = []

@@ -84,3 +84,10 @@ def test_build_once_keeps_nothing_half_made(tmp_path):
     assert packaged.build_once(target, good) == target
     assert (target / "model").read_text() == "whole" and (target / packaged.COMPLETE_MARKER).exists()
     assert packaged.build_once(target, failing) == target  # found, not rebuilt
+
+
+def test_parameters_are_counted_from_the_graph(fp32):
+    """Against torch's count of the same model (the exported graph has no pooler: 148k fewer)."""
+    theirs = sum(p.numel() for p in fp32.parameters())
+    ours = embedlab.load_model(INT8).parameters
+    assert 0.98 * theirs < ours < theirs
