@@ -128,9 +128,8 @@ def build_once(target: Path, build: Callable[[Path], Path]) -> Path:
     """The folder ``target``, made once by ``build(work_folder)`` and then reused.
 
     ``build`` fills a temporary folder beside ``target`` and returns the folder to keep (that
-    folder or one inside it); the completion marker is written last
-    and the folder renamed into place, so a crash never leaves a half-made model where it would
-    be used. A folder there without the marker is set aside and rebuilt. Safe across threads
+    folder or one inside it); the completion marker is written last and the folder renamed into
+    place, so a crash never leaves a half-made model where it would be used. A folder there without the marker is set aside and rebuilt. Safe across threads
     and processes: when another process finished first, its folder is used.
     """
     if (target / COMPLETE_MARKER).exists():
@@ -157,6 +156,9 @@ def build_once(target: Path, build: Callable[[Path], Path]) -> Path:
 
 def locate_mpnet() -> Path:
     """The all-mpnet-base-v2 folder, assembled once from its five packaged parts (see :func:`build_once`)."""
+    target = mpnet_dir()
+    if (target / COMPLETE_MARKER).exists():
+        return target
     pieces = mpnet_part_files()
 
     def assemble(work: Path) -> Path:
@@ -174,9 +176,6 @@ def locate_mpnet() -> Path:
             raise ModelUnavailable("the all-mpnet-base-v2 parts did not hold a model folder; reinstall them")
         return found[0]
 
-    target = mpnet_dir()
-    if (target / COMPLETE_MARKER).exists():
-        return target
     return build_once(target, assemble)
 
 
