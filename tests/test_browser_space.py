@@ -47,6 +47,9 @@ def settle(page, timeout: float = 120_000):
 
 
 def hover_text_of(page, chart, trace: int, point: int) -> str:
+    """The hover label plotly draws for one marker (the previous label gone first, so never stale)."""
+    page.mouse.move(0, 0)
+    chart.locator(".hoverlayer .hovertext").first.wait_for(state="detached", timeout=10_000)
     target = chart.locator(".scatterlayer .trace").nth(trace).locator(".point").nth(point)
     target.hover(force=True)
     label = chart.locator(".hoverlayer .hovertext").first
