@@ -81,7 +81,8 @@ def test_json_download_holds_rows_and_machine(page, server, tmp_path):
     open_page(page, server)
     page.get_by_role("button", name="Show this run").click(timeout=60_000)
     page.get_by_role("heading", name="Results").wait_for(timeout=60_000)
-    with page.expect_download() as download_info:
+    settle(page)  # the rerun that draws the reopened run has ended: the button stays put
+    with page.expect_download(timeout=60_000) as download_info:
         page.get_by_role("button", name="Download JSON").click()
     path = tmp_path / "run.json"
     download_info.value.save_as(path)

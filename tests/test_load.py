@@ -63,9 +63,9 @@ def test_four_sessions_at_once_each_see_only_their_own_data(browser, server):
 
         # the benchmark finishes with its own table and charts, untouched by the others
         bench.locator("[data-testid=stPlotlyChart] .js-plotly-plot").nth(1).wait_for(timeout=600_000)
-        names = (
-            bench.get_by_test_id("stDataFrame").first.locator('[role=gridcell][aria-colindex="1"]').all_text_contents()
-        )
+        first_column = bench.get_by_test_id("stDataFrame").first.locator('[role=gridcell][aria-colindex="1"]')
+        first_column.nth(1).wait_for(state="attached", timeout=60_000)  # the grid fills after the charts
+        names = first_column.all_text_contents()
         assert names == ["all-MiniLM-L6-v2", "all-mpnet-base-v2"]
         assert "Session" not in bench.content()
         (ARTIFACTS / "load-four-sessions.txt").write_text(
