@@ -50,6 +50,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import sqlite_files
 from .home import data_dir
 from .validation import check_positive_int, check_texts
 
@@ -868,40 +869,16 @@ class BenchmarkStore:
         self.notices: list[str] = []
         self._open()
 
-    def _connect(self, *, schema: bool = True) -> sqlite3.Connection:
+    def _connect(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(self.path, timeout=30)
-        connection.execute("PRAGMA busy_timeout = 30000")
-        if schema:  # cheap, and a file removed while the app runs comes back whole
-            connection.executescript(_SCHEMA)
+        connection = sqlite_files.connect(self.path)
+        connection.executescript(_SCHEMA)  # cheap, and a file removed while the app runs comes back whole
         return connection
 
     def _open(self) -> None:
-        from .packaged import set_aside
-
-        try:
-            connection = self._connect(schema=False)
-            try:
-                ok = connection.execute("PRAGMA quick_check").fetchone()[0] == "ok"
-            finally:
-                connection.close()
-        except sqlite3.DatabaseError:
-            ok = False
-        if not ok:
-            moved = set_aside(self.path)
-            for suffix in ("-wal", "-shm"):
-                side = self.path.with_name(self.path.name + suffix)
-                if side.exists():
-                    set_aside(side)
-            self.notices.append(
-                f"The saved benchmark runs file was damaged; it was set aside as {moved.name} and a new one started."
-            )
-        connection = self._connect(schema=False)
-        try:
-            connection.execute("PRAGMA journal_mode = WAL")
-            connection.executescript(_SCHEMA)
-        finally:
-            connection.close()
+        notice = sqlite_files.open_checked(self.path, _SCHEMA, "saved benchmark runs")
+        if notice:
+            self.notices.append(notice)
 
     def save(self, results: pd.DataFrame, *, label: str = "") -> int:
         """Save a run (rows, ``attrs`` machine/settings/times) in one transaction; return its id."""

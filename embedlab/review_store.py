@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import sqlite_files
 from .home import data_dir
 from .reviewing import COLUMNS, from_document, to_document
 
@@ -109,36 +110,12 @@ class ReviewStore:
         self._open()
 
     def _connect(self) -> sqlite3.Connection:
-        connection = sqlite3.connect(self.path, timeout=30)
-        connection.execute("PRAGMA busy_timeout = 30000")
-        return connection
+        return sqlite_files.connect(self.path)
 
     def _open(self) -> None:
-        from .packaged import set_aside
-
-        try:
-            connection = self._connect()
-            try:
-                ok = connection.execute("PRAGMA quick_check").fetchone()[0] == "ok"
-            finally:
-                connection.close()
-        except sqlite3.DatabaseError:
-            ok = False
-        if not ok:
-            moved = set_aside(self.path)
-            for suffix in ("-wal", "-shm"):
-                side = self.path.with_name(self.path.name + suffix)
-                if side.exists():
-                    set_aside(side)
-            self.notices.append(
-                f"The saved reviews file was damaged; it was set aside as {moved.name} and a new one started."
-            )
-        connection = self._connect()
-        try:
-            connection.execute("PRAGMA journal_mode = WAL")
-            connection.executescript(_SCHEMA)
-        finally:
-            connection.close()
+        notice = sqlite_files.open_checked(self.path, _SCHEMA, "saved reviews")
+        if notice:
+            self.notices.append(notice)
 
     # -- writing -------------------------------------------------------------------------------------
     def save(self, table: pd.DataFrame, *, name: str, notes: str = "", decision: str = "") -> int:
