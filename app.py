@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from embedlab import warmup
+from embedlab.maps import warmup
 from ui.common import cache_notices
 
 st.set_page_config(page_title="embedlab", page_icon="assets/icon.png", layout="wide")

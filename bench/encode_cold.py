@@ -16,7 +16,7 @@ def run(quick: bool):
     from sentence_transformers import SentenceTransformer
 
     import embedlab
-    from embedlab import packaged
+    from embedlab.models import packaged
 
     n, repeats = (200, 3) if quick else (1000, 7)
     fresh_home()

@@ -21,7 +21,7 @@ fresh_home()
 texts = sentences({n}, seed=21)
 if {peer}:
     from sentence_transformers import SentenceTransformer
-    from embedlab import packaged
+    from embedlab.models import packaged
     SentenceTransformer(str(packaged.locate_minilm()), device="cpu").encode(texts, batch_size=32)
 else:
     import embedlab

@@ -19,7 +19,8 @@ from bench.common import figure, interleaved, main, sentences, timed
 
 def run(quick: bool):
     import embedlab
-    from embedlab import packaged, seed
+    from embedlab import seed
+    from embedlab.models import packaged
 
     n, repeats = (200, 3) if quick else (1000, 7)
     texts = sentences(n, seed=11)

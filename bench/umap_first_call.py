@@ -3,7 +3,7 @@
 umap-learn compiles its code with numba on first use in every process. Each case runs in a new
 process: importing umap; the first fit of 1,000 points (below umap-learn's 4,096-point switch to
 NN-descent) and of 5,000 points, then warm fits in that process; and a process that runs
-``embedlab.warmup`` first (as the dashboard does when it starts), whose first user fit is then
+``embedlab.maps.warmup`` first (as the dashboard does when it starts), whose first user fit is then
 timed. Target: after the warm-up, a user's first UMAP fit takes no longer than a warm fit
 (within 1.5×) — no user waits for compilation.
 """
@@ -24,7 +24,7 @@ start = time.perf_counter()
 import umap
 result["import_umap"] = time.perf_counter() - start
 import embedlab
-from embedlab import warmup
+from embedlab.maps import warmup
 from bench.common import clustered
 if {warm_up}:
     start = time.perf_counter()

@@ -11,28 +11,28 @@ sentence-transformers load only when a model does.
 [[0, 1]]
 """
 
-from .cache import EmbeddingCache, embedding_cache
-from .catalog import DEFAULT_MODEL, ModelInfo, list_models, load_model
-from .embedders import Embedder
-from .encoding import encode, truncated
-from .home import data_dir
-from .packaged import ModelUnavailable
-from .projection import ProjectionPlan, plan_projection, project
-from .quality import knn_label_agreement, neighbour_kept, silhouette, trustworthiness
-from .ranking import rank
+from .maps.projection import ProjectionPlan, plan_projection, project
+from .maps.quality import knn_label_agreement, neighbour_kept, silhouette, trustworthiness
+from .models.cache import EmbeddingCache, embedding_cache
+from .models.catalog import DEFAULT_MODEL, ModelInfo, list_models, load_model
+from .models.embedders import Embedder
+from .models.encoding import encode, truncated
+from .models.packaged import ModelUnavailable
+from .retrieval.ranking import rank
+from .storage.home import data_dir
 
 __version__ = "0.1.0"
 
 # Names whose modules import pandas: loaded on first use, so ``import embedlab`` stays fast.
 _LAZY = {
-    "benchmark": "benchmarking",
-    "BenchmarkStore": "benchmarking",
-    "evaluate_retrieval": "retrieval",
-    "RetrievalResult": "retrieval",
-    "Recommendation": "retrieval",
-    "recommend": "retrieval",
-    "review": "reviewing",
-    "ReviewStore": "review_store",
+    "benchmark": "benchmarking.run",
+    "BenchmarkStore": "benchmarking.run",
+    "evaluate_retrieval": "retrieval.evaluation",
+    "RetrievalResult": "retrieval.evaluation",
+    "Recommendation": "retrieval.evaluation",
+    "recommend": "retrieval.evaluation",
+    "review": "reviewing.run",
+    "ReviewStore": "reviewing.store",
 }
 
 

@@ -1,5 +1,5 @@
-"""``python -m embedlab``: the command line (see :mod:`embedlab.cli`)."""
+"""``python -m embedlab``: the command line (see :mod:`embedlab.cli.main`)."""
 
-from .cli import main
+from .cli.main import main
 
 raise SystemExit(main())

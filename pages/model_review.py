@@ -11,10 +11,10 @@ from functools import partial
 import streamlit as st
 
 from embedlab import seed
-from embedlab.report import to_html, to_json, to_markdown
-from embedlab.review_figures import quality_figure, speed_figure, tradeoff_figure
-from embedlab.review_store import compare_reviews
-from embedlab.reviewing import review
+from embedlab.reviewing.figures import quality_figure, speed_figure, tradeoff_figure
+from embedlab.reviewing.report import to_html, to_json, to_markdown
+from embedlab.reviewing.run import review
+from embedlab.reviewing.store import compare_reviews
 from ui import common
 from ui import model_review as ui
 

@@ -7,7 +7,7 @@ map looks (colour, point size, text) re-draws it without encoding or projecting 
 import streamlit as st
 
 import embedlab
-from embedlab import arithmetic, explore, figures
+from embedlab.maps import arithmetic, explore, figures
 from embedlab.tables import TABLE_TYPES
 from ui import common
 from ui import space_explorer as ui

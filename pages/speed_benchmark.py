@@ -8,8 +8,8 @@ import streamlit as st
 
 import embedlab
 from embedlab import seed
-from embedlab.benchmarking import compare_runs, recommend, repeat_to, results_json
-from embedlab.machine import describe
+from embedlab.benchmarking.machine import describe
+from embedlab.benchmarking.run import compare_runs, recommend, repeat_to, results_json
 from embedlab.tables import TABLE_TYPES, read_table, text_columns
 from ui import common
 from ui import speed_benchmark as ui

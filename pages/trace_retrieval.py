@@ -7,8 +7,9 @@ edits and results live in st.session_state, so nothing is lost on a rerun or a p
 import streamlit as st
 
 import embedlab
-from embedlab import seed, traces
-from embedlab.retrieval import recommend
+from embedlab import seed
+from embedlab.retrieval import traces
+from embedlab.retrieval.evaluation import recommend
 from ui import common
 from ui import trace_retrieval as ui
 

@@ -15,8 +15,8 @@ def test_every_public_name_exists():
 def test_core_imports_neither_streamlit_nor_torch():
     code = (
         "import sys, pkgutil, importlib, embedlab\n"
-        "for m in pkgutil.iter_modules(embedlab.__path__):\n"
-        "    if m.name != '__main__': importlib.import_module('embedlab.' + m.name)\n"
+        "for m in pkgutil.walk_packages(embedlab.__path__, 'embedlab.'):\n"
+        "    if m.name != 'embedlab.__main__': importlib.import_module(m.name)\n"
         "print('streamlit' in sys.modules, 'torch' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -1,4 +1,4 @@
-"""embedlab.arithmetic: parsing expressions, and "king - man + woman" checked against sentence-transformers."""
+"""embedlab.maps.arithmetic: parsing expressions, and "king - man + woman" checked against sentence-transformers."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from sklearn.metrics.pairwise import cosine_similarity
 
-from embedlab import arithmetic
-from embedlab.arithmetic import Term, parse_expression
+from embedlab.maps import arithmetic
+from embedlab.maps.arithmetic import Term, parse_expression
 
 CANDIDATES = ["queen", "princess", "prince", "monarch", "woman", "man", "king", "girl", "boy", "castle"]
 

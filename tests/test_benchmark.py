@@ -22,7 +22,7 @@ import pytest
 
 import embedlab
 from embedlab import seed
-from embedlab.benchmarking import (
+from embedlab.benchmarking.run import (
     COLUMNS,
     BenchmarkStore,
     compare_runs,
@@ -30,7 +30,7 @@ from embedlab.benchmarking import (
     repeat_to,
     results_json,
 )
-from embedlab.packaged import locate_minilm
+from embedlab.models.packaged import locate_minilm
 
 MINILM, STATIC = "all-MiniLM-L6-v2", "static-64d"
 CORPUS = list(seed.BENCHMARK_CORPUS[:40])
@@ -358,7 +358,7 @@ def test_recommendation_follows_the_lesson(run):
 
 def test_benchmark_stays_callable_after_its_module_is_imported():
     code = (
-        "import embedlab.benchmarking, embedlab\n"
+        "import embedlab.benchmarking.run, embedlab\n"
         "r = embedlab.benchmark(['static-64d'], ['a', 'b'], repeats=1)\n"
         "print(len(r), callable(embedlab.benchmark))"
     )
@@ -400,7 +400,7 @@ def test_store_survives_a_new_process(run, tmp_path):
     run_id = BenchmarkStore(path).save(results)
     code = (
         "import sys, json\n"
-        "from embedlab.benchmarking import BenchmarkStore\n"
+        "from embedlab.benchmarking.run import BenchmarkStore\n"
         "r = BenchmarkStore(sys.argv[1]).load(int(sys.argv[2]))\n"
         "print(json.dumps({'models': list(r['model']), 'tps': r['texts_per_s'].tolist(),"
         " 'cpu': r.attrs['machine']['cpu_model']}))"
@@ -482,7 +482,7 @@ def test_store_refuses_what_is_not_a_result(store):
 def test_machine_info_without_importing_torch():
     code = (
         "import sys, json\n"
-        "import embedlab.machine as m\n"
+        "import embedlab.benchmarking.machine as m\n"
         "assert 'torch' not in sys.modules\n"
         "info = m.machine_info(torch_threads=False)\n"
         "assert 'torch' not in sys.modules\n"
@@ -500,7 +500,7 @@ def test_machine_info_without_importing_torch():
 def test_machine_info_records_torch_threads():
     import torch
 
-    from embedlab.machine import describe, machine_info
+    from embedlab.benchmarking.machine import describe, machine_info
 
     info = machine_info()
     assert info["torch_threads"] == torch.get_num_threads()

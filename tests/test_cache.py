@@ -10,7 +10,7 @@ import time
 import numpy as np
 
 import embedlab
-from embedlab.cache import FILE_NAME, EmbeddingCache, text_key
+from embedlab.models.cache import FILE_NAME, EmbeddingCache, text_key
 
 
 def test_damaged_database_is_set_aside_and_rebuilt(tmp_path, caplog):

@@ -5,7 +5,7 @@ import pytest
 from sentence_transformers import SentenceTransformer
 
 import embedlab
-from embedlab import packaged
+from embedlab.models import packaged
 
 
 def test_catalog_lists_the_lesson_models():

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 import embedlab
-from embedlab import cli
-from embedlab.benchmarking import COLUMNS, BenchmarkStore
+from embedlab.benchmarking.run import COLUMNS, BenchmarkStore
+from embedlab.cli import main as cli
 
 TEXTS = [
     "User expressed anxiety about work deadlines and feeling overwhelmed",

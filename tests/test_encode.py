@@ -9,8 +9,9 @@ import pytest
 from sentence_transformers import SentenceTransformer
 
 import embedlab
-from embedlab import packaged, seed
-from embedlab.cache import embedding_cache
+from embedlab import seed
+from embedlab.models import packaged
+from embedlab.models.cache import embedding_cache
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +95,7 @@ def test_a_new_process_answers_from_the_cache_without_loading_the_model():
         "import embedlab, numpy as np, sys\n"
         f"v = embedlab.encode({texts!r})\n"
         "np.save(sys.stdout.buffer, v)\n"
-        "sys.stderr.write(repr((embedlab.catalog.loaded_models(), 'torch' in sys.modules)))\n"
+        "sys.stderr.write(repr((embedlab.models.catalog.loaded_models(), 'torch' in sys.modules)))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True)
     import io

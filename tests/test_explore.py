@@ -1,4 +1,4 @@
-"""embedlab.explore: input preparation, neighbours, placing a query, map quality, clusters.
+"""embedlab.maps.explore: input preparation, neighbours, placing a query, map quality, clusters.
 
 Oracles: scikit-learn (cosine_similarity, PCA, trustworthiness, silhouette_score, adjusted_rand_score).
 """
@@ -12,7 +12,8 @@ from sklearn.metrics import adjusted_rand_score, silhouette_score
 from sklearn.metrics.pairwise import cosine_similarity
 
 import embedlab
-from embedlab import explore, seed
+from embedlab import seed
+from embedlab.maps import explore
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""embedlab.figures: escaping, palette, WebGL switch, titles, heatmap values, standalone HTML."""
+"""embedlab.maps.figures: escaping, palette, WebGL switch, titles, heatmap values, standalone HTML."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 import pytest
 from sklearn.metrics.pairwise import cosine_similarity
 
-from embedlab import figures
+from embedlab.maps import figures
 
 HOSTILE = [
     "<img src=x onerror=alert(1)>",

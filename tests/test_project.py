@@ -99,7 +99,7 @@ def clustered(n, dim=32, clusters=6, seed=0):
 def test_exact_neighbours_match_sklearn():
     from sklearn.neighbors import NearestNeighbors
 
-    from embedlab import projection
+    from embedlab.maps import projection
 
     x = np.random.default_rng(3).normal(size=(700, 20))
     idx, dist = projection._exact_neighbours(x, 12, block=128)  # several blocks
@@ -122,7 +122,7 @@ def test_plan_names_the_implementation():
 def test_fast_paths_are_as_trustworthy_as_sklearn(monkeypatch, path):
     from sklearn.manifold import TSNE
 
-    from embedlab import projection
+    from embedlab.maps import projection
 
     x = clustered(300)
     if path != "barnes-hut":  # as from FFT_FROM points: FFT and the short schedule

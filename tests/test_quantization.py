@@ -10,7 +10,8 @@ import pytest
 from sentence_transformers import SentenceTransformer
 
 import embedlab
-from embedlab import packaged, seed
+from embedlab import seed
+from embedlab.models import packaged
 
 INT8 = "all-MiniLM-L6-v2-int8"
 
@@ -61,7 +62,7 @@ def test_same_top1_traces_as_fp32(fp32):
 
 def test_cached_vectors_of_the_old_int8_file_are_not_reused():
     """Version 1 of the name was the weight-only file: its cache entries must not answer now."""
-    identity = embedlab.catalog.cached_identity(INT8)
+    identity = embedlab.models.catalog.cached_identity(INT8)
     assert identity == (embedlab.load_model(INT8).cache_key, 384)
     assert identity[0].endswith("|2")
 

@@ -5,7 +5,8 @@ import pytest
 from sklearn.metrics.pairwise import cosine_similarity
 
 import embedlab
-from embedlab import ranking, seed
+from embedlab import seed
+from embedlab.retrieval import ranking
 
 
 def oracle(queries, corpus, k):

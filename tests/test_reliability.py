@@ -10,7 +10,7 @@ import sys
 import pytest
 
 import embedlab
-from embedlab import packaged
+from embedlab.models import packaged
 
 SAVE_LOOP = {
     "benchmarks": (

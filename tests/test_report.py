@@ -13,8 +13,9 @@ import pandas as pd
 import pytest
 from conftest import ARTIFACTS
 
-from embedlab import report, seed
-from embedlab.reviewing import review
+from embedlab import seed
+from embedlab.reviewing import report
+from embedlab.reviewing.run import review
 
 XSS_NAME = '<script>alert("name")</script> Q3 review'
 XSS_NOTES = 'Line one\n<img src=x onerror="window.__hacked=1">\n| not | a | table |'

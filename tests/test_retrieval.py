@@ -16,8 +16,10 @@ import pytest
 from sklearn.metrics.pairwise import cosine_similarity
 
 import embedlab
-from embedlab import packaged, seed, traces
-from embedlab.retrieval import STANDARD_K, Recommendation, evaluate_retrieval, recommend, summary_table
+from embedlab import seed
+from embedlab.models import packaged
+from embedlab.retrieval import traces
+from embedlab.retrieval.evaluation import STANDARD_K, Recommendation, evaluate_retrieval, recommend, summary_table
 
 # The lesson's three traces plus thirteen more, some close to each other on purpose, and queries
 # written so that the real model gets some wrong (checked below: the set is not trivial).

@@ -20,8 +20,11 @@ import pandas as pd
 import pytest
 
 import embedlab
-from embedlab import explore, packaged, seed, traces
-from embedlab.reviewing import (
+from embedlab import seed
+from embedlab.maps import explore
+from embedlab.models import packaged
+from embedlab.retrieval import traces
+from embedlab.reviewing.run import (
     COLUMNS,
     _typed,
     decide,
@@ -265,7 +268,7 @@ def test_stop_keeps_the_models_that_finished(data):
 
 
 def test_defaults_are_the_lessons_data():
-    import embedlab.review_store  # imports the module embedlab.reviewing too
+    import embedlab.reviewing.store  # imports the module embedlab.reviewing.run too
 
     # from a notebook: embedlab.review(...) runs a review even once its module is imported
     result = embedlab.review(["static-64d"], repeats=1, corpus=["a short text"] * 4)

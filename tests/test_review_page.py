@@ -13,9 +13,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import embedlab
-from embedlab import traces
-from embedlab.review_store import ReviewStore
-from embedlab.reviewing import review
+from embedlab.retrieval import traces
+from embedlab.reviewing.run import review
+from embedlab.reviewing.store import ReviewStore
 
 PAGE = "pages/model_review.py"
 CORPUS = ["a short text to time", "another short text"] * 3

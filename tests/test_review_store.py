@@ -16,8 +16,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from embedlab.review_store import ReviewStore, compare_reviews
-from embedlab.reviewing import review, to_document
+from embedlab.reviewing.run import review, to_document
+from embedlab.reviewing.store import ReviewStore, compare_reviews
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,8 +40,8 @@ def test_save_restart_reopen_gives_identical_figures(table, tmp_path):
     # a new process, as after a server restart, reads the same file
     code = (
         "import json, sys\n"
-        "from embedlab.review_store import ReviewStore\n"
-        "from embedlab.reviewing import to_document\n"
+        "from embedlab.reviewing.store import ReviewStore\n"
+        "from embedlab.reviewing.run import to_document\n"
         f"print(json.dumps(to_document(ReviewStore().load({review_id}))))\n"
     )
     done = subprocess.run(

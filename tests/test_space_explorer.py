@@ -22,7 +22,8 @@ from streamlit.proto.WidgetStates_pb2 import WidgetState
 from streamlit.testing.v1 import AppTest
 
 import embedlab
-from embedlab import explore, seed
+from embedlab import seed
+from embedlab.maps import explore
 
 HOSTILE = ["<img src=x onerror=alert(1)>", "<script>alert(1)</script>"]
 

@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 import embedlab
 from embedlab import seed
-from embedlab.benchmarking import BenchmarkStore
+from embedlab.benchmarking.run import BenchmarkStore
 
 PAGE = "pages/speed_benchmark.py"
 SMALL = ["all-MiniLM-L6-v2", "static-64d"]

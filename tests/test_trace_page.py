@@ -16,7 +16,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import embedlab
-from embedlab import seed, traces
+from embedlab import seed
+from embedlab.retrieval import traces
 
 PAGE = "pages/trace_retrieval.py"
 

@@ -7,7 +7,8 @@ import json
 import pandas as pd
 import pytest
 
-from embedlab import seed, traces
+from embedlab import seed
+from embedlab.retrieval import traces
 
 
 def lesson_texts():

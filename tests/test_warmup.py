@@ -1,4 +1,4 @@
-"""embedlab.warmup: UMAP compiled in the background, once per process.
+"""embedlab.maps.warmup: UMAP compiled in the background, once per process.
 
 The oracle for "no user waits for compilation" is numba itself: after the warm-up, a user's
 UMAP fits (small and NN-descent-sized) add no compiled signature to any umap/pynndescent function.
@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from embedlab import warmup
+from embedlab.maps import warmup
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -46,7 +46,7 @@ def test_the_delay_comes_first(fresh):
 
 
 def test_a_failure_is_reported_not_raised(fresh, monkeypatch):
-    from embedlab import projection
+    from embedlab.maps import projection
 
     def broken(*args, **kwargs):
         raise RuntimeError("numba is not working")
@@ -74,7 +74,8 @@ CHECK = """
 import json, sys
 import numpy as np
 from numba.core.registry import CPUDispatcher
-from embedlab import project, warmup
+from embedlab import project
+from embedlab.maps import warmup
 
 def compiled():
     found = {}

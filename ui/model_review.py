@@ -16,8 +16,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from embedlab import explore, seed, traces
-from embedlab.review_store import ReviewStore
+from embedlab import seed
+from embedlab.maps import explore
+from embedlab.retrieval import traces
+from embedlab.reviewing.store import ReviewStore
 
 state = st.session_state
 

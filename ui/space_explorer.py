@@ -1,6 +1,6 @@
 """Streamlit-only helpers for the Space Explorer page: caching by inputs, progress, and the kept result.
 
-The computing is in :mod:`embedlab.explore`, :mod:`embedlab.figures` and :mod:`embedlab.arithmetic`;
+The computing is in :mod:`embedlab.maps.explore`, :mod:`embedlab.maps.figures` and :mod:`embedlab.maps.arithmetic`;
 this module wraps it for Streamlit (``st.cache_data`` keyed by a digest of the embeddings, a
 progress bar while encoding) and holds what the page keeps in ``st.session_state``.
 """
@@ -16,7 +16,8 @@ import numpy as np
 import streamlit as st
 
 import embedlab
-from embedlab import explore, seed
+from embedlab import seed
+from embedlab.maps import explore
 
 #: The text box's starting content: the lesson's sixteen sentences as "Label | sentence" lines.
 DEFAULT_TEXT = "\n".join(f"{label} | {text}" for label, text in seed.LABELLED_SENTENCES)
@@ -67,7 +68,7 @@ class MapResult:
         return self.settings.model
 
     def title(self) -> str:
-        from embedlab.figures import map_title
+        from embedlab.maps.figures import map_title
 
         return map_title(
             self.model,

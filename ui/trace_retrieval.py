@@ -25,8 +25,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from embedlab import traces
-from embedlab.retrieval import RetrievalResult
+from embedlab.retrieval import traces
+from embedlab.retrieval.evaluation import RetrievalResult
 
 state = st.session_state
 
@@ -253,7 +253,7 @@ class ProgressBar:
 # -- drawing -----------------------------------------------------------------------------------
 def summary_frame(results: dict[str, RetrievalResult]) -> pd.DataFrame:
     """The summary table with one row per model, fractions kept (formatted by column_config)."""
-    from embedlab.retrieval import summary_table
+    from embedlab.retrieval.evaluation import summary_table
 
     return summary_table(results)
 

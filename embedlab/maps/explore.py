@@ -11,9 +11,9 @@ from typing import Literal
 
 import numpy as np
 
-from .ranking import rank
-from .tables import parse_lines
-from .validation import check_matrix, check_positive_int
+from ..retrieval.ranking import rank
+from ..tables import parse_lines
+from ..validation import check_matrix, check_positive_int
 
 #: Sentences the page maps at most (t-SNE on 20,000 points takes about 80 s on 2 cores).
 MAX_SENTENCES = 20_000
@@ -152,7 +152,7 @@ def text_like_columns(frame) -> list[str]:
 
     A CSV column of numbers reads as strings; it is not text to embed.
     """
-    from .tables import text_columns
+    from ..tables import text_columns
 
     found = []
     for column in text_columns(frame):

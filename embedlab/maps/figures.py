@@ -122,7 +122,7 @@ def scatter_figure(
     Parameters
     ----------
     table : DataFrame with columns text, x, y[, z]
-        One row per sentence (see :func:`embedlab.explore.points_table`); a ``z`` column makes a 3-D map.
+        One row per sentence (see :func:`embedlab.maps.explore.points_table`); a ``z`` column makes a 3-D map.
     groups : list of str, optional
         One group name per row (label or cluster) for colour and legend; None draws one colour.
     title : str
@@ -141,7 +141,7 @@ def scatter_figure(
     -------
     plotly.graph_objects.Figure
         Every sentence marker carries its row number in ``customdata``, so a selection maps back
-        to rows (:func:`embedlab.explore.selected_rows`).
+        to rows (:func:`embedlab.maps.explore.selected_rows`).
     """
     import plotly.graph_objects as go
 

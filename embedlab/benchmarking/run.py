@@ -50,9 +50,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import sqlite_files
-from .home import data_dir
-from .validation import check_positive_int, check_texts
+from ..storage import sqlite as sqlite_files
+from ..storage.home import data_dir
+from ..validation import check_positive_int, check_texts
 
 __all__ = [
     "COLUMNS",
@@ -234,7 +234,7 @@ def benchmark(
         and fastest repeat; ``tokens_per_s`` counts tokens the model read (truncated texts
         count up to its maximum); ``slowdown`` is baseline speed / this speed (above 1:
         slower) and ``comparison`` says it in words. ``attrs`` holds ``machine`` (see
-        :func:`embedlab.machine.machine_info`), ``settings``, ``times`` (every repeat's
+        :func:`embedlab.benchmarking.machine.machine_info`), ``settings``, ``times`` (every repeat's
         seconds per model), ``baseline`` and ``stopped``.
 
     Raises
@@ -440,7 +440,7 @@ class _Run:
         return embedder
 
     def _describe(self, record: _Record, embedder) -> None:
-        from .catalog import canonical_name, list_models
+        from ..models.catalog import canonical_name, list_models
 
         record.backend = embedder.backend
         record.dim = int(embedder.dim)
@@ -452,7 +452,7 @@ class _Run:
         record.tokens = int(np.minimum(counts, embedder.max_tokens).sum())
 
     def _encode(self, index: int, record: _Record, embedder) -> None:
-        from .encoding import encode
+        from ..models.encoding import encode
 
         memory = _PeakMemory()
         if self.warmup:
@@ -480,7 +480,7 @@ class _Run:
 # -- loading a fresh instance -----------------------------------------------------------------
 def _prepare(name: str) -> str:
     """Locate the model's files and import the library that runs it; return the backend."""
-    from . import catalog
+    from ..models import catalog
 
     entry = catalog._BY_NAME.get(catalog.canonical_name(name.strip()))
     backend = entry.backend if entry is not None else "sentence-transformers"
@@ -513,7 +513,7 @@ def _import_architecture(folder) -> None:
 
 def _load_fresh(name: str):
     """A new Embedder built by the catalog's own loader, bypassing its per-process cache."""
-    from . import catalog
+    from ..models import catalog
 
     if not isinstance(name, str) or not name.strip():
         raise TypeError(f"model must be a model name (a non-empty str), got {name!r}.")
@@ -523,7 +523,7 @@ def _load_fresh(name: str):
 
 
 def _reason(error: BaseException) -> str:
-    from .packaged import ModelUnavailable
+    from ..models.packaged import ModelUnavailable
 
     text = str(error).strip().rstrip(".")
     if isinstance(error, ModelUnavailable):

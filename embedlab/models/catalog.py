@@ -239,7 +239,7 @@ _registry_lock = threading.Lock()
 
 
 def load_model(name: str = DEFAULT_MODEL):
-    """Load a model once per process and return its :class:`~embedlab.embedders.Embedder`.
+    """Load a model once per process and return its :class:`~embedlab.models.embedders.Embedder`.
 
     Parameters
     ----------

@@ -3,7 +3,7 @@
 A review is saved whole — its name, the reviewer's notes and decision, the time, the data
 fingerprint, the models and their versions, the machine and every figure — in one transaction,
 so a crash while saving leaves either the whole review or nothing. Each review is one row
-whose ``document`` column holds :func:`embedlab.reviewing.to_document`'s JSON; a few fields are
+whose ``document`` column holds :func:`embedlab.reviewing.run.to_document`'s JSON; a few fields are
 copied into their own columns so the list reads without parsing every document. A record that
 cannot be read back gives a clear error for that review only; the others still load.
 """
@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import sqlite_files
-from .home import data_dir
-from .reviewing import COLUMNS, from_document, to_document
+from ..storage import sqlite as sqlite_files
+from ..storage.home import data_dir
+from .run import COLUMNS, from_document, to_document
 
 __all__ = ["MAX_NAME", "ReviewStore", "compare_reviews"]
 

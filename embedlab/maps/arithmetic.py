@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .catalog import DEFAULT_MODEL
-from .embedders import Embedder
-from .validation import check_positive_int, check_texts
+from ..models.catalog import DEFAULT_MODEL
+from ..models.embedders import Embedder
+from ..validation import check_positive_int, check_texts
 
 #: Texts one expression may combine at most.
 MAX_TERMS = 20
@@ -158,8 +158,8 @@ def evaluate(
     ValueError
         A malformed expression, no candidates, or texts that cancel out (a zero vector).
     """
-    from .encoding import encode
-    from .ranking import rank
+    from ..models.encoding import encode
+    from ..retrieval.ranking import rank
 
     terms = parse_expression(expression)
     candidates = check_texts(candidates, "candidates")

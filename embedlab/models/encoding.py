@@ -6,10 +6,10 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
+from ..validation import check_positive_int, check_texts
 from .cache import embedding_cache, text_key
 from .catalog import DEFAULT_MODEL, cached_identity, load_model
 from .embedders import Embedder
-from .validation import check_positive_int, check_texts
 
 #: ``progress(done, total)``: texts encoded so far out of those the model has to encode.
 Progress = Callable[[int, int], None]

@@ -23,7 +23,7 @@ def open_checked(path: Path, schema: str, what: str) -> str | None:
     Returns a sentence for the user ("The saved reviews file was damaged; …") when a damaged
     file was set aside, else None. ``what`` names the file's contents in that sentence.
     """
-    from .packaged import set_aside
+    from ..models.packaged import set_aside
 
     path.parent.mkdir(parents=True, exist_ok=True)
     try:

@@ -28,7 +28,7 @@ from pathlib import Path
 #: Quantising them too flipped the seed's closest call (query 2: fp32 prefers its trace by
 #: 0.018 cosine; fully quantised the other trace won by 0.007; these kept in fp32, 0.011).
 KEEP_FP32 = "attention/output/dense"
-#: The exported graph's inputs, as :class:`~embedlab.embedders.OnnxEmbedder` feeds them.
+#: The exported graph's inputs, as :class:`~embedlab.models.embedders.OnnxEmbedder` feeds them.
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 FILE_NAME = "model.onnx"
 

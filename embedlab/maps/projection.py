@@ -15,7 +15,7 @@ from typing import Literal
 
 import numpy as np
 
-from .validation import check_choice, check_matrix, check_positive_int
+from ..validation import check_choice, check_matrix, check_positive_int
 
 Method = Literal["tsne", "pca", "umap"]
 METHODS: tuple[str, ...] = ("tsne", "pca", "umap")

@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from . import seed
-from .tables import read_table
+from .. import seed
+from ..tables import read_table
 
 TRACE_COLUMNS: tuple[str, ...] = ("id", "query_pattern", "approach", "tools_used")
 QUERY_COLUMNS: tuple[str, ...] = ("query", "expected_id")

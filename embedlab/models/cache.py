@@ -3,7 +3,7 @@
 Two levels, both keyed by (model cache key, sha256 of the text):
 
 * in memory, bounded (least recently used vectors leave first);
-* on disk, in SQLite under :func:`embedlab.home.data_dir` — survives restarts, safe with several
+* on disk, in SQLite under :func:`embedlab.storage.home.data_dir` — survives restarts, safe with several
   threads (one connection each) and processes (WAL mode, busy timeout), and a crash mid-write
   cannot corrupt it (each batch is one transaction). A database that fails its integrity check
   when opened is set aside (renamed, never deleted) and rebuilt.
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .home import data_dir
+from ..storage.home import data_dir
 from .packaged import set_aside
 
 log = logging.getLogger("embedlab")

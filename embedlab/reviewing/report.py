@@ -7,7 +7,7 @@
 * :func:`to_json` — every figure and detail; :func:`from_json` reads it back.
 
 Each takes the table :func:`embedlab.review` returns, or one
-:meth:`embedlab.review_store.ReviewStore.load` gave back (its name, notes and decision are in
+:meth:`embedlab.reviewing.store.ReviewStore.load` gave back (its name, notes and decision are in
 ``attrs``; pass ``name=``, ``notes=``, ``decision=`` to override).
 """
 
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .reviewing import from_document, to_document
+from .run import from_document, to_document
 
 __all__ = ["from_json", "to_html", "to_json", "to_markdown", "write"]
 
@@ -134,8 +134,8 @@ def to_html(
     import plotly.io as pio
     from plotly.offline import get_plotlyjs
 
-    from .machine import describe
-    from .review_figures import quality_figure, speed_figure, tradeoff_figure
+    from ..benchmarking.machine import describe
+    from .figures import quality_figure, speed_figure, tradeoff_figure
 
     _check_table(table)
     meta = _meta(table, name, notes, decision)
@@ -340,7 +340,7 @@ def to_markdown(
     table: pd.DataFrame, *, name: str | None = None, notes: str | None = None, decision: str | None = None
 ) -> str:
     """The review as Markdown (GitHub-flavoured tables), for a pull request or a wiki page."""
-    from .machine import describe
+    from ..benchmarking.machine import describe
 
     _check_table(table)
     meta = _meta(table, name, notes, decision)

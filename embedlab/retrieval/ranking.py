@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .validation import check_matrix, check_positive_int
+from ..validation import check_matrix, check_positive_int
 
 #: Scores held at once per chunk (queries × corpus rows); 2M float32 = 8 MB, so a chunk's
 #: scores stay in the processor's cache while they are scaled and searched.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .figures import OKABE_ITO, escape
+from ..maps.figures import OKABE_ITO, escape
 
 __all__ = ["quality_figure", "speed_figure", "tradeoff_figure"]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .ranking import rank
-from .validation import check_matrix, check_positive_int
+from ..retrieval.ranking import rank
+from ..validation import check_matrix, check_positive_int
 
 
 def _cosine_neighbours(x: np.ndarray, k: int) -> np.ndarray:

@@ -83,7 +83,7 @@ def machine_info(*, torch_threads: bool = True) -> dict:
         load = round(float(os.getloadavg()[0]), 2)
     except (AttributeError, OSError):
         load = None
-    from . import __version__
+    from .. import __version__
 
     info = {
         "cpu_model": cpu_model(),

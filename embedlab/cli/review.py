@@ -4,7 +4,7 @@
         --traces traces.csv --queries queries.csv --corpus texts.txt \\
         --html review.html --markdown review.md --json review.json
 
-Registered by :func:`register` into the command line's subparsers (see :mod:`embedlab.cli`).
+Registered by :func:`register` into the command line's subparsers (see :mod:`embedlab.cli.main`).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import seed
-from .cli import EXIT_FAILED, EXIT_OK, EXIT_STOPPED, UsageError, _StopOnInterrupt, _table
+from .. import seed
+from .main import EXIT_FAILED, EXIT_OK, EXIT_STOPPED, UsageError, _StopOnInterrupt, _table
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".parquet")
 
@@ -92,8 +92,8 @@ def register(commands) -> argparse.ArgumentParser:
 
 def run(args) -> int:
     """Run the review the arguments describe; returns the exit status."""
-    from .report import write
-    from .reviewing import review
+    from ..reviewing.report import write
+    from ..reviewing.run import review
 
     for option, suffixes in (("html", (".html", ".htm")), ("markdown", (".md", ".markdown")), ("json", (".json",))):
         path = getattr(args, option)
@@ -133,7 +133,7 @@ def run(args) -> int:
         print("\nStopped early: only the models that finished are compared.")
     meta = {"name": args.name.strip() or "Model review", "notes": args.notes, "decision": args.decision}
     if args.save:
-        from .review_store import ReviewStore
+        from ..reviewing.store import ReviewStore
 
         store = ReviewStore()
         review_id = store.save(table, name=meta["name"], notes=args.notes, decision=args.decision)
@@ -156,7 +156,7 @@ def _retrieval_data(args) -> dict:
         raise UsageError("--traces and --queries go together (or neither, for the lesson's)")
     if args.traces is None:
         return {}
-    from .traces import NothingUsable, prepare, read_queries, read_traces
+    from ..retrieval.traces import NothingUsable, prepare, read_queries, read_traces
 
     tables = []
     for option, path, reader in (("--traces", args.traces, read_traces), ("--queries", args.queries, read_queries)):
@@ -194,7 +194,7 @@ def _text(option: str, path: Path) -> str:
 
 def _corpus(path: Path, column: str | None) -> list[str]:
     if path.suffix.lower() in TABLE_SUFFIXES:
-        from .tables import read_table, text_columns
+        from ..tables import read_table, text_columns
 
         try:
             frame = read_table(_read("--corpus", path), path.name)
@@ -222,7 +222,7 @@ def _sentences(args) -> tuple[list[str] | None, list[str] | None]:
         return list(seed.SENTENCES), list(seed.LABELS)
     if args.sentences is None:
         return None, None
-    from .explore import from_lines
+    from ..maps.explore import from_lines
 
     try:
         sentences = from_lines(_text("--sentences", args.sentences))

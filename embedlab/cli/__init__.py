@@ -1,0 +1,1 @@
+"""The command line, ``python -m embedlab <command>``: one module per command."""

@@ -1,0 +1,1 @@
+"""Reviewing: speed and quality of candidate models side by side, the decision, saved reviews and reports."""
