@@ -161,3 +161,62 @@ def text_columns(frame) -> list[str]:
         if len(values) and len(strings) >= 0.8 * len(values):
             scores.append((-strings.str.len().mean(), column))
     return [column for _, column in sorted(scores)]
+
+
+def is_table_file(filename: str) -> bool:
+    """Whether ``filename``'s extension is one :func:`read_table` reads (else: plain text, one text a line)."""
+    return PurePath(filename).suffix.lower().lstrip(".") in TABLE_TYPES
+
+
+def column_texts(frame, column: str | None = None, *, source: str = "the table") -> list[str]:
+    """The non-blank texts of one column of ``frame``: ``column``, or the best text column.
+
+    Raises
+    ------
+    ValueError
+        ``column`` is not in the table, or (with ``column=None``) no column holds text; the
+        message names the columns there are.
+    """
+    columns = ", ".join(map(str, frame.columns))
+    if column is None:
+        candidates = text_columns(frame)
+        if not candidates:
+            raise ValueError(f"{source} has no column of text; its columns are: {columns}.")
+        column = candidates[0]
+    elif column not in frame.columns:
+        raise ValueError(f"column {column!r} is not in {source}; its columns are: {columns}.")
+    return [str(v) for v in frame[column].dropna() if str(v).strip()]
+
+
+def read_corpus(data: bytes, filename: str, *, column: str | None = None) -> list[str]:
+    """A corpus of texts from a file's bytes: a table's text column, or one text per non-blank line.
+
+    Parameters
+    ----------
+    data : bytes
+        The file's content.
+    filename : str
+        Its name; the extension says whether it is a table (:data:`TABLE_TYPES`) or plain text.
+    column : str, optional
+        The table column holding the texts (default: the best text column). Only for tables.
+
+    Raises
+    ------
+    ValueError
+        An unreadable file, a missing column, a ``column`` for a plain-text file, or no texts,
+        in one sentence that names the file.
+    """
+    name = PurePath(filename).name
+    if is_table_file(name):
+        texts = column_texts(read_table(data, name), column, source=name)
+    else:
+        if column is not None:
+            raise ValueError(f"a column applies to table files ({', '.join(TABLE_TYPES)}) only, not to {name}.")
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as error:
+            raise ValueError(f"{name} is not UTF-8 text (byte {error.start}); save it as UTF-8.") from None
+        texts = [line.strip() for line in text.splitlines() if line.strip()]
+    if not texts:
+        raise ValueError(f"{name} holds no texts.")
+    return texts
