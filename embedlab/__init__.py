@@ -29,8 +29,8 @@ _LAZY = {
     "BenchmarkStore": "benchmarking.run",
     "evaluate_retrieval": "retrieval.evaluation",
     "RetrievalResult": "retrieval.evaluation",
-    "Recommendation": "retrieval.evaluation",
-    "recommend": "retrieval.evaluation",
+    "Recommendation": "decision",
+    "recommend": "decision",
     "review": "reviewing.run",
     "ReviewStore": "reviewing.store",
 }

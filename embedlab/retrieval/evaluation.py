@@ -6,15 +6,13 @@ against the expected corpus entry of each query. The metric definitions are thos
 sentence-transformers' ``InformationRetrievalEvaluator`` (accuracy@k, MRR@k), so the figures
 are comparable with anything reported by it.
 
-:func:`recommend` is the lesson's decision rule ("upgrade only if retrieval quality is below
-80%"), kept apart as a pure function so any page or script can apply it to its own figures.
+The lesson's decision rule ("upgrade only if retrieval quality is below 80%") lives in
+:mod:`embedlab.decision`; :meth:`RetrievalResult.recommend` applies it to one result.
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
-import numbers
 from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -22,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .. import seed
+from ..decision import Recommendation, recommend
 from ..models.catalog import DEFAULT_MODEL, load_model
 from ..models.embedders import Embedder
 from ..models.encoding import encode
@@ -289,94 +288,6 @@ def _expected_label(item):
             values = sorted(values)
         return values[0] if len(values) == 1 else tuple(values)
     return int(item) if isinstance(item, np.integer) else item
-
-
-@dataclass(frozen=True)
-class Recommendation:
-    """The verdict of :func:`recommend`.
-
-    ``headline`` is one sentence; ``failing`` the queries not answered at top-1;
-    :attr:`message` adds which queries fail to the headline.
-    """
-
-    good_enough: bool
-    accuracy: float
-    threshold: float
-    failing: tuple[str, ...]
-    model: str | None
-    headline: str
-
-    #: Failing queries named in :attr:`message` at most.
-    NAMED = 5
-
-    @property
-    def message(self) -> str:
-        if not self.failing:
-            return self.headline
-        named = ", ".join(repr(q) for q in self.failing[: self.NAMED])
-        more = len(self.failing) - self.NAMED
-        tail = f" and {more} more" if more > 0 else ""
-        noun = "query fails" if len(self.failing) == 1 else "queries fail"
-        return f"{self.headline} {len(self.failing)} {noun} at top-1: {named}{tail}."
-
-
-def recommend(
-    accuracy: float,
-    failing: Sequence[str] = (),
-    *,
-    threshold: float = seed.GOOD_ENOUGH_ACCURACY,
-    model: str | None = None,
-) -> Recommendation:
-    """The lesson's decision rule: keep the model if top-1 accuracy reaches ``threshold``.
-
-    Parameters
-    ----------
-    accuracy : float in [0, 1]
-        Top-1 retrieval accuracy.
-    failing : list of str
-        The queries answered wrongly at top-1 (named in the message).
-    threshold : float in [0, 1], default 0.8
-        The accuracy that is good enough (the lesson's 80%); reaching it exactly is enough.
-    model : str, optional
-        The model's name, for the sentence.
-
-    Returns
-    -------
-    Recommendation
-        ``good_enough`` True: the model is good enough, keep it; False: consider a larger model
-        or fine-tuning.
-
-    Examples
-    --------
-    >>> recommend(2 / 3, ["What did I mention last Tuesday?"], model="all-MiniLM-L6-v2").good_enough
-    False
-    """
-    accuracy = _check_fraction(accuracy, "accuracy")
-    threshold = _check_fraction(threshold, "threshold")
-    if isinstance(failing, str):
-        raise TypeError("failing must be a list of query texts, got a single str; wrap it in a list.")
-    failing = tuple(str(q) for q in failing)
-    who = model or "The model"
-    if accuracy >= threshold:
-        headline = (
-            f"{who} is good enough: top-1 accuracy {accuracy:.0%} reaches the {threshold:.0%} threshold, "
-            "so keep it — it is the fast choice."
-        )
-    else:
-        headline = (
-            f"Consider a larger model or fine-tuning: {who if model else 'the model'} reaches "
-            f"{accuracy:.0%} top-1 accuracy, below the {threshold:.0%} threshold."
-        )
-    return Recommendation(accuracy >= threshold, accuracy, threshold, failing, model, headline)
-
-
-def _check_fraction(value: object, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number between 0 and 1, got {type(value).__name__} {value!r}.")
-    value = float(value)
-    if math.isnan(value) or not 0.0 <= value <= 1.0:
-        raise ValueError(f"{name} must be a number between 0 and 1, got {value}.")
-    return value
 
 
 def summary_table(results: Mapping[str, RetrievalResult] | Sequence[RetrievalResult]) -> pd.DataFrame:
