@@ -13,6 +13,7 @@ from embedlab.benchmarking.run import compare_runs, recommend, repeat_to, result
 from embedlab.tables import TABLE_TYPES, read_table, text_columns
 from ui import common
 from ui import speed_benchmark as ui
+from ui.state import retrieval_figures
 
 state = st.session_state
 SOURCES = {
@@ -302,7 +303,7 @@ def show_results(result) -> None:
 
     with st.container(border=True):
         st.subheader("Recommendation")
-        accuracy = ui.retrieval_accuracy(state.get("retrieval_result"))
+        accuracy = {model: f.accuracy for model, f in (retrieval_figures() or {}).items()}
         for line in recommend(result, accuracy=accuracy or None, good_enough=seed.GOOD_ENOUGH_ACCURACY):
             st.markdown(f"- {line}")
         if accuracy:

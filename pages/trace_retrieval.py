@@ -12,6 +12,7 @@ from embedlab.retrieval import traces
 from embedlab.retrieval.evaluation import recommend
 from ui import common
 from ui import trace_retrieval as ui
+from ui.state import TEMPLATE_KEY, keep_retrieval_figures
 
 state = st.session_state
 
@@ -66,7 +67,7 @@ with left:
     template = st.text_area(
         "Template",
         value=traces.DEFAULT_TEMPLATE,
-        key="retrieval_template",
+        key=TEMPLATE_KEY,
         height=110,
         help="Fields in braces are filled from each trace's columns: "
         + ", ".join("{" + c + "}" for c in trace_table.columns)
@@ -139,7 +140,7 @@ if st.button("Evaluate", key="retrieval_run", type="primary", disabled=not ready
         "errors": errors,
         "signature": ui.signature(prepared, k, models),
     }
-    state["retrieval_result"] = ui.summaries(results)
+    keep_retrieval_figures(results)
 
 # ---------------------------------------------------------------- results
 runs = state.get("retrieval_runs")

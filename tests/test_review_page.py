@@ -16,6 +16,7 @@ import embedlab
 from embedlab.retrieval import traces
 from embedlab.reviewing.run import review
 from embedlab.reviewing.store import ReviewStore
+from ui.state import QUERIES_KEY, TRACES_KEY
 
 PAGE = "pages/model_review.py"
 CORPUS = ["a short text to time", "another short text"] * 3
@@ -155,7 +156,7 @@ def test_the_trace_retrieval_pages_tables_are_the_review_data():
         {"id": "b", "query_pattern": "User plans a trip", "approach": "Book travel", "tools_used": "planner"},
     ]
     queries = traces.query_table(["I keep waking up at night", "Flights to Rome?"], ["a", "b"])
-    at = open_page(traces_table=traces.trace_table(trace_rows), queries_table=queries)
+    at = open_page(**{TRACES_KEY: traces.trace_table(trace_rows), QUERIES_KEY: queries})
     assert at.radio(key="review_retrieval_source").value == "page"
     assert any("2 queries against 2 traces, from the Trace Retrieval page" in c for c in texts(at.caption))
     at.multiselect(key="review_models").set_value(["static-64d"])

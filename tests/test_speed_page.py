@@ -10,6 +10,8 @@ from streamlit.testing.v1 import AppTest
 import embedlab
 from embedlab import seed
 from embedlab.benchmarking.run import BenchmarkStore
+from embedlab.retrieval.evaluation import RetrievalSummary
+from ui.state import FIGURES_KEY
 
 PAGE = "pages/speed_benchmark.py"
 SMALL = ["all-MiniLM-L6-v2", "static-64d"]
@@ -194,7 +196,7 @@ def test_the_recommendation_uses_the_trace_retrieval_result():
     at = small_run(open_page(), ["all-MiniLM-L6-v2"])
     markdown = " ".join(m.value for m in at.markdown)
     assert "measure it" in markdown
-    at.session_state["retrieval_result"] = {"all-MiniLM-L6-v2": retrieval}
+    at.session_state[FIGURES_KEY] = {"all-MiniLM-L6-v2": RetrievalSummary.from_result(retrieval)}
     at.run()
     markdown = " ".join(m.value for m in at.markdown)
     accuracy = retrieval.accuracy
@@ -218,21 +220,3 @@ def test_display_table_and_figures_escape_html():
     table = ui.display_table(results)
     assert table.loc[0, "size MB"] == pytest.approx(results.loc[0, "size_bytes"] / 1e6)
     assert isinstance(table, pd.DataFrame)
-
-
-def test_retrieval_results_are_read_in_every_shape_the_other_page_leaves():
-    from ui import speed_benchmark as ui
-
-    retrieval = embedlab.evaluate_retrieval(
-        list(seed.QUERIES),
-        [seed.TRACE_TEMPLATE.format(**t) for t in seed.TRACES],
-        list(seed.EXPECTED),
-        model="all-MiniLM-L6-v2",
-    )
-    expected = {"all-MiniLM-L6-v2": retrieval.accuracy}
-    assert ui.retrieval_accuracy(retrieval) == expected
-    assert ui.retrieval_accuracy([retrieval]) == expected
-    assert ui.retrieval_accuracy({"all-MiniLM-L6-v2": retrieval}) == expected
-    assert ui.retrieval_accuracy({"all-MiniLM-L6-v2": retrieval.summary()}) == expected
-    assert ui.retrieval_accuracy({"all-MiniLM-L6-v2": 0.5}) == {"all-MiniLM-L6-v2": 0.5}
-    assert ui.retrieval_accuracy(None) == {} and ui.retrieval_accuracy("junk") == {}

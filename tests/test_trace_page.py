@@ -18,6 +18,7 @@ from streamlit.testing.v1 import AppTest
 import embedlab
 from embedlab import seed
 from embedlab.retrieval import traces
+from ui.state import FIGURES_KEY, QUERIES_KEY, TRACES_KEY
 
 PAGE = "pages/trace_retrieval.py"
 
@@ -67,15 +68,12 @@ def seed_texts():
 def test_seed_evaluates_like_the_library():
     at = evaluate(open_page())
     oracle = embedlab.evaluate_retrieval(list(seed.QUERIES), seed_texts(), list(seed.EXPECTED))
-    summary = at.session_state["retrieval_result"]
+    summary = at.session_state[FIGURES_KEY]
     assert list(summary) == [embedlab.DEFAULT_MODEL]
     got = summary[embedlab.DEFAULT_MODEL]
-    assert got["accuracy"] == oracle.accuracy and got["mrr"] == oracle.mrr and got["n_queries"] == 3
-    assert got["accuracy_at_k"] == oracle.accuracy_at_k
-    # what the Speed Benchmark page reads from it
-    from ui.speed_benchmark import retrieval_accuracy
-
-    assert retrieval_accuracy(summary) == {embedlab.DEFAULT_MODEL: oracle.accuracy}
+    assert got.accuracy == oracle.accuracy and got.mrr == oracle.mrr and got.n_queries == 3
+    assert got.accuracy_at_k == oracle.accuracy_at_k
+    assert got.correct == round(oracle.accuracy * 3) and got.failing == tuple(oracle.failures["query"])
     verdict = texts(at.success if oracle.accuracy >= 0.8 else at.warning)[0]
     assert ("good enough" if oracle.accuracy >= 0.8 else "Consider a larger model") in verdict
     # the chart draws the same figures
@@ -91,7 +89,7 @@ def test_seed_evaluates_like_the_library():
 
 def test_editing_a_query_changes_the_accuracy():
     at = evaluate(open_page())
-    before = at.session_state["retrieval_result"][embedlab.DEFAULT_MODEL]["accuracy"]
+    before = at.session_state[FIGURES_KEY][embedlab.DEFAULT_MODEL].accuracy
     edit(at, "queries_editor", edited={2: {"expected_id": "0"}})  # "What did I mention last Tuesday?" → trace 0
     at.run()
     assert any("changed since these results" in m for m in texts(at.info))
@@ -100,9 +98,9 @@ def test_editing_a_query_changes_the_accuracy():
     queries.loc[2, "expected_id"] = "0"
     prepared = traces.prepare(traces.trace_table(), queries)
     oracle = embedlab.evaluate_retrieval(prepared.queries, prepared.texts, prepared.expected, ids=prepared.ids)
-    after = at.session_state["retrieval_result"][embedlab.DEFAULT_MODEL]["accuracy"]
+    after = at.session_state[FIGURES_KEY][embedlab.DEFAULT_MODEL].accuracy
     assert after == oracle.accuracy != before
-    assert at.session_state["queries_table"].loc[2, "expected_id"] == "0"
+    assert at.session_state[QUERIES_KEY].loc[2, "expected_id"] == "0"
     if not oracle.per_query.loc[2, "correct"]:
         assert "What did I mention last Tuesday?" in failing(at)[0]["query"].tolist()
 
@@ -112,7 +110,7 @@ def test_threshold_changes_the_verdict_without_evaluating_again():
     edit(at, "queries_editor", edited={0: {"expected_id": "2"}, 1: {"expected_id": "2"}})
     at.run()
     evaluate(at)
-    accuracy = at.session_state["retrieval_result"][embedlab.DEFAULT_MODEL]["accuracy"]
+    accuracy = at.session_state[FIGURES_KEY][embedlab.DEFAULT_MODEL].accuracy
     assert accuracy < 0.8
     assert "Consider a larger model or fine-tuning" in texts(at.warning)[0]
     at.slider(key="retrieval_threshold").set_value(int(accuracy * 100) // 5 * 5).run()
@@ -138,8 +136,8 @@ def test_bad_rows_are_named_and_the_rest_still_evaluates():
     assert "Trace row 5 (id 5) has an empty query_pattern" in warnings
     assert "Query row 4" in warnings and "trace id 42, which is not in the trace table" in warnings
     evaluate(at)
-    summary = at.session_state["retrieval_result"][embedlab.DEFAULT_MODEL]
-    assert summary["n_queries"] == 3 and summary["n_corpus"] == 3
+    summary = at.session_state[FIGURES_KEY][embedlab.DEFAULT_MODEL]
+    assert summary.n_queries == 3 and summary.n_corpus == 3
 
 
 def test_unknown_template_field_is_named_and_nothing_is_lost():
@@ -150,7 +148,7 @@ def test_unknown_template_field_is_named_and_nothing_is_lost():
     assert not at.exception
     assert any("unknown field {outcome}" in m for m in texts(at.error))
     assert at.button(key="retrieval_run").disabled
-    assert at.session_state["queries_table"].loc[0, "query"] == "My job is stressing me out"
+    assert at.session_state[QUERIES_KEY].loc[0, "query"] == "My job is stressing me out"
     at.text_area(key="retrieval_template").set_value("{query_pattern}").run()
     assert not at.error and not at.button(key="retrieval_run").disabled
 
@@ -161,15 +159,15 @@ def test_upload_replaces_a_table_and_a_malformed_one_is_refused():
     table.loc[3] = ["sleep", "User cannot sleep", "Suggest a wind-down routine", "sleep_coach"]
     at.file_uploader(key="traces_upload").upload("traces.json", traces.traces_to_json(table), "application/json").run()
     assert not at.exception
-    assert at.session_state["traces_table"]["id"].tolist() == ["0", "1", "2", "sleep"]
+    assert at.session_state[TRACES_KEY]["id"].tolist() == ["0", "1", "2", "sleep"]
     assert any("Loaded 4 rows from traces.json" in m for m in texts(at.success))
 
     at.file_uploader(key="queries_upload").upload("queries.json", b"{not json", "application/json").run()
     assert not at.exception
     assert any("queries.json is not valid JSON" in m for m in texts(at.error))
-    assert at.session_state["queries_table"]["query"].tolist() == list(seed.QUERIES)  # unchanged
+    assert at.session_state[QUERIES_KEY]["query"].tolist() == list(seed.QUERIES)  # unchanged
     evaluate(at)
-    assert at.session_state["retrieval_result"][embedlab.DEFAULT_MODEL]["n_corpus"] == 4
+    assert at.session_state[FIGURES_KEY][embedlab.DEFAULT_MODEL].n_corpus == 4
 
 
 def test_pasted_queries_replace_the_table_and_survive_a_page_change():
@@ -179,21 +177,21 @@ def test_pasted_queries_replace_the_table_and_survive_a_page_change():
     )
     at.button(key="queries_paste_load").click().run()
     assert not at.exception
-    assert at.session_state["queries_table"]["expected_id"].tolist() == ["0", "2"]
+    assert at.session_state[QUERIES_KEY]["expected_id"].tolist() == ["0", "2"]
     evaluate(at)
-    result = dict(at.session_state["retrieval_result"])
+    result = dict(at.session_state[FIGURES_KEY])
     at.switch_page("pages/space_explorer.py").run()
     at.switch_page(PAGE).run()
     assert not at.exception
-    assert at.session_state["queries_table"]["query"].tolist()[0] == "I can't stop worrying about deadlines"
+    assert at.session_state[QUERIES_KEY]["query"].tolist()[0] == "I can't stop worrying about deadlines"
     assert at.data_editor(key="queries_editor").value["expected_id"].tolist() == ["0", "2"]
-    assert at.session_state["retrieval_result"] == result
+    assert at.session_state[FIGURES_KEY] == result
     assert per_query(at)[0]["query"].tolist()[1] == "Remind me what we discussed"
 
     at.text_area(key="queries_paste").set_value("just,some,words\n1,2,3").run()
     at.button(key="queries_paste_load").click().run()
     assert any("The pasted table has no 'query' or 'expected_id' column" in m for m in texts(at.error))
-    assert at.session_state["queries_table"]["expected_id"].tolist() == ["0", "2"]
+    assert at.session_state[QUERIES_KEY]["expected_id"].tolist() == ["0", "2"]
 
 
 def test_empty_tables_say_so():
@@ -204,7 +202,7 @@ def test_empty_tables_say_so():
     assert any("The query table is empty" in m for m in texts(at.error))
     assert at.button(key="retrieval_run").disabled
     at.button(key="queries_reset").click().run()
-    assert not at.error and len(at.session_state["queries_table"]) == 3
+    assert not at.error and len(at.session_state[QUERIES_KEY]) == 3
 
 
 def test_two_models_side_by_side():
@@ -212,10 +210,10 @@ def test_two_models_side_by_side():
     at.multiselect(key="retrieval_models").set_value([embedlab.DEFAULT_MODEL, "static-64d"]).run()
     at.number_input(key="retrieval_k").set_value(2).run()
     evaluate(at)
-    summary = at.session_state["retrieval_result"]
+    summary = at.session_state[FIGURES_KEY]
     assert list(summary) == [embedlab.DEFAULT_MODEL, "static-64d"]
     oracle = embedlab.evaluate_retrieval(list(seed.QUERIES), seed_texts(), list(seed.EXPECTED), model="static-64d", k=2)
-    assert summary["static-64d"]["accuracy"] == oracle.accuracy and summary["static-64d"]["mrr"] == oracle.mrr
+    assert summary["static-64d"].accuracy == oracle.accuracy and summary["static-64d"].mrr == oracle.mrr
     (table,) = tables(at, "model")
     assert table["model"].tolist() == [embedlab.DEFAULT_MODEL, "static-64d"] and "MRR@2" in table.columns
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
@@ -229,7 +227,7 @@ def test_an_unavailable_model_is_reported_and_the_others_still_run():
     at.multiselect(key="retrieval_models").set_value(["BAAI/bge-large-en-v1.5", embedlab.DEFAULT_MODEL]).run()
     evaluate(at)
     assert any("BAAI/bge-large-en-v1.5 could not run" in m for m in texts(at.error))
-    assert list(at.session_state["retrieval_result"]) == [embedlab.DEFAULT_MODEL]
+    assert list(at.session_state[FIGURES_KEY]) == [embedlab.DEFAULT_MODEL]
 
 
 def test_ten_thousand_traces_and_a_thousand_queries_upload_and_evaluate():
@@ -250,11 +248,11 @@ def test_ten_thousand_traces_and_a_thousand_queries_upload_and_evaluate():
         "queries.json", json.dumps(queries).encode(), "application/json"
     ).run()
     assert not at.exception and not at.error
-    assert len(at.session_state["traces_table"]) == 10_000 and len(at.session_state["queries_table"]) == 1000
+    assert len(at.session_state[TRACES_KEY]) == 10_000 and len(at.session_state[QUERIES_KEY]) == 1000
     at.multiselect(key="retrieval_models").set_value(["static-64d"]).run()
     evaluate(at)
-    summary = at.session_state["retrieval_result"]["static-64d"]
-    assert summary["n_corpus"] == 10_000 and summary["n_queries"] == 1000
+    summary = at.session_state[FIGURES_KEY]["static-64d"]
+    assert summary.n_corpus == 10_000 and summary.n_queries == 1000
     assert len(per_query(at)[0]) == 1000
 
 

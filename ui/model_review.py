@@ -20,6 +20,7 @@ from embedlab import seed
 from embedlab.maps import explore
 from embedlab.retrieval import traces
 from embedlab.reviewing.store import ReviewStore
+from ui.state import trace_data
 
 state = st.session_state
 
@@ -75,7 +76,7 @@ def show_flash() -> None:
 
 # -- review data ------------------------------------------------------------------------------------
 def has_trace_page_data() -> bool:
-    return "traces_table" in state and "queries_table" in state
+    return trace_data() is not None
 
 
 def retrieval_data(source: str) -> tuple[dict, str, list[str]]:
@@ -83,9 +84,9 @@ def retrieval_data(source: str) -> tuple[dict, str, list[str]]:
 
     Raises ValueError (one sentence) when the Trace Retrieval page's tables cannot be used.
     """
-    if source == "page" and has_trace_page_data():
-        template = state.get("retrieval_template") or traces.DEFAULT_TEMPLATE
-        prepared = traces.prepare(state["traces_table"], state["queries_table"], template)
+    page = trace_data() if source == "page" else None
+    if page is not None:
+        prepared = page.prepare()
         where = "from the Trace Retrieval page"
     else:
         prepared = traces.prepare(traces.trace_table(), traces.query_table())

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Mapping, Sequence
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -167,31 +166,3 @@ def display_table(results: pd.DataFrame) -> pd.DataFrame:
     table = results.copy()
     table["size_mb"] = table["size_bytes"].astype("Float64") / 1e6
     return table[list(TABLE)].rename(columns=TABLE)
-
-
-def retrieval_accuracy(value: object) -> dict[str, float]:
-    """Top-1 accuracy per model from what the Trace Retrieval page left in the session.
-
-    Accepts one result with ``.model`` and ``.accuracy``, a mapping of model name to such a
-    result, to a summary dict with an ``"accuracy"`` key (what the Trace Retrieval page keeps)
-    or to a number, or a list of results; anything else gives an empty dict.
-    """
-    if value is None:
-        return {}
-    if isinstance(value, Mapping):
-        items = list(value.items())
-    elif isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
-        items = [(getattr(v, "model", None), v) for v in value]
-    else:
-        items = [(getattr(value, "model", None), value)]
-    out = {}
-    for model, result in items:
-        if isinstance(result, Mapping):  # the Trace Retrieval page's summaries: {"accuracy": ..., ...}
-            score = result.get("accuracy")
-        elif isinstance(result, (int, float)):
-            score = result
-        else:
-            score = getattr(result, "accuracy", None)
-        if model is not None and isinstance(score, (int, float)) and not isinstance(score, bool):
-            out[str(model)] = float(score)
-    return out

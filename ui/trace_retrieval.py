@@ -4,12 +4,11 @@ page changes, uploads and pastes, progress, and how results are drawn.
 State kept in ``st.session_state`` (one home per kind):
 
 * ``<kind>_base``: the table the editor starts from (changes only on upload, paste or reset);
-* ``<kind>_table``: the table as the user last left it (base + edits), kept across pages;
 * ``<kind>_editor``: Streamlit's own edit state of the ``st.data_editor``;
-* ``retrieval_runs``: the last evaluation (results per model, what they were computed from);
-* ``retrieval_result``: its summary, ``{model: {accuracy, accuracy_at_k, mrr, n_queries, ...}}``,
-  which other pages (Speed Benchmark) read;
-* ``retrieval_template``: the template (a widget kept across pages), read by Model Review too.
+* ``retrieval_runs``: the last evaluation (results per model, what they were computed from).
+
+What other pages read — the tables as the user last left them, the template and the last
+evaluation's figures — lives under the keys of :mod:`ui.state`, which is how they read it.
 """
 
 from __future__ import annotations
@@ -27,6 +26,7 @@ import streamlit as st
 
 from embedlab.retrieval import traces
 from embedlab.retrieval.evaluation import RetrievalResult
+from ui.state import TABLE_KEYS
 
 state = st.session_state
 
@@ -75,16 +75,16 @@ def plain(text: str) -> str:
 def init_tables() -> None:
     """Start from the lesson's traces and queries (once per session)."""
     for kind in KINDS:
-        if f"{kind}_table" not in state:
-            state[f"{kind}_table"] = SEEDS[kind]()
+        if TABLE_KEYS[kind] not in state:
+            state[TABLE_KEYS[kind]] = SEEDS[kind]()
         if f"{kind}_editor" not in state:  # the editor is new (first visit, or back from another page)
-            state[f"{kind}_base"] = state[f"{kind}_table"]
+            state[f"{kind}_base"] = state[TABLE_KEYS[kind]]
 
 
 def replace_table(kind: str, frame: pd.DataFrame) -> None:
     """Load a new table into the editor (drops the editor's pending edits, keeps nothing stale)."""
     state[f"{kind}_base"] = frame
-    state[f"{kind}_table"] = frame
+    state[TABLE_KEYS[kind]] = frame
     state.pop(f"{kind}_editor", None)
 
 
@@ -98,7 +98,7 @@ def editor(kind: str) -> pd.DataFrame:
         width="stretch",
         column_config=TRACE_COLUMNS if kind == "traces" else QUERY_COLUMNS,
     )
-    state[f"{kind}_table"] = edited
+    state[TABLE_KEYS[kind]] = edited
     return edited
 
 
@@ -128,7 +128,7 @@ def _on_paste(kind: str) -> None:
 
 def _on_reset(kind: str) -> None:
     replace_table(kind, SEEDS[kind]())
-    state[f"{kind}_message"] = ("success", f"Back to the lesson's {len(state[f'{kind}_table'])} {kind}.")
+    state[f"{kind}_message"] = ("success", f"Back to the lesson's {len(state[TABLE_KEYS[kind]])} {kind}.")
 
 
 def table_tools(kind: str, table: pd.DataFrame) -> None:
@@ -208,22 +208,6 @@ def problems_box(problems: list[str], what: str) -> None:
 
 
 # -- running -----------------------------------------------------------------------------------
-class Summary(dict):
-    """One model's figures for other pages: a plain dict whose keys also read as attributes
-    (``summary["accuracy"]`` or ``summary.accuracy``), so readers of either style work."""
-
-    def __getattr__(self, name: str):
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-
-def summaries(results: dict[str, RetrievalResult]) -> dict[str, Summary]:
-    """What ``st.session_state["retrieval_result"]`` holds: model → accuracy, accuracy_at_k, mrr, n_queries, …"""
-    return {model: Summary(result.summary()) for model, result in results.items()}
-
-
 def signature(prepared: traces.Prepared, k: int, models: list[str]) -> str:
     """Identifies what a result was computed from, to tell when it is out of date."""
     payload = json.dumps([prepared.texts, prepared.ids, prepared.queries, list(map(str, prepared.expected)), k])

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .. import seed
-from ..decision import Recommendation, recommend
+from ..decision import Candidate, Recommendation, recommend
 from ..models.catalog import DEFAULT_MODEL, load_model
 from ..models.embedders import Embedder
 from ..models.encoding import encode
@@ -33,7 +33,17 @@ STANDARD_K: tuple[int, ...] = (1, 3, 5, 10)
 #: of ``total`` texts encoded so far. ``total`` is 0 when every text came from the cache.
 Progress = Callable[[str, int, int], None]
 
-__all__ = ["STANDARD_K", "Recommendation", "RetrievalResult", "evaluate_retrieval", "recommend", "summary_table"]
+__all__ = [
+    "STANDARD_K",
+    "Recommendation",
+    "RetrievalResult",
+    "RetrievalSummary",
+    "check_ids",
+    "evaluate_retrieval",
+    "recommend",
+    "relevant_positions",
+    "summary_table",
+]
 
 
 @dataclass(frozen=True)
@@ -113,7 +123,72 @@ class RetrievalResult:
         )
 
 
-def _check_ids(ids: Sequence[Hashable] | None, n: int) -> list:
+@dataclass(frozen=True)
+class RetrievalSummary:
+    """One model's retrieval figures without the per-query table: what other pages and the
+    decision rule read (see :meth:`from_result`).
+
+    Attributes
+    ----------
+    model : str
+    k : int
+        The cut-off of MRR@k.
+    accuracy : float
+        Top-1 accuracy, in [0, 1].
+    accuracy_at_k : dict of int to float
+        accuracy@1, 3, 5, 10 and @k.
+    mrr : float
+        MRR@k.
+    n_queries, n_corpus : int
+    correct : int
+        Queries whose first result is an expected entry.
+    failing : tuple of str
+        The other queries, in the order given.
+    """
+
+    model: str
+    k: int
+    accuracy: float
+    accuracy_at_k: dict[int, float]
+    mrr: float
+    n_queries: int
+    n_corpus: int
+    correct: int
+    failing: tuple[str, ...]
+
+    @classmethod
+    def from_result(cls, result: RetrievalResult) -> RetrievalSummary:
+        failing = tuple(str(q) for q in result.failures["query"])
+        return cls(
+            model=result.model,
+            k=result.k,
+            accuracy=result.accuracy,
+            accuracy_at_k=dict(result.accuracy_at_k),
+            mrr=result.mrr,
+            n_queries=result.n_queries,
+            n_corpus=result.n_corpus,
+            correct=result.n_queries - len(failing),
+            failing=failing,
+        )
+
+    def candidate(self) -> Candidate:
+        """These figures for :func:`embedlab.decision.decide` (speed not measured here)."""
+        return Candidate(
+            self.model,
+            accuracy=self.accuracy,
+            mrr=self.mrr,
+            correct=self.correct,
+            n_queries=self.n_queries,
+            failing=self.failing,
+        )
+
+
+def check_ids(ids: Sequence[Hashable] | None, n: int) -> list:
+    """``ids`` as a list of ``n`` unique hashable ids (``0..n-1`` when None).
+
+    Raises TypeError/ValueError naming ``ids`` when it is a single string, has the wrong length,
+    or holds an unhashable or repeated id.
+    """
     if ids is None:
         return list(range(n))
     if isinstance(ids, (str, bytes)):
@@ -132,8 +207,13 @@ def _check_ids(ids: Sequence[Hashable] | None, n: int) -> list:
     return ids
 
 
-def _relevant_positions(expected, ids: list, n_queries: int) -> list[list[int]]:
-    """Corpus positions that count as right, per query."""
+def relevant_positions(expected, ids: list, n_queries: int) -> list[list[int]]:
+    """Corpus positions that count as right, per query (sorted, unique).
+
+    ``ids`` is a list checked by :func:`check_ids`; ``expected`` holds one id, or a collection
+    of ids, per query. Raises TypeError/ValueError naming ``expected[q]`` when an entry is not
+    a corpus id, is empty or is a bool, and when the length is not ``n_queries``.
+    """
     if isinstance(expected, (str, bytes)):
         raise TypeError("expected must be a list with one id (or a set of ids) per query, got a single string.")
     expected = list(expected)
@@ -230,8 +310,8 @@ def evaluate_retrieval(
     corpus = check_texts(corpus, "corpus")
     k = check_positive_int(k, "k")
     batch_size = check_positive_int(batch_size, "batch_size")
-    ids = _check_ids(ids, len(corpus))
-    relevant = _relevant_positions(expected, ids, len(queries))
+    ids = check_ids(ids, len(corpus))
+    relevant = relevant_positions(expected, ids, len(queries))
     if progress is not None and not callable(progress):
         raise TypeError(f"progress must be a callable progress(stage, done, total), got {type(progress).__name__}.")
     embedder = model if isinstance(model, Embedder) else load_model(model)
@@ -279,6 +359,11 @@ def evaluate_retrieval(
     )
     name = getattr(embedder, "name", str(model))
     return RetrievalResult(name, k, accuracy_at_k, mrr, per_query, len(corpus))
+
+
+# Until embedlab.reviewing.run imports the public names (its owner is switching it).
+_check_ids = check_ids
+_relevant_positions = relevant_positions
 
 
 def _expected_label(item):
