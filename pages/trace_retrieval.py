@@ -8,8 +8,10 @@ import streamlit as st
 
 import embedlab
 from embedlab import seed
-from embedlab.retrieval import traces
-from embedlab.retrieval.evaluation import recommend
+from embedlab.decision import decide
+from embedlab.markup import markdown_literal
+from embedlab.retrieval import figures, traces
+from embedlab.retrieval.evaluation import RetrievalSummary, summary_table
 from ui import common
 from ui import trace_retrieval as ui
 from ui.state import TEMPLATE_KEY, keep_retrieval_figures
@@ -79,7 +81,7 @@ with left:
         traces.template_fields(template, [str(c) for c in trace_table.columns])
     except ValueError as error:
         template_error = str(error)
-        st.error(ui.plain(template_error))
+        st.error(markdown_literal(template_error))
 with right:
     st.subheader("3. Test queries")
     query_table = ui.editor("queries")
@@ -91,7 +93,7 @@ if template_error is None:
         prepared = traces.prepare(trace_table, query_table, template)
     except traces.NothingUsable as error:
         problem = str(error)
-        ui.problems_box(error.problems, "table")
+        ui.problems_box(error.problems, "table", error.skipped, evaluated=False)
     except ValueError as error:
         problem = str(error)
 
@@ -101,10 +103,10 @@ with left:
         st.caption(f"What gets embedded: the first {shown} of {len(prepared.texts):,} traces")
         st.code(ui.preview(prepared.ids, prepared.texts, shown), language=None, wrap_lines=True)
 if prepared is not None:
-    ui.problems_box(prepared.trace_problems, "trace")
-    ui.problems_box(prepared.query_problems, "query")
+    ui.problems_box(prepared.trace_problems, "trace", prepared.skipped_traces)
+    ui.problems_box(prepared.query_problems, "query", prepared.skipped_queries)
 if problem:
-    st.error(ui.plain(problem))
+    st.error(markdown_literal(problem))
 
 # ---------------------------------------------------------------- run
 st.subheader("4. Evaluate")
@@ -146,49 +148,53 @@ if st.button("Evaluate", key="retrieval_run", type="primary", disabled=not ready
 runs = state.get("retrieval_runs")
 if runs:
     for model, message in runs["errors"].items():
-        st.error(f"{ui.plain(model)} could not run: {ui.plain(message)}")
+        st.error(f"{markdown_literal(model)} could not run: {markdown_literal(message)}")
     results = runs["results"]
     if results and (prepared is None or runs["signature"] != ui.signature(prepared, k, models)):
         st.info("The tables, template, k or models changed since these results: press Evaluate to update them.")
     if results:
         st.subheader("Summary")
-        summary = ui.summary_frame(results)
+        summary = summary_table(results)
         st.dataframe(
             summary,
             hide_index=True,
             key="retrieval_summary",
             column_config={**ui.SUMMARY_COLUMNS, **ui.metric_columns(summary)},
         )
-        st.plotly_chart(ui.summary_chart(results, threshold), key="retrieval_chart")
+        st.plotly_chart(figures.summary_chart(results, threshold), key="retrieval_chart")
 
+        # The one decision rule (embedlab.decision), on quality only: no model is called fast here.
         st.subheader("Recommendation")
-        for result in results.values():
-            verdict = recommend(
-                result.accuracy, result.failures["query"].tolist(), threshold=threshold, model=result.model
+        decision = decide([RetrievalSummary.from_result(r).candidate() for r in results.values()], threshold=threshold)
+        for verdict in decision.verdicts:
+            result = results[verdict.model]
+            reaches = result.accuracy >= threshold
+            (st.success if reaches else st.warning)(
+                markdown_literal(verdict.reason),
+                icon=":material/check_circle:" if reaches else ":material/warning:",
             )
-            (st.success if verdict.good_enough else st.warning)(
-                ui.plain(verdict.headline),
-                icon=":material/check_circle:" if verdict.good_enough else ":material/warning:",
-            )
-            if verdict.failing:
-                failing = result.failures
-                st.caption(f"{len(failing)} of {result.n_queries} queries miss at top-1 with {ui.plain(result.model)}:")
+            failing = result.failures
+            if len(failing):
+                st.caption(
+                    f"{len(failing)} of {result.n_queries} queries miss at top-1 with {markdown_literal(result.model)}:"
+                )
                 st.dataframe(
-                    ui.per_query_frame(result).loc[failing.index, ["query", "expected", "top-1", "rank", "gap"]],
+                    figures.per_query_table(result).loc[failing.index, ["query", "expected", "top-1", "rank", "gap"]],
                     hide_index=True,
                     column_config=ui.PER_QUERY_COLUMNS,
                     key=f"retrieval_failing_{result.model}",
                 )
-        if len(results) > 1:
-            best = max(results.values(), key=lambda r: (r.accuracy, r.mrr))
-            st.caption(f"Best here: {ui.plain(best.model)} ({best.accuracy:.0%} top-1, MRR {best.mrr:.2f}).")
+        st.markdown(markdown_literal(decision.rule))
+        if len(results) > 1 and decision.best_quality:
+            best = results[decision.best_quality]
+            st.caption(f"Best here: {markdown_literal(best.model)} ({best.accuracy:.0%} top-1, MRR {best.mrr:.2f}).")
 
         st.subheader("Per query")
         failing_only = st.toggle("Only queries that miss at top-1", key="retrieval_failing_only")
-        tabs = st.tabs([ui.plain(name) for name in results])
+        tabs = st.tabs([markdown_literal(name) for name in results])
         for tab, result in zip(tabs, results.values(), strict=True):
             with tab:
-                frame = ui.per_query_frame(result)
+                frame = figures.per_query_table(result)
                 if failing_only:
                     frame = frame[~frame["correct"]]
                 st.dataframe(
@@ -199,7 +205,7 @@ if runs:
                 )
                 st.download_button(
                     "Per-query results (CSV)",
-                    traces.to_csv(ui.per_query_frame(result)),
+                    traces.to_csv(figures.per_query_table(result)),
                     f"retrieval-{result.model.replace('/', '_')}.csv",
                     "text/csv",
                     key=f"retrieval_download_{result.model}",

@@ -17,7 +17,9 @@ from streamlit.testing.v1 import AppTest
 
 import embedlab
 from embedlab import seed
+from embedlab.decision import decide
 from embedlab.retrieval import traces
+from embedlab.retrieval.evaluation import RetrievalSummary
 from ui.state import FIGURES_KEY, QUERIES_KEY, TRACES_KEY
 
 PAGE = "pages/trace_retrieval.py"
@@ -74,8 +76,12 @@ def test_seed_evaluates_like_the_library():
     assert got.accuracy == oracle.accuracy and got.mrr == oracle.mrr and got.n_queries == 3
     assert got.accuracy_at_k == oracle.accuracy_at_k
     assert got.correct == round(oracle.accuracy * 3) and got.failing == tuple(oracle.failures["query"])
-    verdict = texts(at.success if oracle.accuracy >= 0.8 else at.warning)[0]
-    assert ("good enough" if oracle.accuracy >= 0.8 else "Consider a larger model") in verdict
+    # the advice is the one decision rule's verdict on these figures
+    decision = decide([RetrievalSummary.from_result(oracle).candidate()])
+    assert decision.good_enough == (oracle.accuracy >= seed.GOOD_ENOUGH_ACCURACY)
+    shown = texts(at.success if decision.good_enough else at.warning)
+    assert shown == [decision.verdicts[0].reason]
+    assert decision.rule in [m.replace("\u2060", "") for m in texts(at.markdown)]
     # the chart draws the same figures
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     bars = [t for t in spec["data"] if t["type"] == "bar"]
@@ -112,10 +118,16 @@ def test_threshold_changes_the_verdict_without_evaluating_again():
     evaluate(at)
     accuracy = at.session_state[FIGURES_KEY][embedlab.DEFAULT_MODEL].accuracy
     assert accuracy < 0.8
-    assert "Consider a larger model or fine-tuning" in texts(at.warning)[0]
-    at.slider(key="retrieval_threshold").set_value(int(accuracy * 100) // 5 * 5).run()
+    figures = at.session_state[FIGURES_KEY][embedlab.DEFAULT_MODEL]
+    below = decide([figures.candidate()], threshold=0.8)
+    assert below.good_enough is False and texts(at.warning)[0] == below.verdicts[0].reason
+    assert not at.success
+    lowered = int(accuracy * 100) // 5 * 5
+    at.slider(key="retrieval_threshold").set_value(lowered).run()
     assert not at.exception
-    assert any("good enough" in m for m in texts(at.success))
+    reached = decide([figures.candidate()], threshold=lowered / 100)
+    assert reached.good_enough is True and reached.suggestion == "keep"
+    assert texts(at.success) == [reached.verdicts[0].reason]
     assert not any("changed since" in m for m in texts(at.info))
 
 
@@ -278,9 +290,62 @@ def test_progress_bar_moves_forward_through_traces_then_queries():
 
 
 def test_per_query_table_shows_ranks_beyond_k_plainly():
-    from ui.trace_retrieval import per_query_frame
+    from embedlab.retrieval.figures import per_query_table
 
     result = embedlab.evaluate_retrieval(list(seed.QUERIES), seed_texts(), [2, 2, 2], k=1)
-    shown = per_query_frame(result)
+    shown = per_query_table(result)
     assert set(shown["rank"]) <= {"1", "> 1"} and "> 1" in set(shown["rank"])
     assert all(len(items) == 1 for items in shown["top 1"])
+
+
+def test_two_good_enough_models_the_slower_one_is_not_called_fast():
+    """Issue #11: with MiniLM and mpnet both good enough, the page said mpnet was "the fast choice".
+
+    The advice is the decision rule's: MiniLM is the one to use, mpnet is not needed, and as
+    the page measures no speed, no model is called the fast one.
+    """
+    slow = "all-mpnet-base-v2"
+    oracles = {
+        m: RetrievalSummary.from_result(
+            embedlab.evaluate_retrieval(list(seed.QUERIES), seed_texts(), list(seed.EXPECTED), model=m)
+        )
+        for m in (embedlab.DEFAULT_MODEL, slow)
+    }
+    threshold = min(5 * int(f.accuracy * 20) for f in oracles.values())  # both reach it, in the slider's steps
+    at = open_page()
+    at.multiselect(key="retrieval_models").set_value([slow, embedlab.DEFAULT_MODEL]).run()
+    at.slider(key="retrieval_threshold").set_value(threshold).run()
+    evaluate(at)
+    decision = decide([f.candidate() for f in oracles.values()], threshold=threshold / 100)
+    assert decision.good_enough is True and decision.suggestion == "keep"
+    assert decision.recommended == embedlab.DEFAULT_MODEL and decision.fastest is None
+    assert decision.labels == {embedlab.DEFAULT_MODEL: "start here", slow: "not needed"}
+    assert texts(at.success) == [v.reason for v in decision.verdicts]
+    assert not at.warning
+    assert not any("fast" in m for m in texts(at.success))
+
+
+def test_all_rows_skipped_says_how_many():
+    """Issue #13 item 3: 200 traces with empty approach and tools_used were reported as 20 skipped."""
+    rows = [{"id": str(i), "query_pattern": f"User asks {i}", "approach": "", "tools_used": ""} for i in range(200)]
+    at = open_page()
+    at.file_uploader(key="traces_upload").upload("traces.json", json.dumps(rows).encode(), "application/json").run()
+    assert not at.exception
+    (box,) = [m for m in texts(at.warning) if "skipped" in m.split("\n")[0]]
+    assert box.startswith("200 table rows skipped.")
+    assert "the rest are evaluated" not in box
+    assert any("No trace can be used" in m for m in texts(at.error))
+    assert at.button(key="retrieval_run").disabled
+
+
+def test_some_rows_skipped_counts_every_one():
+    rows = [{"id": str(i), "query_pattern": f"User asks {i}", "approach": "", "tools_used": "t"} for i in range(30)]
+    rows += [{"id": "ok", "query_pattern": "User cannot sleep", "approach": "Sleep tips", "tools_used": "coach"}]
+    at = open_page()
+    at.file_uploader(key="traces_upload").upload("traces.json", json.dumps(rows).encode(), "application/json").run()
+    at.text_area(key="queries_paste").set_value("query,expected_id\nI keep waking up at night,ok\n")
+    at.button(key="queries_paste_load").click().run()
+    assert not at.exception
+    prepared = traces.prepare(at.session_state[TRACES_KEY], at.session_state[QUERIES_KEY])
+    assert prepared.skipped_traces == 30 and len(prepared.trace_problems) == traces.MAX_LISTED + 1
+    assert any(m.startswith("30 trace rows skipped; the rest are evaluated.") for m in texts(at.warning))

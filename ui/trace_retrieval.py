@@ -1,5 +1,6 @@
 """Streamlit-only helpers of the Trace Retrieval page: editable tables that survive reruns and
-page changes, uploads and pastes, progress, and how results are drawn.
+page changes, uploads and pastes, progress, and the column settings results are shown with
+(the figures and display tables themselves are built in :mod:`embedlab.retrieval.figures`).
 
 State kept in ``st.session_state`` (one home per kind):
 
@@ -14,18 +15,15 @@ evaluation's figures — lives under the keys of :mod:`ui.state`, which is how t
 from __future__ import annotations
 
 import hashlib
-import html
 import json
-import string
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
+from embedlab.markup import markdown_literal
 from embedlab.retrieval import traces
-from embedlab.retrieval.evaluation import RetrievalResult
 from ui.state import TABLE_KEYS
 
 state = st.session_state
@@ -51,24 +49,6 @@ QUERY_COLUMNS = {
         "expected_id", help="The id of the trace that should come back first (several: 0|2).", width="small"
     ),
 }
-
-
-# -- markdown-safe text ------------------------------------------------------------------------
-_ESCAPE = {c: "\\" + c for c in string.punctuation}  # CommonMark: any ASCII punctuation may be escaped
-_JOINER = "\u2060"  # WORD JOINER: invisible, and no line break
-
-
-def plain(text: str) -> str:
-    """User text made literal inside st.markdown/st.warning.
-
-    Every ASCII punctuation character is escaped (no links, images, emphasis, code, HTML, maths
-    or directives), an invisible word joiner keeps URLs and e-mail addresses from turning into
-    links, and new lines become spaces.
-    """
-    text = str(text).replace("\r", " ").replace("\n", " ")
-    for pattern in ("://", "www.", "@"):
-        text = text.replace(pattern, pattern[0] + _JOINER + pattern[1:])
-    return "".join(_ESCAPE.get(c, c) for c in text)
 
 
 # -- editable tables ---------------------------------------------------------------------------
@@ -191,20 +171,23 @@ def table_tools(kind: str, table: pd.DataFrame) -> None:
         )
     message = state.get(f"{kind}_message")
     if message:
-        (st.error if message[0] == "error" else st.success)(plain(message[1]))
+        (st.error if message[0] == "error" else st.success)(markdown_literal(message[1]))
 
 
 def _columns(kind: str) -> tuple[str, ...]:
     return traces.TRACE_COLUMNS if kind == "traces" else traces.QUERY_COLUMNS
 
 
-def problems_box(problems: list[str], what: str) -> None:
-    """Rows skipped, one sentence each (user text made literal)."""
+def problems_box(problems: list[str], what: str, skipped: int, *, evaluated: bool = True) -> None:
+    """Rows skipped: how many (``skipped``, the true count), then the listed reasons (user text made literal).
+
+    ``evaluated``: whether the other rows are evaluated (False when no row can be used).
+    """
     if not problems:
         return
-    skipped = sum(1 for p in problems if not p.startswith("…"))
-    lines = "\n".join(f"- {plain(p)}" for p in problems)
-    st.warning(f"{skipped} {what} row{'s' if skipped != 1 else ''} skipped; the rest are evaluated.\n\n{lines}")
+    lines = "\n".join(f"- {markdown_literal(p)}" for p in problems)
+    rest = "; the rest are evaluated." if evaluated else "."
+    st.warning(f"{skipped:,} {what} row{'s' if skipped != 1 else ''} skipped{rest}\n\n{lines}")
 
 
 # -- running -----------------------------------------------------------------------------------
@@ -235,69 +218,6 @@ class ProgressBar:
 
 
 # -- drawing -----------------------------------------------------------------------------------
-def summary_frame(results: dict[str, RetrievalResult]) -> pd.DataFrame:
-    """The summary table with one row per model, fractions kept (formatted by column_config)."""
-    from embedlab.retrieval.evaluation import summary_table
-
-    return summary_table(results)
-
-
-def summary_chart(results: dict[str, RetrievalResult], threshold: float) -> go.Figure:
-    """Grouped bars: accuracy@1/3/5/10, @k and MRR@k per model, with the good-enough line."""
-    figure = go.Figure()
-    for result in results.values():
-        metrics = {f"accuracy@{c}": v for c, v in result.accuracy_at_k.items()}
-        metrics[f"MRR@{result.k}"] = result.mrr
-        name = html.escape(result.model)
-        figure.add_bar(
-            x=list(metrics),
-            y=list(metrics.values()),
-            name=name,
-            text=[f"{v:.0%}" for v in metrics.values()],
-            textposition="outside",
-            hovertemplate=name + "<br>%{x}: %{y:.1%}<extra></extra>",
-        )
-    categories = list(metrics)
-    figure.add_scatter(
-        x=categories,
-        y=[threshold] * len(categories),
-        mode="lines",
-        line={"dash": "dash", "color": "#c0392b", "width": 2},
-        name=f"good enough: {threshold:.0%} top-1",
-        hoverinfo="skip",
-    )
-    figure.update_layout(
-        barmode="group",
-        yaxis={"title": "share of queries", "range": [0, 1.12], "tickformat": ".0%"},
-        xaxis_title=None,
-        legend={"orientation": "h", "y": -0.15},
-        margin={"t": 30, "b": 10, "l": 10, "r": 10},
-        height=380,
-    )
-    return figure
-
-
-def per_query_frame(result: RetrievalResult) -> pd.DataFrame:
-    """What the per-query table shows: top-k as "id · score" items, best first."""
-    table = result.per_query
-    return pd.DataFrame(
-        {
-            "query": table["query"],
-            "expected": table["expected_id"].map(lambda e: " | ".join(e) if isinstance(e, tuple) else str(e)),
-            "correct": table["correct"],
-            "rank": [f"> {result.k}" if pd.isna(r) else str(int(r)) for r in table["expected_rank"]],
-            "expected score": table["expected_score"],
-            "top-1": table["top_id"].astype(str),
-            "top score": table["top_score"],
-            "gap": table["gap"],
-            f"top {result.k}": [
-                [f"{i} · {s:.3f}" for i, s in zip(ids, scores, strict=True)]
-                for ids, scores in zip(table["top_ids"], table["top_scores"], strict=True)
-            ],
-        }
-    )
-
-
 PER_QUERY_COLUMNS = {
     "query": st.column_config.TextColumn("query", width="medium"),
     "expected": st.column_config.TextColumn("expected id", help="The trace that should come first."),

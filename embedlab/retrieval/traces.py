@@ -223,11 +223,16 @@ def render(frame: pd.DataFrame, template: str = DEFAULT_TEMPLATE) -> list[str]:
 
 # -- checking --------------------------------------------------------------------------------------
 class NothingUsable(ValueError):
-    """No row of a table can be used; ``problems`` lists every row's reason."""
+    """No row of a table can be used.
 
-    def __init__(self, message: str, problems: Sequence[str]):
+    ``problems`` gives the rows' reasons, one sentence each (at most :data:`MAX_LISTED` per
+    table, then one "… and N more" line); ``skipped`` is the true number of rows skipped.
+    """
+
+    def __init__(self, message: str, problems: Sequence[str], skipped: int | None = None):
         super().__init__(message)
         self.problems = list(problems)
+        self.skipped = len(self.problems) if skipped is None else int(skipped)
 
 
 @dataclass(frozen=True)
@@ -237,7 +242,9 @@ class Prepared:
     ``texts`` and ``ids`` describe the usable traces; ``queries`` and ``expected`` the usable
     queries (``expected`` items are an id, or a tuple of ids when several are right);
     ``trace_rows`` and ``query_rows`` are the 0-based table rows they came from; ``problems``
-    says, one sentence each, which rows were skipped and why.
+    says, one sentence each, which rows were skipped and why (at most :data:`MAX_LISTED` per
+    table, then one "… and N more" line); ``skipped_traces`` and ``skipped_queries`` count
+    every row skipped.
     """
 
     texts: list[str]
@@ -247,14 +254,27 @@ class Prepared:
     trace_rows: list[int] = field(default_factory=list)
     query_rows: list[int] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    skipped_traces: int = 0
+    skipped_queries: int = 0
 
     @property
     def trace_problems(self) -> list[str]:
-        return [p for p in self.problems if p.startswith("Trace")]
+        """The trace rows' problems (with their "… and N more" line)."""
+        return self._problems_of("Trace")
 
     @property
     def query_problems(self) -> list[str]:
-        return [p for p in self.problems if p.startswith("Query")]
+        """The query rows' problems (with their "… and N more" line)."""
+        return self._problems_of("Query")
+
+    def _problems_of(self, kind: str) -> list[str]:
+        out, current = [], None
+        for problem in self.problems:
+            if not problem.startswith("…"):  # "… and N more" belongs to the table listed before it
+                current = problem.split(" ", 1)[0]
+            if current == kind:
+                out.append(problem)
+        return out
 
 
 def _row_name(row: int, ident: str) -> str:
@@ -377,18 +397,28 @@ def prepare(traces: pd.DataFrame, queries: pd.DataFrame, template: str = DEFAULT
     traces = trace_table(traces)
     trace_rows, ids, trace_problems = check_traces(traces, template)
     if not trace_rows:
-        raise NothingUsable(f"No trace can be used: {trace_problems[0]}", _listed(trace_problems))
+        raise NothingUsable(f"No trace can be used: {trace_problems[0]}", _listed(trace_problems), len(trace_problems))
     texts = render(traces.iloc[trace_rows].reset_index(drop=True), template)
     all_ids = [id_text(v) for v in traces["id"]]
     query_rows, expected, query_problems = check_queries(queries, ids, all_ids=all_ids)
     if not query_rows:
         raise NothingUsable(
-            f"No query can be used: {query_problems[0]}", _listed(trace_problems) + _listed(query_problems)
+            f"No query can be used: {query_problems[0]}",
+            _listed(trace_problems) + _listed(query_problems),
+            len(trace_problems) + len(query_problems),
         )
     asked = query_table(queries)["query"].fillna("").tolist()
     questions = [asked[r] for r in query_rows]
     return Prepared(
-        texts, ids, questions, expected, trace_rows, query_rows, _listed(trace_problems) + _listed(query_problems)
+        texts,
+        ids,
+        questions,
+        expected,
+        trace_rows,
+        query_rows,
+        _listed(trace_problems) + _listed(query_problems),
+        skipped_traces=len(trace_problems),
+        skipped_queries=len(query_problems),
     )
 
 
