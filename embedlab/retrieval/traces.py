@@ -13,152 +13,79 @@ Row problems — a missing id, a duplicate id, an empty field, an expected id th
 trace table — do not stop the evaluation: :func:`prepare` skips those rows and says which, in
 one sentence each. Problems with a whole table (no rows, a missing column) or the template
 raise ``ValueError``.
+
+The tables' editable form and their files live in :mod:`embedlab.retrieval.trace_tables`; its
+names are re-exported here, so ``traces.trace_table`` and ``traces.read_traces`` keep working.
 """
 
 from __future__ import annotations
 
-import io
-import json
-import math
-import numbers
 import string
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import pandas as pd
 
 from .. import seed
-from ..tables import read_table
+from .trace_tables import (
+    ID_SEPARATOR,
+    LIST_COLUMNS,
+    LIST_SEPARATOR,
+    QUERY_COLUMNS,
+    TRACE_COLUMNS,
+    cell_text,
+    cells_by_column,
+    column_cells,
+    id_text,
+    queries_to_json,
+    query_table,
+    read_queries,
+    read_queries_text,
+    read_traces,
+    read_traces_text,
+    split_list,
+    to_csv,
+    trace_table,
+    traces_to_json,
+    traces_to_records,
+)
 
-TRACE_COLUMNS: tuple[str, ...] = ("id", "query_pattern", "approach", "tools_used")
-QUERY_COLUMNS: tuple[str, ...] = ("query", "expected_id")
-#: Columns edited as comma-separated text and rendered as a Python list.
-LIST_COLUMNS: tuple[str, ...] = ("tools_used",)
-LIST_SEPARATOR = ","
-#: Separates several acceptable trace ids in ``expected_id``.
-ID_SEPARATOR = "|"
+__all__ = [
+    "DEFAULT_TEMPLATE",
+    "ID_SEPARATOR",
+    "LIST_COLUMNS",
+    "LIST_SEPARATOR",
+    "MAX_LISTED",
+    "QUERY_COLUMNS",
+    "TRACE_COLUMNS",
+    "NothingUsable",
+    "Prepared",
+    "cell_text",
+    "cells_by_column",
+    "check_queries",
+    "check_traces",
+    "column_cells",
+    "expected_ids",
+    "id_text",
+    "prepare",
+    "queries_to_json",
+    "query_table",
+    "read_queries",
+    "read_queries_text",
+    "read_traces",
+    "read_traces_text",
+    "render",
+    "split_list",
+    "template_fields",
+    "to_csv",
+    "trace_table",
+    "traces_to_json",
+    "traces_to_records",
+]
+
 DEFAULT_TEMPLATE = seed.TRACE_TEMPLATE
 #: Problems listed one by one at most; the rest are counted.
 MAX_LISTED = 20
-
-
-# -- cells ---------------------------------------------------------------------------------------
-def _missing(value) -> bool:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return True
-    return isinstance(value, float) and math.isnan(value)
-
-
-def id_text(value) -> str:
-    """An id as the text used to match traces and queries: ``0``, ``0.0`` and ``" 0 "`` are all "0"."""
-    if type(value) is str:
-        return value.strip()
-    if _missing(value):
-        return ""
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, numbers.Integral):
-        return str(int(value))
-    if isinstance(value, numbers.Real) and float(value).is_integer():
-        return str(int(value))
-    return str(value).strip()
-
-
-def cell_text(value) -> str:
-    """A cell as editable text; lists (e.g. tools from a JSON file) become comma-separated."""
-    if type(value) is str:
-        return value
-    if _missing(value):
-        return ""
-    if isinstance(value, (list, tuple)):
-        return ", ".join(cell_text(v) for v in value)
-    if hasattr(value, "tolist") and not isinstance(value, str):  # numpy arrays from Parquet
-        return cell_text(value.tolist())
-    if isinstance(value, numbers.Real) and not isinstance(value, bool) and float(value).is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def split_list(text: str) -> list[str]:
-    """``"a, b,, c"`` → ``["a", "b", "c"]``."""
-    return [part.strip() for part in str(text).split(LIST_SEPARATOR) if part.strip()]
-
-
-# -- tables in their editable form -----------------------------------------------------------------
-def _editable(frame: pd.DataFrame, required: Sequence[str], what: str, source: str) -> pd.DataFrame:
-    """Every cell as text; required columns first, matched case- and space-insensitively."""
-    if not isinstance(frame, pd.DataFrame):
-        raise TypeError(f"the {what} table must be a pandas DataFrame, got {type(frame).__name__}.")
-    rename = {}
-    for column in frame.columns:
-        tidy = str(column).strip().lower().replace(" ", "_")
-        if tidy in required and tidy not in rename.values():
-            rename[column] = tidy
-    frame = frame.rename(columns=rename)
-    missing = [c for c in required if c not in frame.columns]
-    if missing:
-        have = ", ".join(map(str, frame.columns)) or "none"
-        raise ValueError(
-            f"{source} has no {' or '.join(repr(c) for c in missing)} column "
-            f"(a {what} table needs {', '.join(required)}; it has {have})."
-        )
-    frame = frame[[*required, *[c for c in frame.columns if c not in required]]]
-    out = pd.DataFrame({str(c): _column_text(frame[c]) for c in frame.columns}, dtype="string")
-    out.index = pd.RangeIndex(len(out))
-    return out
-
-
-def _column_text(column: pd.Series) -> list[str]:
-    if isinstance(column.dtype, pd.StringDtype):  # already text (e.g. our own tables): only fill gaps
-        return column.fillna("").tolist()
-    return [cell_text(v) for v in column.tolist()]
-
-
-def _columns(frame: pd.DataFrame) -> dict[str, list[str]]:
-    """An editable-form table as plain lists of text, one per column (fast row access)."""
-    return {str(c): frame[c].fillna("").tolist() for c in frame.columns}
-
-
-def trace_table(
-    records: Iterable[Mapping] | pd.DataFrame = seed.TRACES, *, source: str = "The trace table"
-) -> pd.DataFrame:
-    """A trace table in its editable form: every cell text, ``tools_used`` comma-separated.
-
-    Parameters
-    ----------
-    records : DataFrame or iterable of dict, default the lesson's three traces
-        Rows with at least ``id``, ``query_pattern``, ``approach``, ``tools_used``.
-    source : str
-        How to name the table in error messages (e.g. an uploaded file's name).
-
-    Returns
-    -------
-    pandas.DataFrame of shape (n_traces, n_columns), dtype string
-    """
-    frame = records if isinstance(records, pd.DataFrame) else pd.DataFrame(list(records))
-    return _editable(frame, TRACE_COLUMNS, "trace", source)
-
-
-def query_table(
-    queries: Iterable[str] | pd.DataFrame = seed.QUERIES,
-    expected: Iterable | None = seed.EXPECTED,
-    *,
-    source: str = "The query table",
-) -> pd.DataFrame:
-    """A query table in its editable form (``query``, ``expected_id`` as text).
-
-    Pass a DataFrame with those columns, or the queries and their expected ids as two lists
-    (default: the lesson's three).
-    """
-    if isinstance(queries, pd.DataFrame):
-        frame = queries
-    else:
-        queries = list(queries)
-        expected = list(expected) if expected is not None else [""] * len(queries)
-        if len(expected) != len(queries):
-            raise ValueError(f"expected must hold one id per query: got {len(expected)} for {len(queries)} queries.")
-        frame = pd.DataFrame({"query": queries, "expected_id": expected})
-    return _editable(frame, QUERY_COLUMNS, "query", source)
 
 
 # -- template ------------------------------------------------------------------------------------
@@ -215,7 +142,7 @@ def render(frame: pd.DataFrame, template: str = DEFAULT_TEMPLATE) -> list[str]:
     skips such rows.
     """
     fields = template_fields(template, [str(c) for c in frame.columns])
-    columns = {f: _column_text(frame[f]) for f in fields}
+    columns = {f: column_cells(frame[f]) for f in fields}
     return [
         template.format(**{f: _value_for_template(f, columns[f][row]) for f in fields}) for row in range(len(frame))
     ]
@@ -302,7 +229,7 @@ def check_traces(frame: pd.DataFrame, template: str = DEFAULT_TEMPLATE) -> tuple
     if frame.empty:
         raise ValueError("The trace table is empty; add at least one trace.")
     fields = template_fields(template, list(frame.columns))
-    cells = _columns(frame)
+    cells = cells_by_column(frame)
     rows, ids, problems = [], [], []
     first_row: dict[str, int] = {}
     for row in range(len(frame)):
@@ -349,7 +276,7 @@ def check_queries(
         raise ValueError("The query table is empty; add at least one query with the trace id it should find.")
     usable = set(trace_ids)
     skipped_traces = set(all_ids) - usable
-    cells = _columns(frame)
+    cells = cells_by_column(frame)
     rows, expected, problems = [], [], []
     for row in range(len(frame)):
         query = cells["query"][row]
@@ -420,85 +347,3 @@ def prepare(traces: pd.DataFrame, queries: pd.DataFrame, template: str = DEFAULT
         skipped_traces=len(trace_problems),
         skipped_queries=len(query_problems),
     )
-
-
-# -- files -------------------------------------------------------------------------------------------
-def read_traces(data: bytes, filename: str) -> pd.DataFrame:
-    """Read an uploaded trace table (CSV, TSV, JSON, JSONL, Parquet) in its editable form.
-
-    Raises ValueError naming the file: unreadable, no rows, or a missing column.
-    """
-    return trace_table(read_table(data, filename), source=filename)
-
-
-def read_queries(data: bytes, filename: str) -> pd.DataFrame:
-    """Read an uploaded query table (``query``, ``expected_id``) in its editable form."""
-    return query_table(read_table(data, filename), source=filename)
-
-
-def _read_pasted(text: str, what: str) -> pd.DataFrame:
-    if not isinstance(text, str):
-        raise TypeError(f"text must be a str, got {type(text).__name__}.")
-    if not text.strip():
-        raise ValueError(f"Nothing was pasted; paste a {what} table as CSV (with a header row) or JSON.")
-    header = text.strip().splitlines()[0]
-    kind = "json" if text.lstrip()[:1] in "[{" else "tsv" if "\t" in header else "csv"
-    name = f"pasted.{kind}"
-    try:
-        return read_table(text.encode("utf-8"), name)
-    except ValueError as error:
-        raise ValueError(str(error).replace(name, f"The pasted {kind.upper()} text", 1)) from None
-
-
-def read_traces_text(text: str) -> pd.DataFrame:
-    """Read a trace table pasted as CSV, TSV (tabs, e.g. from a spreadsheet) or JSON text."""
-    return trace_table(_read_pasted(text, "trace"), source="The pasted table")
-
-
-def read_queries_text(text: str) -> pd.DataFrame:
-    """Read a query table pasted as CSV, TSV or JSON text."""
-    return query_table(_read_pasted(text, "query"), source="The pasted table")
-
-
-def _json_id(value):
-    text = id_text(value)
-    return int(text) if text.lstrip("-").isdigit() and str(int(text)) == text else text
-
-
-def traces_to_records(frame: pd.DataFrame) -> list[dict]:
-    """The trace table as the lesson writes it: integer ids as ints, ``tools_used`` as lists."""
-    cells = _columns(trace_table(frame))
-    records = []
-    for row in range(len(frame)):
-        record = {}
-        for column, values in cells.items():
-            value = values[row]
-            if column == "id":
-                value = _json_id(value)
-            elif column in LIST_COLUMNS:
-                value = split_list(value)
-            record[str(column)] = value
-        records.append(record)
-    return records
-
-
-def traces_to_json(frame: pd.DataFrame) -> bytes:
-    """The trace table as a JSON list of objects (UTF-8); :func:`read_traces` reads it back."""
-    return json.dumps(traces_to_records(frame), indent=2, ensure_ascii=False).encode("utf-8")
-
-
-def queries_to_json(frame: pd.DataFrame) -> bytes:
-    """The query table as a JSON list of ``{"query", "expected_id"}`` objects (UTF-8)."""
-    cells = _columns(query_table(frame))
-    records = [
-        {**{c: values[row] for c, values in cells.items()}, "expected_id": _json_id(cells["expected_id"][row])}
-        for row in range(len(frame))
-    ]
-    return json.dumps(records, indent=2, ensure_ascii=False).encode("utf-8")
-
-
-def to_csv(frame: pd.DataFrame) -> bytes:
-    """Any table in its editable form as UTF-8 CSV (``tools_used`` stays comma-separated, quoted)."""
-    buffer = io.StringIO()
-    frame.to_csv(buffer, index=False)
-    return buffer.getvalue().encode("utf-8")
