@@ -7,6 +7,7 @@ and a fresh Python process for the store.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -22,15 +23,12 @@ import pytest
 
 import embedlab
 from embedlab import seed
-from embedlab.benchmarking.run import (
-    COLUMNS,
-    BenchmarkStore,
-    compare_runs,
-    recommend,
-    repeat_to,
-    results_json,
-)
+from embedlab.benchmarking.results import COLUMNS, BenchmarkRun, compare_runs, results_json
+from embedlab.benchmarking.run import advice, repeat_to
+from embedlab.benchmarking.store import BenchmarkStore
 from embedlab.models.packaged import locate_minilm
+from embedlab.retrieval.evaluation import RetrievalSummary
+from embedlab.runs import Progress
 
 MINILM, STATIC = "all-MiniLM-L6-v2", "static-64d"
 CORPUS = list(seed.BENCHMARK_CORPUS[:40])
@@ -43,7 +41,7 @@ def run():
     One torch thread: on a machine shared with other work that is the fast setting.
     """
     events = []
-    results = embedlab.benchmark(
+    result = embedlab.benchmark(
         [MINILM, STATIC],
         CORPUS,
         repeats=2,
@@ -51,7 +49,7 @@ def run():
         threads=1,
         progress=lambda e: events.append((e, e.results())),
     )
-    return results, events
+    return result, events
 
 
 @pytest.fixture(scope="module")
@@ -68,17 +66,21 @@ def store(tmp_path):
 
 # ------------------------------------------------------------------------------ figures
 def test_one_row_per_model_with_every_column(run):
-    results, _ = run
+    result, _ = run
+    results = result.table
     assert list(results.columns) == list(COLUMNS)
     assert list(results["model"]) == [MINILM, STATIC]
     assert list(results["status"]) == ["ok", "ok"]
     assert list(results["error"]) == ["", ""]
-    assert results.attrs["baseline"] == MINILM
-    assert results.attrs["stopped"] is False
+    assert isinstance(result, BenchmarkRun)
+    assert result.baseline == MINILM
+    assert result.stopped is False
+    assert result.settings.models == (MINILM, STATIC) and result.settings.n_texts == len(CORPUS)
 
 
 def test_figures_are_present_and_positive(run):
-    results, _ = run
+    result, _ = run
+    results = result.table
     positive = [
         "prepare_s",
         "load_s",
@@ -105,9 +107,10 @@ def test_figures_are_present_and_positive(run):
 
 
 def test_texts_per_s_is_n_over_the_median_encode_time(run):
-    results, _ = run
+    result, _ = run
+    results = result.table
     for row in results.itertuples():
-        times = results.attrs["times"][row.model]
+        times = result.times[row.model]
         assert len(times) == 2
         assert row.encode_median_s == pytest.approx(float(np.median(times)))
         assert row.encode_min_s == pytest.approx(min(times)) and row.encode_max_s == pytest.approx(max(times))
@@ -117,7 +120,8 @@ def test_texts_per_s_is_n_over_the_median_encode_time(run):
 
 
 def test_model_facts_match_sentence_transformers(run, st_model):
-    results, _ = run
+    result, _ = run
+    results = result.table
     row = results.iloc[0]
     assert row["dim"] == st_model.get_embedding_dimension() == 384
     assert row["parameters"] == sum(p.numel() for p in st_model.parameters())
@@ -135,7 +139,8 @@ def test_the_model_is_timed_not_the_cache(st_model):
 
     texts = repeat_to(seed.TRACE_TEXTS, 32)
     embedlab.encode(texts, MINILM)  # cached now: encode() with the cache would take microseconds
-    results = embedlab.benchmark([MINILM], texts, repeats=2, threads=1)
+    result = embedlab.benchmark([MINILM], texts, repeats=2, threads=1)
+    results = result.table
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -152,7 +157,8 @@ def test_the_model_is_timed_not_the_cache(st_model):
 
 
 def test_a_slower_model_is_measured_slower(run):
-    results, _ = run
+    result, _ = run
+    results = result.table
     minilm, static = results.iloc[0], results.iloc[1]
     assert static["texts_per_s"] > minilm["texts_per_s"]
     assert minilm["comparison"] == "baseline" and minilm["slowdown"] == pytest.approx(1.0)
@@ -162,7 +168,8 @@ def test_a_slower_model_is_measured_slower(run):
 
 @pytest.mark.slow
 def test_mpnet_is_slower_than_minilm_in_the_lessons_words():
-    results = embedlab.benchmark([MINILM, "all-mpnet-base-v2"], list(seed.TRACE_TEXTS) * 4, repeats=1, threads=1)
+    result = embedlab.benchmark([MINILM, "all-mpnet-base-v2"], list(seed.TRACE_TEXTS) * 4, repeats=1, threads=1)
+    results = result.table
     assert list(results["status"]) == ["ok", "ok"]
     mpnet = results.iloc[1]
     assert mpnet["dim"] == 768
@@ -172,8 +179,9 @@ def test_mpnet_is_slower_than_minilm_in_the_lessons_words():
 
 
 def test_baseline_can_be_chosen():
-    results = embedlab.benchmark([MINILM, STATIC], CORPUS[:10], repeats=1, baseline=STATIC, warmup=False, threads=1)
-    assert results.attrs["baseline"] == STATIC
+    result = embedlab.benchmark([MINILM, STATIC], CORPUS[:10], repeats=1, baseline=STATIC, warmup=False, threads=1)
+    results = result.table
+    assert result.baseline == STATIC and result.settings.baseline == STATIC
     assert re.fullmatch(r"all-MiniLM-L6-v2 is [\d.]+x slower than static-64d", results.loc[0, "comparison"])
     assert math.isnan(results.loc[0, "warmup_s"])  # no warm-up asked for
 
@@ -181,34 +189,36 @@ def test_baseline_can_be_chosen():
 def test_noisy_flag_follows_its_definition():
     texts = CORPUS[:10]
     for threshold in (1e-12, 1e9):
-        results = embedlab.benchmark([STATIC], texts, repeats=3, noisy_above=threshold)
+        result = embedlab.benchmark([STATIC], texts, repeats=3, noisy_above=threshold)
+        results = result.table
         row = results.iloc[0]
         spread = (row["encode_max_s"] - row["encode_min_s"]) / row["encode_median_s"]
         assert row["spread"] == pytest.approx(spread)
         assert bool(row["noisy"]) == (spread > threshold)
     one = embedlab.benchmark([STATIC], texts, repeats=1)
-    assert pd.isna(one.loc[0, "noisy"])  # one repeat: no spread to judge
+    assert pd.isna(one.table.loc[0, "noisy"])  # one repeat: no spread to judge
 
 
 def test_threads_are_set_for_the_run_and_restored():
     import torch
 
     before = torch.get_num_threads()
-    results = embedlab.benchmark([STATIC], CORPUS[:5], repeats=1, threads=3)
-    assert results.attrs["machine"]["torch_threads"] == 3
-    assert results.attrs["settings"]["threads"] == 3
+    result = embedlab.benchmark([STATIC], CORPUS[:5], repeats=1, threads=3)
+    assert result.machine["torch_threads"] == 3
+    assert result.settings.threads == 3
     assert torch.get_num_threads() == before
 
 
 # ------------------------------------------------------------------------------ failures and bad input
 def test_a_model_that_cannot_load_gets_a_row_and_the_others_run():
-    results = embedlab.benchmark(["nosuch/model", STATIC], CORPUS[:10], repeats=1)
+    result = embedlab.benchmark(["nosuch/model", STATIC], CORPUS[:10], repeats=1)
+    results = result.table
     failed, ok = results.iloc[0], results.iloc[1]
     assert failed["status"] == "failed"
     assert failed["error"].startswith("could not load: ") and "nosuch/model" in failed["error"]
     assert pd.isna(failed["texts_per_s"]) and failed["comparison"] == ""
     assert ok["status"] == "ok" and ok["texts_per_s"] > 0
-    assert results.attrs["baseline"] == STATIC  # the first model failed: the next one is the baseline
+    assert result.baseline == STATIC  # the first model failed: the next one is the baseline
 
 
 @pytest.mark.parametrize(
@@ -244,42 +254,43 @@ def test_bad_arguments_are_refused_before_anything_runs(kwargs, error, names):
 def test_progress_counts_models_and_repeats(run):
     events = [event for event, _ in run[1]]
     snapshots = [snapshot for _, snapshot in run[1]]
-    assert [(e.model_index, e.stage, e.repeat) for e in events] == [
-        (1, "load", 0),
-        (1, "warmup", 0),
-        (1, "encode", 1),
-        (1, "encode", 2),
-        (1, "done", 2),
-        (2, "load", 0),
-        (2, "warmup", 0),
-        (2, "encode", 1),
-        (2, "encode", 2),
-        (2, "done", 2),
+    assert [(e.model_index, e.stage, e.detail) for e in events] == [
+        (1, "load", "loading"),
+        (1, "warmup", "warming up"),
+        (1, "encode", "repeat 1 of 2"),
+        (1, "encode", "repeat 2 of 2"),
+        (1, "done", "done"),
+        (2, "load", "loading"),
+        (2, "warmup", "warming up"),
+        (2, "encode", "repeat 1 of 2"),
+        (2, "encode", "repeat 2 of 2"),
+        (2, "done", "done"),
     ]
-    assert all(e.n_models == 2 and e.n_repeats == 2 for e in events)
+    assert all(isinstance(e, Progress) and e.n_models == 2 for e in events)
     fractions = [e.fraction for e in events]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
     assert events[3].message == "Model 1 of 2 · all-MiniLM-L6-v2 · repeat 2 of 2"
     partial = snapshots[2]  # mid-run: the first model with one repeat, marked stopped
-    assert list(partial["model"]) == [MINILM] and partial.attrs["stopped"] is True
-    assert partial.loc[0, "status"] == "stopped" and partial.loc[0, "repeats_done"] == 1
-    assert partial.loc[0, "texts_per_s"] > 0
-    assert snapshots[-1].attrs["stopped"] is False and list(snapshots[-1]["status"]) == ["ok", "ok"]
+    assert partial.models == [MINILM] and partial.stopped is True
+    assert partial.table.loc[0, "status"] == "stopped" and partial.table.loc[0, "repeats_done"] == 1
+    assert partial.table.loc[0, "texts_per_s"] > 0 and len(partial.times[MINILM]) == 1
+    assert snapshots[-1].stopped is False and list(snapshots[-1].table["status"]) == ["ok", "ok"]
 
 
 def test_should_stop_ends_the_run_and_keeps_what_finished():
     seen = []
-    results = embedlab.benchmark(
+    result = embedlab.benchmark(
         [STATIC, MINILM],
         CORPUS[:10],
         repeats=5,
         progress=seen.append,
-        should_stop=lambda: any(e.stage == "encode" and e.repeat == 2 for e in seen),
+        should_stop=lambda: any(e.stage == "encode" and e.detail == "repeat 2 of 5" for e in seen),
     )
+    results = result.table
     assert list(results["model"]) == [STATIC]  # MiniLM never started
     assert results.loc[0, "status"] == "stopped" and results.loc[0, "repeats_done"] == 2
     assert results.loc[0, "texts_per_s"] > 0
-    assert results.attrs["stopped"] is True
+    assert result.stopped is True
     assert not any(e.model == MINILM for e in seen)
 
 
@@ -324,8 +335,9 @@ def test_repeat_to_cycles_or_cuts():
 
 
 def test_results_json_holds_rows_machine_and_settings(run):
-    results, _ = run
-    document = json.loads(results_json(results))
+    result, _ = run
+    results = result.table
+    document = json.loads(results_json(result))
     assert [row["model"] for row in document["results"]] == [MINILM, STATIC]
     assert document["results"][0]["texts_per_s"] == pytest.approx(results.loc[0, "texts_per_s"])
     assert document["results"][1]["parameters"] is None  # unknown for the static model: null, not NaN
@@ -334,33 +346,54 @@ def test_results_json_holds_rows_machine_and_settings(run):
 
 
 def test_compare_runs_lines_up_models_and_names_differences(run):
-    results, _ = run
+    result, _ = run
+    results = result.table
     other = embedlab.benchmark([STATIC], CORPUS[:10], repeats=1, batch_size=8)
-    comparison = compare_runs(results, other)
-    assert list(comparison["model"]) == [STATIC]
-    row = comparison.iloc[0]
-    assert row["change"] == pytest.approx(results.loc[1, "texts_per_s"] / other.loc[0, "texts_per_s"])
-    differences = " ".join(comparison.attrs["differences"])
+    comparison = compare_runs(result, other)
+    assert list(comparison.table["model"]) == [STATIC]
+    row = comparison.table.iloc[0]
+    assert row["change"] == pytest.approx(results.loc[1, "texts_per_s"] / other.table.loc[0, "texts_per_s"])
+    differences = " ".join(comparison.differences)
     assert "different corpora" in differences and "batch size 16 now, 8 before" in differences
-    assert compare_runs(results, results).attrs["differences"] == []
+    assert compare_runs(result, result).differences == ()
 
 
-def test_recommendation_follows_the_lesson(run):
-    results, _ = run
-    lines = recommend(results)
-    assert lines[0].startswith(f"Start with {MINILM} (384-d")
-    assert any("static-64d" in line and "faster" in line for line in lines)
-    assert "measure it" in lines[-1]
-    assert "good enough, use it" in recommend(results, accuracy={MINILM: 1.0})[-1]
-    low = recommend(results, accuracy={MINILM: 0.5, "all-mpnet-base-v2": 1.0})[-1]
-    assert "consider a larger model or fine-tuning" in low and "all-mpnet-base-v2 did better" in low
+def summary(model: str, correct: int, n_queries: int = 10) -> RetrievalSummary:
+    """Retrieval figures as the Trace Retrieval page keeps them (only what the rule reads matters)."""
+    accuracy = correct / n_queries
+    return RetrievalSummary(model, 5, accuracy, {1: accuracy}, accuracy, n_queries, 20, correct, ())
+
+
+def test_advice_is_the_lessons_rule_on_the_measured_speeds(run):
+    result, _ = run
+    decision = advice(result)
+    assert decision.baseline == MINILM and decision.fastest == STATIC
+    assert decision.suggestion == "measure quality" and decision.good_enough is None
+    assert decision.labels == {MINILM: "start here", STATIC: "faster alternative"}
+    ratio = result.table.loc[1, "texts_per_s"] / result.table.loc[0, "texts_per_s"]
+    assert decision.verdict(STATIC).speed_ratio == pytest.approx(ratio)
+
+    good = advice(result, {MINILM: summary(MINILM, 9)})
+    assert good.suggestion == "keep" and good.good_enough is True and good.recommended == MINILM
+
+    low = advice(result, {MINILM: summary(MINILM, 5), STATIC: summary(STATIC, 8)})
+    assert low.good_enough is False and low.suggestion == "upgrade"
+    assert low.recommended == STATIC and low.best_quality == STATIC and low.upgrade is True
+    assert advice(result, {MINILM: summary(MINILM, 5), STATIC: summary(STATIC, 2)}).suggestion == "fine-tune"
+
+
+def test_advice_without_a_finished_model_has_nothing_to_decide():
+    result = embedlab.benchmark(["nosuch/model"], ["a text"], repeats=1)
+    decision = advice(result)
+    assert decision.suggestion == "nothing to decide" and decision.recommended is None
+    assert decision.labels == {"nosuch/model": "failed"}
 
 
 def test_benchmark_stays_callable_after_its_module_is_imported():
     code = (
         "import embedlab.benchmarking.run, embedlab\n"
         "r = embedlab.benchmark(['static-64d'], ['a', 'b'], repeats=1)\n"
-        "print(len(r), callable(embedlab.benchmark))"
+        "print(len(r.table), callable(embedlab.benchmark))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
@@ -369,21 +402,132 @@ def test_benchmark_stays_callable_after_its_module_is_imported():
 
 # ------------------------------------------------------------------------------ the store
 def test_store_round_trip(run, store):
-    results, _ = run
-    run_id = store.save(results, label="first")
+    result, _ = run
+    results = result.table
+    run_id = store.save(result, label="first")
     loaded = store.load(run_id)
-    pd.testing.assert_frame_equal(loaded, results)
+    pd.testing.assert_frame_equal(loaded.table, results)
     for key in ("machine", "settings", "times", "baseline", "stopped"):
-        assert loaded.attrs[key] == results.attrs[key], key
-    assert loaded.attrs["label"] == "first" and loaded.attrs["run_id"] == run_id
+        assert getattr(loaded, key) == getattr(result, key), key
+    assert loaded.label == "first" and loaded.id == run_id and loaded.created
     listed = store.runs()
     assert list(listed["id"]) == [run_id] and listed.loc[0, "models"] == f"{MINILM}, {STATIC}"
     assert listed.loc[0, "n_texts"] == len(CORPUS) and not listed.loc[0, "stopped"]
 
 
+# What the version before typed results (embedlab/benchmarking.py's BenchmarkStore.save, with
+# DataFrame.attrs) wrote, byte for byte in shape: its schema, and one run of two models.
+OLD_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    created TEXT NOT NULL,
+    label TEXT NOT NULL DEFAULT '',
+    models TEXT NOT NULL,
+    stopped INTEGER NOT NULL,
+    machine TEXT NOT NULL,
+    settings TEXT NOT NULL,
+    extra TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS results (
+    run_id INTEGER NOT NULL,
+    position INTEGER NOT NULL,
+    row TEXT NOT NULL,
+    PRIMARY KEY (run_id, position)
+);
+"""
+
+
+def old_row(model: str, seconds: list[float], **values) -> dict:
+    median = float(np.median(seconds))
+    row = {column: None for column in COLUMNS}
+    row.update(
+        model=model,
+        status="ok",
+        backend="static",
+        dim=64,
+        n_texts=10,
+        batch_size=32,
+        repeats_done=len(seconds),
+        encode_median_s=median,
+        encode_min_s=min(seconds),
+        encode_max_s=max(seconds),
+        texts_per_s=10 / median,
+        texts_per_s_low=10 / max(seconds),
+        texts_per_s_high=10 / min(seconds),
+        noisy=False,
+        comparison="",
+        error="",
+    )
+    row.update(values)
+    return row
+
+
+def test_a_run_saved_by_the_old_code_still_opens(tmp_path):
+    path = tmp_path / "benchmarks.sqlite3"
+    machine = {"cpu_model": "Old CPU", "usable_cores": 2, "torch_threads": 1, "device": "cpu"}
+    settings = {
+        "n_texts": 10,
+        "distinct_texts": 2,
+        "corpus_sha256": "0123456789abcdef",
+        "batch_size": 32,
+        "repeats": 2,
+        "warmup": True,
+        "baseline": None,
+        "noisy_above": 0.5,
+        "models": ["a-model", "b-model"],
+        "threads": None,
+        "started": "2026-11-30T10:00:00+00:00",
+        "finished": "2026-11-30T10:00:05+00:00",
+    }
+    times = {"a-model": [0.2, 0.4], "b-model": [0.1, 0.1]}
+    rows = [
+        old_row("a-model", times["a-model"], slowdown=1.0, comparison="baseline"),
+        old_row("b-model", times["b-model"], slowdown=3.0, comparison="b-model is 3.0x faster than a-model"),
+    ]
+    with sqlite3.connect(path) as connection:
+        connection.executescript(OLD_SCHEMA)
+        connection.execute(
+            "INSERT INTO runs (created, label, models, stopped, machine, settings, extra) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                "2026-11-30T10:00:06+00:00",
+                "old",
+                json.dumps(["a-model", "b-model"]),
+                0,
+                json.dumps(machine),
+                json.dumps(settings),
+                json.dumps({"times": times, "baseline": "a-model"}),
+            ),
+        )
+        connection.executemany(
+            "INSERT INTO results (run_id, position, row) VALUES (?, ?, ?)",
+            [(1, i, json.dumps(row)) for i, row in enumerate(rows)],
+        )
+    connection.close()
+
+    store = BenchmarkStore(path)
+    assert store.notices == []
+    listed = store.runs()
+    assert list(listed["id"]) == [1] and listed.loc[0, "models"] == "a-model, b-model"
+    assert listed.loc[0, "cpu"] == "Old CPU" and listed.loc[0, "n_texts"] == 10
+    loaded = store.load(1)
+    assert loaded.id == 1 and loaded.label == "old" and loaded.created == "2026-11-30T10:00:06+00:00"
+    assert loaded.models == ["a-model", "b-model"] and loaded.baseline == "a-model" and loaded.stopped is False
+    assert loaded.machine == machine and loaded.times == times
+    assert loaded.settings.as_dict() == settings  # the same document, read back as a typed object
+    assert loaded.settings.repeats == 2 and loaded.settings.models == ("a-model", "b-model")
+    assert list(loaded.table.columns) == list(COLUMNS)
+    assert loaded.table["texts_per_s"].tolist() == pytest.approx([10 / 0.3, 10 / 0.1])
+    assert loaded.table.loc[1, "comparison"] == "b-model is 3.0x faster than a-model"
+    assert advice(loaded).fastest == "b-model"
+    # saving it again with the new code writes the same documents
+    again = store.load(store.save(loaded, label="again"))
+    assert again.settings == loaded.settings and again.machine == machine and again.times == times
+    pd.testing.assert_frame_equal(again.table, loaded.table)
+
+
 def test_store_lists_newest_first_and_deletes(run, store):
-    results, _ = run
-    first, second = store.save(results), store.save(results)
+    result, _ = run
+    first, second = store.save(result), store.save(result)
     assert list(store.runs()["id"]) == [second, first]
     assert store.delete(first) is True
     assert store.delete(first) is False
@@ -395,15 +539,16 @@ def test_store_lists_newest_first_and_deletes(run, store):
 
 
 def test_store_survives_a_new_process(run, tmp_path):
-    results, _ = run
+    result, _ = run
+    results = result.table
     path = tmp_path / "kept.sqlite3"
-    run_id = BenchmarkStore(path).save(results)
+    run_id = BenchmarkStore(path).save(result)
     code = (
         "import sys, json\n"
-        "from embedlab.benchmarking.run import BenchmarkStore\n"
+        "from embedlab import BenchmarkStore\n"
         "r = BenchmarkStore(sys.argv[1]).load(int(sys.argv[2]))\n"
-        "print(json.dumps({'models': list(r['model']), 'tps': r['texts_per_s'].tolist(),"
-        " 'cpu': r.attrs['machine']['cpu_model']}))"
+        "print(json.dumps({'models': r.models, 'tps': r.table['texts_per_s'].tolist(),"
+        " 'cpu': r.machine['cpu_model']}))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code, str(path), str(run_id)], capture_output=True, text=True, timeout=120
@@ -412,28 +557,29 @@ def test_store_survives_a_new_process(run, tmp_path):
     loaded = json.loads(out.stdout)
     assert loaded["models"] == [MINILM, STATIC]
     assert loaded["tps"] == results["texts_per_s"].tolist()
-    assert loaded["cpu"] == results.attrs["machine"]["cpu_model"]
+    assert loaded["cpu"] == result.machine["cpu_model"]
 
 
 def test_a_failed_save_leaves_nothing_behind(run, store):
-    results, _ = run
-    kept = store.save(results)
-    broken = results.copy()
-    broken["oops"] = [object(), object()]  # cannot be written as JSON: fails after the run row
+    result, _ = run
+    results = result.table
+    kept = store.save(result)
+    table = results.copy()
+    table["oops"] = [object(), object()]  # cannot be written as JSON: fails after the run row
     with pytest.raises(TypeError):
-        store.save(broken)
+        store.save(dataclasses.replace(result, table=table))
     assert list(store.runs()["id"]) == [kept]
     with sqlite3.connect(store.path) as connection:
         assert connection.execute("SELECT COUNT(DISTINCT run_id) FROM results").fetchone()[0] == 1
 
 
 def test_saves_from_many_threads_are_all_whole(run, store):
-    results, _ = run
+    result, _ = run
     ids, errors = [], []
 
     def save_some():
         try:
-            ids.extend(store.save(results) for _ in range(5))
+            ids.extend(store.save(result) for _ in range(5))
         except Exception as error:  # pragma: no cover - reported below
             errors.append(error)
 
@@ -444,7 +590,7 @@ def test_saves_from_many_threads_are_all_whole(run, store):
         thread.join()
     assert errors == [] and len(set(ids)) == 20
     for run_id in ids[::7]:
-        assert list(store.load(run_id)["model"]) == [MINILM, STATIC]
+        assert store.load(run_id).models == [MINILM, STATIC]
 
 
 def test_a_damaged_store_is_set_aside_and_started_afresh(tmp_path):
@@ -457,12 +603,12 @@ def test_a_damaged_store_is_set_aside_and_started_afresh(tmp_path):
 
 
 def test_a_store_file_removed_while_in_use_comes_back(run, store):
-    results, _ = run
-    store.save(results)
+    result, _ = run
+    store.save(result)
     for path in store.path.parent.glob("benchmarks.sqlite3*"):
         path.unlink()
     assert store.runs().empty
-    assert list(store.load(store.save(results))["model"]) == [MINILM, STATIC]
+    assert store.load(store.save(result)).models == [MINILM, STATIC]
 
 
 def test_store_defaults_to_the_data_directory():
@@ -470,9 +616,9 @@ def test_store_defaults_to_the_data_directory():
 
 
 def test_store_refuses_what_is_not_a_result(store):
-    with pytest.raises(TypeError, match="results"):
+    with pytest.raises(TypeError, match="BenchmarkRun"):
         store.save([1, 2])
-    with pytest.raises(ValueError, match="texts_per_s"):
+    with pytest.raises(TypeError, match="BenchmarkRun"):
         store.save(pd.DataFrame({"model": ["x"]}))
     with pytest.raises(TypeError, match="run_id"):
         store.load("1")
