@@ -26,7 +26,7 @@ __version__ = "0.1.0"
 # Names whose modules import pandas: loaded on first use, so ``import embedlab`` stays fast.
 _LAZY = {
     "benchmark": "benchmarking.run",
-    "BenchmarkStore": "benchmarking.run",
+    "BenchmarkStore": "benchmarking.store",
     "evaluate_retrieval": "retrieval.evaluation",
     "RetrievalResult": "retrieval.evaluation",
     "Recommendation": "decision",

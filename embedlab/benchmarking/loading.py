@@ -15,9 +15,11 @@ __all__ = ["MB", "PeakMemory", "load_fresh", "prepare", "rss"]
 
 def prepare(name: str) -> str:
     """Locate the model's files and import the library that runs it; return the backend."""
-    from ..models.catalog import locate_for_loading
+    from ..models.catalog import by_name
 
-    backend, folder = locate_for_loading(name)  # all-mpnet-base-v2 is assembled here, once
+    entry = by_name(name)
+    backend = entry.backend if entry is not None else "sentence-transformers"
+    folder = entry.locate() if entry is not None else None  # all-mpnet-base-v2 is assembled here, once
     if backend == "sentence-transformers":
         import sentence_transformers  # noqa: F401  (imported here: it costs seconds)
 
