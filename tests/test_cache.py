@@ -38,7 +38,7 @@ def test_truncated_database_is_set_aside(tmp_path):
 def test_memory_level_is_bounded(tmp_path):
     cache = EmbeddingCache(tmp_path / FILE_NAME, memory_bytes=10 * 4 * 8)
     cache.put_many("m", [(text_key(str(i)), np.zeros(8, dtype=np.float32)) for i in range(100)])
-    assert len(cache._memory) == 10
+    assert cache.memory_entries == 10
     assert cache.count("m") == 100  # the disk keeps everything
     assert len(cache.get_many("m", [text_key("0"), text_key("99")])) == 2
 

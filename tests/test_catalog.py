@@ -6,6 +6,7 @@ from sentence_transformers import SentenceTransformer
 
 import embedlab
 from embedlab.models import packaged
+from embedlab.storage import folders
 
 
 def test_catalog_lists_the_lesson_models():
@@ -26,7 +27,7 @@ def test_load_model_is_shared_and_described():
 
 def test_mpnet_is_assembled_once_and_matches_sentence_transformers():
     folder = packaged.locate_mpnet()
-    assert (folder / packaged.COMPLETE_MARKER).exists()
+    assert (folder / folders.COMPLETE_MARKER).exists()
     assert packaged.locate_mpnet() == folder
     texts = ["The cat sits on the mat", "Python is a great programming language"]
     ours = embedlab.encode(texts, model="all-mpnet-base-v2")
@@ -41,7 +42,7 @@ def test_half_assembled_mpnet_folder_is_set_aside(tmp_path, monkeypatch):
     broken.mkdir(parents=True)
     (broken / "config.json").write_text("{")
     folder = packaged.locate_mpnet()
-    assert (folder / packaged.COMPLETE_MARKER).exists()
+    assert (folder / folders.COMPLETE_MARKER).exists()
     assert (tmp_path / "models" / "all-mpnet-base-v2.broken-1" / "config.json").exists()
 
 

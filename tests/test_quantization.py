@@ -5,6 +5,7 @@ Oracle: sentence-transformers running the packaged fp32 model directly.
 
 import collections
 
+import numpy as np
 import onnx
 import pytest
 from sentence_transformers import SentenceTransformer
@@ -12,6 +13,7 @@ from sentence_transformers import SentenceTransformer
 import embedlab
 from embedlab import seed
 from embedlab.models import packaged
+from embedlab.storage import folders
 
 INT8 = "all-MiniLM-L6-v2-int8"
 
@@ -24,7 +26,7 @@ def fp32():
 def test_the_built_model_multiplies_in_int8():
     """The point of the model: its products are integer ones (the weight-only file was fp32)."""
     path = packaged.locate_minilm_int8()
-    assert (path.parent / packaged.COMPLETE_MARKER).exists()
+    assert (path.parent / folders.COMPLETE_MARKER).exists()
     assert packaged.locate_minilm_int8() == path  # built once, then found
     ops = collections.Counter(node.op_type for node in onnx.load(str(path)).graph.node)
     assert ops["MatMulInteger"] >= 12 and ops["QAttention"] == 6, ops
@@ -33,31 +35,52 @@ def test_the_built_model_multiplies_in_int8():
 
 
 def test_vectors_stay_close_to_fp32(fp32):
+    """The catalog's claim, "0.99 cosine to fp32", against fp32 computed here.
+
+    Why the margin holds on another CPU: the int8 products are integer sums, exact on any x86
+    with VNNI or AMX; what a CPU changes is the fp32 part (LayerNorm, GELU, softmax: ~1e-6) and,
+    without VNNI (AVX2 only, like the AMD EPYC this was checked on: mean 0.9917, min 0.980),
+    the saturation of u8×s8 pair sums, which only loses precision. Encoding each text alone
+    instead of in one batch re-scales every activation (dynamic quantisation picks the scale per
+    batch) — a far larger perturbation than either — and both encodings must keep the bound.
+    """
     texts = list(seed.SENTENCES) + list(seed.TRACE_TEXTS) + list(seed.QUERIES)
-    ours = embedlab.encode(texts, model=INT8)
     theirs = fp32.encode(texts, normalize_embeddings=True)
-    cosines = (ours * theirs).sum(axis=1)
-    assert cosines.mean() >= 0.99 and cosines.min() >= 0.97, cosines
+    batched = embedlab.encode(texts, model=INT8, use_cache=False)
+    alone = np.vstack([embedlab.encode([text], model=INT8, use_cache=False) for text in texts])
+    for ours in (batched, alone):
+        cosines = (ours * theirs).sum(axis=1)
+        assert cosines.mean() >= 0.99 and cosines.min() >= 0.97, cosines
 
 
 def test_same_top1_traces_as_fp32(fp32):
     traces = [seed.TRACE_TEMPLATE.format(**trace) for trace in seed.TRACES]
     theirs = fp32.encode(traces, normalize_embeddings=True)
     their_queries = fp32.encode(list(seed.QUERIES), normalize_embeddings=True)
-    expected = (their_queries @ theirs.T).argmax(axis=1)
+    their_scores = their_queries @ theirs.T
+    expected = their_scores.argmax(axis=1)
+    # All queries in one batch, as evaluate_retrieval encodes them. The closest call (query 2:
+    # fp32 prefers its trace by 0.018) keeps 0.011 under int8 both on an AVX-512 machine
+    # (quantization.py) and on an AVX2 one without VNNI: CPU-independent to well under that.
     result = embedlab.evaluate_retrieval(list(seed.QUERIES), traces, list(seed.EXPECTED), model=INT8, k=3)
     got = [int(i) for i in result.per_query["top_id"]]
     assert got == expected.tolist()
-    # dynamic quantisation scales activations per batch: alone, each query still finds its trace
-    alone = [
-        int(
-            embedlab.rank(embedlab.encode([q], model=INT8, use_cache=False), embedlab.encode(traces, model=INT8), k=1)[
-                0
-            ][0, 0]
-        )
-        for q in seed.QUERIES
-    ]
-    assert alone == expected.tolist()
+
+    # Dynamic quantisation scales activations per batch, so a query encoded alone (as the
+    # app's search box does) gets other scores. The oracle for how much: the largest change of
+    # any query-trace score between the batched and the alone encodings, measured here (0.036 on
+    # an AVX2 EPYC). Every query whose fp32 lead is larger than that must still find fp32's
+    # trace alone; a closer call may go either way on another CPU (query 2, fp32 lead 0.018,
+    # kept its trace alone here by 0.0006 — too close to assert).
+    trace_vectors = embedlab.encode(traces, model=INT8)
+    batched = embedlab.encode(list(seed.QUERIES), model=INT8, use_cache=False)
+    alone = np.vstack([embedlab.encode([q], model=INT8, use_cache=False) for q in seed.QUERIES])
+    noise = float(np.abs((alone - batched) @ trace_vectors.T).max())
+    ranked = np.sort(their_scores, axis=1)
+    clear = ranked[:, -1] - ranked[:, -2] > noise
+    assert clear.any(), (noise, ranked)  # query 1 leads by 0.22, query 3 by 0.05
+    top_alone = embedlab.rank(alone, trace_vectors, k=1)[0][:, 0]
+    assert top_alone[clear].tolist() == expected[clear].tolist(), (noise, clear)
 
 
 def test_cached_vectors_of_the_old_int8_file_are_not_reused():
@@ -75,16 +98,16 @@ def test_build_once_keeps_nothing_half_made(tmp_path):
         raise RuntimeError("crashed midway")
 
     with pytest.raises(RuntimeError):
-        packaged.build_once(target, failing)
+        folders.build_once(target, failing)
     assert not target.exists() and list(target.parent.iterdir()) == []
 
     def good(work):
         (work / "model").write_text("whole")
         return work
 
-    assert packaged.build_once(target, good) == target
-    assert (target / "model").read_text() == "whole" and (target / packaged.COMPLETE_MARKER).exists()
-    assert packaged.build_once(target, failing) == target  # found, not rebuilt
+    assert folders.build_once(target, good) == target
+    assert (target / "model").read_text() == "whole" and (target / folders.COMPLETE_MARKER).exists()
+    assert folders.build_once(target, failing) == target  # found, not rebuilt
 
 
 def test_parameters_are_counted_from_the_graph(fp32):

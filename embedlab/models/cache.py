@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..storage.home import data_dir
-from .packaged import set_aside
+from ..storage.sqlite import set_aside_database
 
 log = logging.getLogger("embedlab")
 
@@ -83,11 +83,7 @@ class EmbeddingCache:
         except sqlite3.DatabaseError:
             ok = False
         if not ok:
-            for suffix in ("-wal", "-shm"):
-                side = self.path.with_name(self.path.name + suffix)
-                if side.exists():
-                    set_aside(side)
-            moved = set_aside(self.path)
+            moved = set_aside_database(self.path)
             message = f"The embedding cache {self.path} was damaged; it was set aside as {moved.name} and rebuilt."
             log.warning(message)
             self.notices.append(message)
@@ -143,6 +139,12 @@ class EmbeddingCache:
         if model is not None:
             sql, args = sql + " WHERE model = ?", (model,)
         return int(self._connection().execute(sql, args).fetchone()[0])
+
+    @property
+    def memory_entries(self) -> int:
+        """Vectors held in the memory level now (at most ``memory_bytes`` of them)."""
+        with self._lock:
+            return len(self._memory)
 
     def close(self) -> None:
         """Close this thread's connection (other threads' close when they end)."""

