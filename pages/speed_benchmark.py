@@ -4,14 +4,19 @@ Reads widgets, calls embedlab.benchmark, draws. The current run lives in st.sess
 every run is saved in embedlab's data directory, so a Stop, a rerun or a restart loses nothing.
 """
 
+from dataclasses import replace
+
 import streamlit as st
 
 import embedlab
 from embedlab import seed
+from embedlab.benchmarking.figures import compare_figure, dims_figure, speed_figure
 from embedlab.benchmarking.machine import describe
-from embedlab.benchmarking.run import compare_runs, recommend, repeat_to, results_json
-from embedlab.tables import TABLE_TYPES, read_table, text_columns
-from ui import common
+from embedlab.benchmarking.results import compare_runs, results_json
+from embedlab.benchmarking.run import advice, repeat_to
+from embedlab.markup import markdown_literal, markdown_sentence
+from embedlab.tables import TABLE_TYPES, column_texts, read_corpus, read_table, text_columns
+from ui import common, runs
 from ui import speed_benchmark as ui
 from ui.state import retrieval_figures
 
@@ -34,15 +39,15 @@ def read_upload(data: bytes, name: str):
 
 
 def keep_interrupted_run() -> None:
-    """A run cut short (Stop, or any click while it ran) keeps the rows it finished."""
-    if not state.get("speed_running"):
+    """A run cut short (Stop, or any click while it ran) keeps the rows it finished (see ui/runs.py)."""
+    cut = runs.interrupted("speed")
+    if cut is None:
         return
-    state["speed_running"] = False
-    partial = state.pop("speed_partial", None)
-    if partial is None or partial.empty:
+    partial = cut.partial
+    if partial is None or partial.table.empty:
         state["speed_notice"] = "The run was stopped before any model was measured."
         return
-    partial.attrs["stopped"] = True
+    partial = replace(partial, stopped=True)
     previous = state.get("speed_run_id")
     state["speed_result"] = partial
     state["speed_run_id"] = store().save(partial, label="stopped")
@@ -50,7 +55,7 @@ def keep_interrupted_run() -> None:
         state["speed_earlier"] = previous
     kept = [
         row.model if row.status != "stopped" else f"{row.model} (cut short after {row.repeats_done} repeat(s))"
-        for row in partial.itertuples()
+        for row in partial.table.itertuples()
     ]
     state["speed_notice"] = f"The run was stopped; kept what finished: {', '.join(kept)}."
 
@@ -105,9 +110,9 @@ with left:
             data = upload.getvalue()
             if upload.name.lower().endswith(".txt"):
                 try:
-                    texts = ui.lines_of(data.decode("utf-8-sig"))
-                except UnicodeDecodeError:
-                    st.error(f"{upload.name} is not UTF-8 text; save it as UTF-8 and upload it again.")
+                    texts = read_corpus(data, upload.name)
+                except ValueError as error:
+                    st.error(markdown_sentence(error))
             else:
                 try:
                     frame = read_upload(data, upload.name)
@@ -119,7 +124,7 @@ with left:
                         st.error(f"{upload.name} has no column of text; its columns are: {', '.join(frame.columns)}.")
                     else:
                         column = st.selectbox("Column with the texts", columns, key="speed_column")
-                        texts = [str(v) for v in frame[column].dropna() if str(v).strip()]
+                        texts = column_texts(frame, column, source=upload.name)
     size = st.number_input(
         "Repeat the corpus up to N texts (0: as it is)",
         min_value=0,
@@ -198,41 +203,25 @@ if run:
         st.error(problem)
     if not problems:
         state.pop("speed_notice", None)
-        state["speed_running"] = True
-        state["speed_partial"] = None
-        bar = st.progress(0.0, text="Starting…")
-        stop_slot = st.empty()
-        stop_slot.button(
-            "Stop",
-            key="speed_stop",
-            icon=":material/stop_circle:",
-            help="Stop after the current step; the models that finished are kept.",
-        )
-
-        def show_progress(event) -> None:
-            state["speed_partial"] = event.results()  # kept if the run is interrupted
-            bar.progress(event.fraction, text=event.message)
-
         try:
-            result = embedlab.benchmark(
-                models,
-                texts,
-                batch_size=int(batch_size),
-                repeats=int(repeats),
-                warmup=bool(warmup),
-                baseline=baseline if baseline in models else None,
-                threads=int(threads) or None,
-                progress=show_progress,
+            result = runs.run(
+                "speed",
+                lambda progress: embedlab.benchmark(
+                    models,
+                    texts,
+                    batch_size=int(batch_size),
+                    repeats=int(repeats),
+                    warmup=bool(warmup),
+                    baseline=baseline if baseline in models else None,
+                    threads=int(threads) or None,
+                    progress=progress,
+                ),
+                stop_help="Stop after the current step; the models that finished are kept.",
+                done=lambda run: f"Done: {len(run.table)} model(s) measured on {len(texts):,} texts.",
             )
         except (ValueError, TypeError) as error:
-            state["speed_running"] = False
-            state.pop("speed_partial", None)
             st.error(str(error))
         else:
-            # Cleared only here, never in a `finally`: when Stop interrupts the script, Streamlit
-            # raises inside the progress callback, the flag stays set, and the next run keeps the rows.
-            state["speed_running"] = False
-            state.pop("speed_partial", None)
             previous = state.get("speed_run_id")
             state["speed_result"] = result
             state["speed_run_id"] = store().save(result)
@@ -240,37 +229,39 @@ if run:
                 state["speed_earlier"] = previous
             else:
                 state.pop("speed_earlier", None)
-            bar.progress(1.0, text=f"Done: {len(result)} model(s) measured on {len(texts):,} texts.")
-        stop_slot.empty()
 
 
 # ---------------------------------------------------------------- results
 def show_results(result) -> None:
     st.divider()
-    settings = result.attrs.get("settings", {})
+    settings, table = result.settings, result.table
     st.subheader("Results")
-    run_id = result.attrs.get("run_id", state.get("speed_run_id"))
+    run_id = result.id if result.id is not None else state.get("speed_run_id")
+
+    def shown(value) -> object:
+        return "?" if value is None else value
+
     st.caption(
         (f"Run #{run_id} · " if run_id is not None else "")
-        + f"{settings.get('n_texts', '?')} texts ({settings.get('distinct_texts', '?')} distinct) · batch size "
-        f"{settings.get('batch_size', '?')} · {settings.get('repeats', '?')} repeats · warm-up "
-        f"{'on' if settings.get('warmup') else 'off'} · {settings.get('started', '')}"
+        + f"{shown(settings.n_texts)} texts ({shown(settings.distinct_texts)} distinct) · batch size "
+        f"{shown(settings.batch_size)} · {shown(settings.repeats)} repeats · warm-up "
+        f"{'on' if settings.warmup else 'off'} · {settings.started or ''}"
     )
-    for row in result[result["error"] != ""].itertuples():
+    for row in table[table["error"] != ""].itertuples():
         st.warning(f"{row.model}: {row.error}.")
-    noisy = result[result["noisy"].fillna(False)]
+    noisy = table[table["noisy"].fillna(False)]
     if len(noisy):
         st.warning(
             f"Noisy timing for {', '.join(noisy['model'])}: the slowest repeat took more than "
-            f"{settings.get('noisy_above', 0.5):.0%} of the median longer than the fastest. Something else was "
+            f"{settings.noisy_above:.0%} of the median longer than the fastest. Something else was "
             "using the CPU; run again or with more repeats."
         )
-    comparisons = [c for c in result["comparison"] if c and c != "baseline"]
+    comparisons = [c for c in table["comparison"] if c and c != "baseline"]
     if comparisons:
         st.markdown("\n".join(f"- {c}" for c in comparisons))
 
     st.dataframe(
-        ui.display_table(result),
+        ui.display_table(table),
         key="speed_table",
         hide_index=True,
         column_config={
@@ -294,35 +285,35 @@ def show_results(result) -> None:
         },
     )
 
-    if ui.measured(result).empty:
+    if result.measured.empty:
         st.info("No model finished a timed repeat, so there is nothing to chart.")
     else:
         chart_left, chart_right = st.columns(2)
-        chart_left.plotly_chart(ui.speed_figure(result), key="speed_chart", config={"displaylogo": False})
-        chart_right.plotly_chart(ui.dims_figure(result), key="speed_dims_chart", config={"displaylogo": False})
+        chart_left.plotly_chart(speed_figure(result), key="speed_chart", config={"displaylogo": False})
+        chart_right.plotly_chart(dims_figure(result), key="speed_dims_chart", config={"displaylogo": False})
 
     with st.container(border=True):
         st.subheader("Recommendation")
-        accuracy = {model: f.accuracy for model, f in (retrieval_figures() or {}).items()}
-        for line in recommend(result, accuracy=accuracy or None, good_enough=seed.GOOD_ENOUGH_ACCURACY):
-            st.markdown(f"- {line}")
-        if accuracy:
+        figures = retrieval_figures() or {}
+        decision = advice(result, figures, threshold=seed.GOOD_ENOUGH_ACCURACY)
+        st.markdown("\n".join(f"- {markdown_literal(line)}" for line in decision.reasons))
+        if figures:
             st.caption(
                 "Retrieval accuracy (top-1) from the Trace Retrieval page: "
-                + ", ".join(f"{model} {score:.0%}" for model, score in accuracy.items())
+                + markdown_literal(", ".join(f"{model} {f.accuracy:.0%}" for model, f in figures.items()))
             )
         else:
             st.caption("No retrieval result in this session yet: run the Trace Retrieval page to measure quality.")
         st.page_link("pages/trace_retrieval.py", label="Check retrieval quality", icon=":material/manage_search:")
 
     with st.expander("Machine", icon=":material/memory:"):
-        st.write(describe(result.attrs.get("machine", {})))
-        st.json(result.attrs.get("machine", {}), expanded=False)
+        st.write(describe(result.machine))
+        st.json(result.machine, expanded=False)
 
     downloads = st.container(horizontal=True)
     downloads.download_button(
         "Download CSV",
-        result.to_csv(index=False),
+        table.to_csv(index=False),
         file_name="speed-benchmark.csv",
         mime="text/csv",
         key="speed_download_csv",
@@ -367,13 +358,13 @@ def show_earlier_runs(result) -> None:
         before = None
     if before is not None and result is not None:
         comparison = compare_runs(result, before)
-        if comparison.attrs["differences"]:
-            st.info(f"Not like for like: {'; '.join(comparison.attrs['differences'])}.")
-        if comparison.empty:
+        if comparison.differences:
+            st.info(f"Not like for like: {'; '.join(comparison.differences)}.")
+        if comparison.table.empty:
             st.caption("No model was measured in both runs.")
         else:
             st.dataframe(
-                comparison,
+                comparison.table,
                 key="speed_compare_table",
                 hide_index=True,
                 column_config={
@@ -387,7 +378,7 @@ def show_earlier_runs(result) -> None:
                 },
             )
             st.plotly_chart(
-                ui.compare_figure(comparison, now="this run", before=f"run #{chosen}"),
+                compare_figure(comparison, now="this run", before=f"run #{chosen}"),
                 key="speed_compare_chart",
                 config={"displaylogo": False},
             )

@@ -126,6 +126,41 @@ def test_stop_keeps_the_model_that_was_running(page, server):
     assert page.problems == []
 
 
+def test_stop_after_the_first_model_keeps_that_model(page, server):
+    """Stop while the second model runs: the first one, finished, is kept whole (ui/runs.py's account of Stop)."""
+    page.set_viewport_size({"width": 1400, "height": 2600})
+    open_page(page, server)
+    models = page.get_by_test_id("stMultiSelect").first
+    models.locator('[aria-label^="Remove all-mpnet-base-v2"]').click()
+    models.locator('[aria-label^="Remove all-MiniLM-L6-v2"]').click()
+    for name in ("static-64d", "all-MiniLM-L6-v2"):  # the fast one first, so it finishes first
+        models.locator("input").click()
+        page.get_by_role("option", name=name, exact=True).first.click()
+        page.keyboard.press("Escape")
+    page.get_by_role("spinbutton", name="Repeats").fill("50")
+    page.get_by_role("spinbutton", name="Repeat the corpus up to N texts (0: as it is)").fill("300")
+    page.get_by_role("spinbutton", name="Torch threads (0: one per core)").fill("1")
+    page.keyboard.press("Tab")
+    page.get_by_text("Corpus: 300 texts (5 distinct).").wait_for(timeout=30_000)
+    page.get_by_role("button", name="Run benchmark").click()
+    page.get_by_text("Model 2 of 2 · all-MiniLM-L6-v2 · repeat 1 of 50").wait_for(timeout=180_000)
+    page.get_by_role("button", name="Stop").click()
+
+    notice = page.get_by_text("The run was stopped; kept what finished: static-64d, all-MiniLM-L6-v2 (cut short")
+    notice.wait_for(timeout=60_000)
+    settle(page)
+    table = page.get_by_test_id("stDataFrame").first
+    table.locator("[role=gridcell]").first.wait_for(state="attached", timeout=30_000)
+    assert table.locator('[role=gridcell][aria-colindex="1"]').all_text_contents() == ["static-64d", "all-MiniLM-L6-v2"]
+    assert table.locator('[role=gridcell][aria-colindex="2"]').all_text_contents() == ["ok", "stopped"]
+    repeats = [int(v) for v in table.locator('[role=gridcell][aria-colindex="3"]').all_text_contents()]
+    assert repeats[0] == 50 and 1 <= repeats[1] < 50
+    assert page.get_by_test_id("stException").count() == 0
+    page.screenshot(path=ARTIFACTS / "speed-benchmark-stopped-after-first.png")
+    assert page.outside == []
+    assert page.problems == []
+
+
 def test_uploaded_table_becomes_the_corpus(page, server, tmp_path):
     upload = tmp_path / "traces.csv"
     upload.write_text('id,text\n1,"User asks about a past conversation"\n2,Bot suggested a plan\n3,<i>three</i>\n')

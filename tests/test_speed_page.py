@@ -9,7 +9,9 @@ from streamlit.testing.v1 import AppTest
 
 import embedlab
 from embedlab import seed
-from embedlab.benchmarking.run import BenchmarkStore
+from embedlab.benchmarking.run import advice
+from embedlab.benchmarking.store import BenchmarkStore
+from embedlab.markup import markdown_literal
 from embedlab.retrieval.evaluation import RetrievalSummary
 from ui.state import FIGURES_KEY
 
@@ -71,9 +73,10 @@ def test_defaults_follow_the_lesson():
 def test_a_small_run_shows_table_charts_recommendation_and_is_saved(store):
     before = len(store)
     at = small_run(open_page())
-    result = at.session_state["speed_result"]
+    run = at.session_state["speed_result"]
+    result = run.table
     assert list(result["model"]) == SMALL and list(result["status"]) == ["ok", "ok"]
-    assert result.attrs["settings"]["n_texts"] == 20 and result.attrs["settings"]["repeats"] == 1
+    assert run.settings.n_texts == 20 and run.settings.repeats == 1
     table = at.dataframe[0].value
     assert list(table["model"]) == SMALL
     assert (table["texts/s"] > 0).all()
@@ -86,10 +89,13 @@ def test_a_small_run_shows_table_charts_recommendation_and_is_saved(store):
     assert values(dims["x"]).tolist() == [384, 64]
     markdown = " ".join(m.value for m in at.markdown)
     assert "static-64d is" in markdown and "faster than all-MiniLM-L6-v2" in markdown
-    assert "Start with all-MiniLM-L6-v2" in markdown
+    decision = advice(run)
+    assert decision.baseline == "all-MiniLM-L6-v2" and decision.fastest == "static-64d"
+    assert decision.suggestion == "measure quality"
+    assert all(markdown_literal(reason) in markdown for reason in decision.reasons)  # the page shows the rule's words
     assert at.get("download_button")  # CSV and JSON
     assert len(store) == before + 1
-    assert list(store.load(at.session_state["speed_run_id"])["model"]) == SMALL
+    assert store.load(at.session_state["speed_run_id"]).models == SMALL
 
 
 def test_results_survive_other_clicks_and_bad_input_is_refused():
@@ -117,7 +123,7 @@ def test_a_model_that_cannot_load_gets_a_row_and_the_others_run():
     at.run()
     assert any("cannot run here" in w.value for w in at.warning)  # said before running
     small_run(at, ["BAAI/bge-large-en-v1.5", "static-64d"])
-    result = at.session_state["speed_result"]
+    result = at.session_state["speed_result"].table
     assert list(result["status"]) == ["failed", "ok"]
     assert any(w.value.startswith("BAAI/bge-large-en-v1.5: could not load") for w in at.warning)
     assert figure(at, 0)["data"][0]["x"] == ["static-64d"]
@@ -132,7 +138,7 @@ def test_an_interrupted_run_keeps_what_finished(store):
         repeats=3,
         progress=lambda e: snapshots.append(e.results()),
     )
-    partial = next(s for s in snapshots if len(s) == 2 and s.loc[1, "repeats_done"] == 1)
+    partial = next(s for s in snapshots if len(s.table) == 2 and s.table.loc[1, "repeats_done"] == 1)
     at = open_page()
     at.session_state["speed_running"] = True
     at.session_state["speed_partial"] = partial
@@ -145,7 +151,7 @@ def test_an_interrupted_run_keeps_what_finished(store):
         for w in at.warning
     )
     result = at.session_state["speed_result"]
-    assert list(result["status"]) == ["ok", "stopped"] and result.attrs["stopped"] is True
+    assert list(result.table["status"]) == ["ok", "stopped"] and result.stopped is True
     assert len(store) == before + 1 and store.runs().loc[0, "label"] == "stopped"
     assert list(at.dataframe[0].value["repeats"]) == [3, 1]
 
@@ -162,13 +168,14 @@ def test_earlier_runs_compare_show_and_delete(store):
     assert list(comparison["model"]) == ["static-64d"]
     current = at.session_state["speed_result"]
     earlier = store.load(first)
-    assert comparison["change"].iloc[0] == pytest.approx(current.loc[0, "texts_per_s"] / earlier.loc[0, "texts_per_s"])
+    now, before = current.table.loc[0, "texts_per_s"], earlier.table.loc[0, "texts_per_s"]
+    assert comparison["change"].iloc[0] == pytest.approx(now / before)
     assert any("batch size 8 now, 32 before" in i.value for i in at.info)
     assert len(at.get("plotly_chart")) == 3
 
     at.button(key="speed_show").click().run()
     assert at.session_state["speed_run_id"] == first
-    assert at.session_state["speed_result"].attrs["settings"]["batch_size"] == 32
+    assert at.session_state["speed_result"].settings.batch_size == 32
     at.selectbox(key="speed_earlier").set_value(second).run()
     at.button(key="speed_delete").click().run()
     assert not at.exception
@@ -186,6 +193,11 @@ def test_earlier_runs_are_listed_in_a_new_session(store):
     assert list(at.dataframe[0].value["model"]) == ["static-64d"]
 
 
+def shown_reasons(at: AppTest, decision) -> bool:
+    markdown = " ".join(m.value for m in at.markdown)
+    return all(markdown_literal(reason) in markdown for reason in decision.reasons)
+
+
 def test_the_recommendation_uses_the_trace_retrieval_result():
     retrieval = embedlab.evaluate_retrieval(
         list(seed.QUERIES),
@@ -194,29 +206,37 @@ def test_the_recommendation_uses_the_trace_retrieval_result():
         model="all-MiniLM-L6-v2",
     )
     at = small_run(open_page(), ["all-MiniLM-L6-v2"])
-    markdown = " ".join(m.value for m in at.markdown)
-    assert "measure it" in markdown
-    at.session_state[FIGURES_KEY] = {"all-MiniLM-L6-v2": RetrievalSummary.from_result(retrieval)}
+    run = at.session_state["speed_result"]
+    without = advice(run)
+    assert without.suggestion == "measure quality" and without.good_enough is None
+    assert shown_reasons(at, without)
+    figures = {"all-MiniLM-L6-v2": RetrievalSummary.from_result(retrieval)}
+    at.session_state[FIGURES_KEY] = figures
     at.run()
-    markdown = " ".join(m.value for m in at.markdown)
-    accuracy = retrieval.accuracy
-    if accuracy >= seed.GOOD_ENOUGH_ACCURACY:
-        assert f"first {accuracy:.0%} of the time" in markdown and "good enough, use it" in markdown
-    else:
-        assert "consider a larger model or fine-tuning" in markdown
+    assert not at.exception
+    decision = advice(run, figures)
+    good = retrieval.accuracy >= seed.GOOD_ENOUGH_ACCURACY
+    assert decision.good_enough is good and decision.baseline == "all-MiniLM-L6-v2"
+    assert decision.suggestion == ("keep" if good else "fine-tune")  # one model: nothing better to move to
+    assert decision.labels == {"all-MiniLM-L6-v2": "start here" if good else "below the bar"}
+    assert shown_reasons(at, decision)
     assert any("Retrieval accuracy (top-1)" in c.value for c in at.caption)
 
 
 def test_display_table_and_figures_escape_html():
+    import dataclasses
+
+    from embedlab.benchmarking.figures import dims_figure, speed_figure
     from ui import speed_benchmark as ui
 
-    results = embedlab.benchmark(["static-64d"], ["a"], repeats=1)
-    results.loc[0, "model"] = "<b>x</b>"
-    results.attrs["baseline"] = "<b>x</b>"
-    figure = ui.speed_figure(results)
+    run = embedlab.benchmark(["static-64d"], ["a"], repeats=1)
+    table = run.table.copy()
+    table.loc[0, "model"] = "<b>x</b>"
+    run = dataclasses.replace(run, table=table, baseline="<b>x</b>")
+    figure = speed_figure(run)
     assert figure.data[0].x[0] == "&lt;b&gt;x&lt;/b&gt;"
     assert "<b>" not in figure.data[0].hovertext[0]
-    assert "<b>" not in ui.dims_figure(results).data[0].text[0]
-    table = ui.display_table(results)
-    assert table.loc[0, "size MB"] == pytest.approx(results.loc[0, "size_bytes"] / 1e6)
-    assert isinstance(table, pd.DataFrame)
+    assert "<b>" not in dims_figure(run).data[0].text[0]
+    shown = ui.display_table(run.table)
+    assert shown.loc[0, "size MB"] == pytest.approx(run.table.loc[0, "size_bytes"] / 1e6)
+    assert isinstance(shown, pd.DataFrame)
