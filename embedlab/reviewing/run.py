@@ -485,12 +485,7 @@ class _Run:
             if event.stage == "waiting":
                 detail = "waiting for another benchmark in this process"
             else:
-                detail = {
-                    "load": "loading",
-                    "warmup": "warming up",
-                    "encode": f"repeat {event.repeat} of {event.n_repeats}",
-                    "done": "measured",
-                }[event.stage]
+                detail = "measured" if event.stage == "done" else event.detail
             self._emit(index, "speed", detail, event.fraction * self.weights["speed"])
 
         timed = benchmark(
@@ -502,15 +497,15 @@ class _Run:
             progress=relay,
             should_stop=self._stop_requested,
         )
-        self.times[name] = list(timed.attrs.get("times", {}).get(name, []))
-        if len(timed) == 0:  # stopped before the model was loaded
+        self.times[name] = list(timed.times.get(name, []))
+        if len(timed.table) == 0:  # stopped before the model was loaded
             row["status"] = "stopped"
             return False
-        measured = timed.iloc[0]
+        measured = timed.table.iloc[0]
         for column in _SPEED_COLUMNS:
             row[column] = measured[column]
-        if not self.machine or timed.attrs.get("machine"):
-            self.machine = dict(timed.attrs.get("machine") or self.machine)
+        if not self.machine or timed.machine:
+            self.machine = dict(timed.machine or self.machine)
         if measured["status"] != "ok":
             row["status"], row["error"] = str(measured["status"]), str(measured["error"])
             return False
