@@ -152,3 +152,17 @@ def open_from_sidebar(page, server, name: str, timeout: int = 60_000) -> None:
     if name != "Space Explorer":  # the default page keeps the root URL
         page.wait_for_url(f"**/{name.lower().replace(' ', '_')}", timeout=timeout)
     page.get_by_role("heading", name=name).first.wait_for(timeout=timeout)
+
+
+#: Streamlit marks its app root with the script's state; ``notRunning`` once a run has ended.
+IDLE = "[data-testid=stApp][data-test-script-state=notRunning]"
+
+
+def wait_until_idle(page, timeout: int = 120_000) -> None:
+    """Wait until the app says its script run has ended (``data-test-script-state``).
+
+    Call it after something on the page shows that the run being waited for has started (its
+    heading, its first chart): right after a click the old run's ``notRunning`` is still there,
+    which is why no fixed sleep stands in for that first signal.
+    """
+    page.locator(IDLE).wait_for(state="attached", timeout=timeout)

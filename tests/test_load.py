@@ -8,9 +8,9 @@ import time
 
 import psutil
 import pytest
-from conftest import ARTIFACTS, open_from_sidebar
+from conftest import ARTIFACTS, open_from_sidebar, wait_until_idle
 from streamlit.testing.v1 import AppTest
-from test_browser_space import paste, settle, wait_for_map
+from test_browser_space import paste, wait_for_map
 
 TOPICS = ["gardening", "sailing", "chess", "baking", "astronomy", "cycling", "poetry", "jazz"]
 
@@ -40,7 +40,7 @@ def test_four_sessions_at_once_each_see_only_their_own_data(browser, server):
         bench = pages[0]
         open_from_sidebar(bench, server, "Speed Benchmark")
         bench.get_by_role("heading", name="Earlier runs").wait_for(timeout=60_000)
-        bench.get_by_test_id("stStatusWidget").wait_for(state="hidden", timeout=60_000)
+        wait_until_idle(bench)  # the heading showed the page's run started; now it has ended
         bench.get_by_role("button", name="Run benchmark").click()
         bench.get_by_role("button", name="Stop").wait_for(timeout=60_000)
         started = time.perf_counter()
@@ -48,8 +48,8 @@ def test_four_sessions_at_once_each_see_only_their_own_data(browser, server):
         # while it runs, three other sessions paste their own sentences into the Space Explorer
         for i, page in enumerate(pages[1:], start=1):
             page.goto(server.url)
-            wait_for_map(page, 16)
-            settle(page)
+            wait_for_map(page, 16)  # the first run has drawn its map ...
+            wait_until_idle(page)  # ... and ended, so the text area takes the paste
             paste(page, "\n".join(session_sentences(i)))
             page.get_by_role("button", name="Draw map").click()
         for i, page in enumerate(pages[1:], start=1):
@@ -83,12 +83,12 @@ def test_fifty_runs_in_one_process_do_not_grow_memory_without_bound():
     process = psutil.Process()
     at = AppTest.from_file("../app.py", default_timeout=180)
     at.run()
-    at.radio(key="method").set_value("pca")
+    at.radio(key="space_method").set_value("pca")
     rss = []
     for run in range(50):
         sentences = [f"run {run}: sentence {j} about {TOPICS[j % len(TOPICS)]}" for j in range(40)]
-        at.text_area(key="sentences").set_value("\n".join(sentences))
-        at.button(key="go").click().run()
+        at.text_area(key="space_sentences").set_value("\n".join(sentences))
+        at.button(key="space_go").click().run()
         assert not at.exception, at.exception
         gc.collect()
         rss.append(process.memory_info().rss / 2**20)
