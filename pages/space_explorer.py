@@ -7,7 +7,7 @@ map looks (colour, point size, text) re-draws it without encoding or projecting 
 import streamlit as st
 
 import embedlab
-from embedlab.maps import arithmetic, explore, figures
+from embedlab.maps import arithmetic, explore, figures, neighbourhood
 from embedlab.tables import TABLE_TYPES
 from ui import common
 from ui import space_explorer as ui
@@ -28,19 +28,24 @@ common.cache_notices()
 # ---------------------------------------------------------------- settings (sidebar)
 with st.sidebar:
     st.subheader("Model")
-    model = common.model_picker("model")
+    model = common.model_picker(ui.key("model"))
     st.subheader("Projection")
     method = st.radio(
         "Method",
         ["tsne", "pca", "umap"],
         format_func=ui.METHOD_NAMES.get,
-        key="method",
+        key=ui.key("method"),
         horizontal=True,
         help=METHOD_HELP,
         persist_state="session",
     )
     n_components = st.radio(
-        "Dimensions", [2, 3], format_func=lambda d: f"{d}-D", key="dims", horizontal=True, persist_state="session"
+        "Dimensions",
+        [2, 3],
+        format_func=lambda d: f"{d}-D",
+        key=ui.key("dims"),
+        horizontal=True,
+        persist_state="session",
     )
     perplexity, n_neighbors = 30, 15
     if method == "tsne":
@@ -49,7 +54,7 @@ with st.sidebar:
             2,
             100,
             30,
-            key="perplexity",
+            key=ui.key("perplexity"),
             help="Roughly how many neighbours each point keeps close. Clamped to (points − 1) / 3 for small inputs.",
             persist_state="session",
         )
@@ -59,7 +64,7 @@ with st.sidebar:
             2,
             100,
             15,
-            key="n_neighbors",
+            key=ui.key("n_neighbors"),
             help="UMAP's n_neighbors: small values show local detail, large values the overall shape.",
             persist_state="session",
         )
@@ -69,19 +74,19 @@ with st.sidebar:
             0,
             2**31 - 1,
             42,
-            key="seed",
+            key=ui.key("seed"),
             help="The same sentences, settings and seed draw the same map.",
             persist_state="session",
         )
     )
-settings = ui.Settings(model, method, int(n_components), float(perplexity), int(n_neighbors), random_state)
+settings = ui.MapSettings(model, method, int(n_components), float(perplexity), int(n_neighbors), random_state)
 
 # ---------------------------------------------------------------- input
 source = st.radio(
     "Sentences from",
     ["paste", "upload"],
     format_func={"paste": "Pasted lines", "upload": "An uploaded file"}.get,
-    key="source",
+    key=ui.key("source"),
     horizontal=True,
     persist_state="session",
 )
@@ -90,7 +95,7 @@ if source == "paste":
     text = st.text_area(
         "Sentences: one per line, optionally with a label before a | (Animals | The cat sits on the mat)",
         ui.DEFAULT_TEXT,
-        key="sentences",
+        key=ui.key("sentences"),
         height=200,
         persist_state="session",
     )
@@ -100,7 +105,7 @@ if source == "paste":
         input_error = str(error)
 else:
     upload = st.file_uploader(
-        "A CSV, TSV, JSON (a list of objects), JSONL or Parquet file", type=list(TABLE_TYPES), key="upload"
+        "A CSV, TSV, JSON (a list of objects), JSONL or Parquet file", type=list(TABLE_TYPES), key=ui.key("upload")
     )
     if upload is None:
         input_error = "Upload a file, then pick the column that holds the sentences."
@@ -118,10 +123,13 @@ else:
                 )
             else:
                 left, right = st.columns(2)
-                text_column = left.selectbox("Text column", candidates, key="text_column")
+                text_column = left.selectbox("Text column", candidates, key=ui.key("text_column"))
                 others = ["(none)"] + [c for c in frame.columns if c != text_column]
                 label_column = right.selectbox(
-                    "Label column (optional)", others, key="label_column", help="Colours the map and scores clusters."
+                    "Label column (optional)",
+                    others,
+                    key=ui.key("label_column"),
+                    help="Colours the map and scores clusters.",
                 )
                 try:
                     sentences = explore.from_table(
@@ -131,7 +139,7 @@ else:
                     input_error = str(error)
 
 button_col, info_col = st.columns([1, 4], vertical_alignment="center")
-go = button_col.button("Draw map", key="go", type="primary", icon=":material/scatter_plot:")
+go = button_col.button("Draw map", key=ui.key("go"), type="primary", icon=":material/scatter_plot:")
 if sentences is not None:
     n_labels = len(set(sentences.labels)) if sentences.labels else 0
     plan = embedlab.plan_projection(
@@ -140,7 +148,7 @@ if sentences is not None:
     info_col.caption(
         f"{len(sentences):,} sentences"
         + (f" in {n_labels} labels" if n_labels else " (no labels)")
-        + f" · {ui.describe(plan)} · limit {explore.MAX_SENTENCES:,} sentences per map"
+        + f" · {ui.describe_plan(plan)} · limit {explore.MAX_SENTENCES:,} sentences per map"
     )
     for note in sentences.notes:
         (st.warning if note.level == "warning" else st.info)(note.text)
@@ -150,17 +158,16 @@ if input_error:
     (st.info if source == "upload" and "Upload a file" in input_error else st.warning)(input_error)
 
 # ---------------------------------------------------------------- draw (only when asked, or on the first visit)
-first_visit = ui.RESULT not in state and not state.get("space_tried")
+first_visit = ui.RESULT not in state and not state.get(ui.TRIED)
 if (go or first_visit) and sentences is not None:
-    state["space_tried"] = True
-    key = ui.request_key(sentences, settings)
+    state[ui.TRIED] = True
     try:
-        drawn = ui.draw(sentences, settings, key)
+        drawn = ui.draw(sentences, settings)
         previous = state.get(ui.RESULT)
         if previous is None or previous.key != drawn.key:
             ui.forget_picks()
         if previous is not None and (previous.labels is None) != (drawn.labels is None):
-            state.pop("color_by", None)  # labels came or went: colour by them when there are some
+            state.pop(ui.key("color_by"), None)  # labels came or went: colour by them when there are some
         state[ui.RESULT] = drawn
     except embedlab.ModelUnavailable as error:
         kept = " The map below is the last one drawn." if ui.RESULT in state else ""
@@ -175,7 +182,7 @@ elif go and input_error:
 result: ui.MapResult | None = state.get(ui.RESULT)
 if result is None:
     st.stop()
-if sentences is not None and ui.request_key(sentences, settings) != result.key:
+if sentences is not None and ui.request_key(sentences.texts, sentences.labels, settings) != result.key:
     st.info("The sentences or settings changed since this map was drawn: press **Draw map** to update it.")
 if result.plan.note and result.plan_changed:
     st.info(result.plan.note)  # a different method than asked: say so where it can't be missed
@@ -193,21 +200,27 @@ with st.sidebar:
     st.subheader("Display")
     colour_options = (["label"] if result.labels else []) + (["clusters"] if n >= 3 else []) + ["none"]
     colour_names = {"label": "Label", "clusters": "Automatic clusters (k-means)", "none": "One colour"}
-    color_by = st.selectbox("Colour by", colour_options, format_func=colour_names.get, key="color_by")
+    color_by = st.selectbox("Colour by", colour_options, format_func=colour_names.get, key=ui.key("color_by"))
     n_clusters = None
     if color_by == "clusters":
         choice = st.select_slider(
-            "Clusters", ["auto", *range(2, 21)], value="auto", key="n_clusters", help="auto: best silhouette, 2–10."
+            "Clusters",
+            ["auto", *range(2, 21)],
+            value="auto",
+            key=ui.key("n_clusters"),
+            help="auto: best silhouette, 2–10.",
         )
         n_clusters = None if choice == "auto" else int(choice)
-    point_size = st.slider("Point size", 3, 24, 9 if n <= 1000 else 5, key="point_size")
+    point_size = st.slider("Point size", 3, 24, 9 if n <= 1000 else 5, key=ui.key("point_size"))
     show_text = st.toggle(
         "Write sentences beside points",
-        key="show_text",
+        key=ui.key("show_text"),
         disabled=n > 300,
         help="Up to 300 points; hover shows every sentence in full.",
     )
-    k = st.slider("Neighbours to list", 1, 20, 5, key="k", help="For a picked sentence, a search and the arithmetic.")
+    k = st.slider(
+        "Neighbours to list", 1, 20, 5, key=ui.key("k"), help="For a picked sentence, a search and the arithmetic."
+    )
 
 groups, legend = None, "Label"
 if color_by == "label" and result.labels:
@@ -218,48 +231,40 @@ if color_by == "label" and result.labels:
             "so it is drawn in one colour (pick another label column, or colour by clusters)."
         )
     else:
-        groups = result.labels
+        groups = list(result.labels)
         if n_groups > len(figures.PALETTE):
             st.caption(f"{n_groups} labels: colours repeat after {len(figures.PALETTE)}.")
 elif color_by == "clusters":
-    found = ui.clusters(result.digest, n_clusters, result.settings.random_state, result.embeddings)
-    groups, legend = [f"cluster {c + 1}" for c in found], "Cluster (k-means)"
+    groups = ui.clusters(result.digest, n_clusters, result.settings.random_state, result)
+    legend = "Cluster (k-means)"
 
 # ---------------------------------------------------------------- search, map, quality
 map_col, quality_col = st.columns([3, 1], gap="medium")
 with map_col:
     query = st.text_input(
         "Search: type any sentence to see its neighbours and where it would land",
-        key="query",
+        key=ui.key("query"),
         placeholder="e.g. A kitten naps on the sofa",
         max_chars=5000,
     ).strip()
-    query_table, placement, query_vector = None, None, None
-    if query:
-        query_vector = ui.encode_query(query, result.model)
-        placement = explore.place(
-            query_vector, result.embeddings, result.points, method=result.plan.method, k=min(10, n)
-        )
-        query_table = explore.points_table([query], None, placement.points)
-    table = explore.points_table(result.texts, result.labels, result.points)
-    axis = {"tsne": "t-SNE", "pca": "PC", "umap": "UMAP", "none": "dimension"}[result.plan.method]
+    searched = neighbourhood.search(result, query, ui.encode_query(query, result.model), k=k) if query else None
     figure = figures.scatter_figure(
-        table,
+        result.points_table(),
         groups=groups,
         title=result.title(),
-        axis_name=axis,
+        axis_name=result.axis_name,
         point_size=point_size,
         show_text=show_text and n <= 300,
-        query=query_table,
+        query=searched.star if searched else None,
         legend_title=legend,
     )
     st.plotly_chart(
         figure,
-        key="map",
-        on_select=lambda: ui.remember_selection("map"),
+        key=ui.key("map"),
+        on_select=ui.remember_selection,
         selection_mode=("points", "box", "lasso"),
         config={"displaylogo": False},
-        alt=f"Map of {n:,} sentences: {ui.describe(result.plan)} of {result.model} embeddings.",
+        alt=f"Map of {n:,} sentences: {ui.describe_plan(result.plan)} of {result.model} embeddings.",
     )
     how = "Click a point, or drag a box or lasso, to see its nearest neighbours below."
     if result.settings.n_components == 3:
@@ -275,12 +280,7 @@ with map_col:
 
 with quality_col:
     with st.spinner("Measuring the map…"):
-        quality = ui.map_quality(
-            result.digest + result.key,
-            tuple(result.labels) if result.labels else None,
-            result.embeddings,
-            result.points,
-        )
+        quality = ui.map_quality(result.digest + result.key, result)
     st.markdown("**How faithful is this map?**")
     st.metric(
         f"Trustworthiness@{quality.k}",
@@ -343,76 +343,47 @@ with left:
     if picked:
         if len(picked) > 1:
             st.caption(f"{len(picked):,} points selected; neighbours of the first. The selection:")
-            st.container(key="selection").dataframe(
-                explore.points_table(
-                    [result.texts[i] for i in picked],
-                    [result.labels[i] for i in picked] if result.labels else None,
-                    result.points[picked],
-                ),
+            st.container(key=ui.key("selection")).dataframe(
+                result.points_table(picked),
                 hide_index=True,
                 height=min(250, 40 + 35 * len(picked)),
-                key="selection_table",
+                key=ui.key("selection_table"),
             )
         first = picked[0]
-        idx, scores = explore.neighbours(result.embeddings[[first]], result.embeddings, k=k, exclude=[first])
         st.caption(f"Neighbours of: {result.texts[first][:300]}")
-        st.container(key="neighbours").dataframe(
-            {
-                "sentence": [result.texts[i] for i in idx[0]],
-                "label": [result.labels[i] for i in idx[0]] if result.labels else [""] * idx.shape[1],
-                "cosine": scores[0].astype(float),
-            },
+        st.container(key=ui.key("neighbours")).dataframe(
+            neighbourhood.neighbour_table(result, k=k, row=first),
             hide_index=True,
             column_config={"cosine": st.column_config.NumberColumn(format="%.3f")},
-            key="neighbours_table",
+            key=ui.key("neighbours_table"),
         )
 with right:
     st.markdown("**Nearest neighbours of your search**")
-    if query_vector is None:
+    if searched is None:
         st.caption("Type a sentence in the search box above the map.")
     else:
-        idx, scores = explore.neighbours(query_vector, result.embeddings, k=k)
-        st.caption(f"It lands at the star on the map. {placement.how}")
-        st.container(key="search_results").dataframe(
-            {
-                "sentence": [result.texts[i] for i in idx[0]],
-                "label": [result.labels[i] for i in idx[0]] if result.labels else [""] * idx.shape[1],
-                "cosine": scores[0].astype(float),
-            },
+        st.caption(f"It lands at the star on the map. {searched.how}")
+        st.container(key=ui.key("search_results")).dataframe(
+            searched.neighbours,
             hide_index=True,
             column_config={"cosine": st.column_config.NumberColumn(format="%.3f")},
-            key="search_table",
+            key=ui.key("search_table"),
         )
 
 # ---------------------------------------------------------------- heatmap, arithmetic, downloads
 heat_tab, maths_tab, download_tab = st.tabs(["Similarity heatmap", "Vector arithmetic", "Download"])
 with heat_tab:
-    order = explore.label_order(result.labels, n)
-    if n > explore.HEATMAP_MAX:
-        if picked:
-            idx, _ = explore.neighbours(
-                result.embeddings[[picked[0]]], result.embeddings, k=explore.HEATMAP_MAX - 1, exclude=[picked[0]]
-            )
-            order = [picked[0], *idx[0].tolist()]
-            st.caption(
-                f"The heatmap shows {explore.HEATMAP_MAX} of your {n:,} sentences: the selected one and its "
-                f"{explore.HEATMAP_MAX - 1} nearest neighbours."
-            )
-        else:
-            order = order[: explore.HEATMAP_MAX]
-            st.caption(
-                f"The heatmap shows at most {explore.HEATMAP_MAX} sentences; these are the first "
-                f"{explore.HEATMAP_MAX} of your {n:,} (in label order). Select a point to see its neighbourhood instead."
-            )
-    rows = list(order)
+    shown = neighbourhood.heatmap(result, around=picked[0] if picked else None)
+    if shown.note:
+        st.caption(shown.note)
     st.plotly_chart(
         figures.heatmap_figure(
-            explore.similarity_matrix(result.embeddings[rows]),
-            [result.texts[i] for i in rows],
-            [result.labels[i] for i in rows] if result.labels else None,
+            shown.matrix,
+            list(shown.texts),
+            list(shown.labels) if shown.labels else None,
             title=f"Cosine similarity · {figures.escape(result.model)}",
         ),
-        key="heatmap",
+        key=ui.key("heatmap"),
         config={"displaylogo": False},
     )
 with maths_tab:
@@ -420,12 +391,12 @@ with maths_tab:
         "Add and subtract meanings: each text is embedded, the vectors are combined, and the nearest "
         "candidates are listed. Put a space on each side of + and −."
     )
-    expression = st.text_input("Expression", "king - man + woman", key="expression", max_chars=2000)
+    expression = st.text_input("Expression", "king - man + woman", key=ui.key("expression"), max_chars=2000)
     among = st.radio(
         "Search among",
         ["words", "map"],
         format_func={"words": "Words or phrases I list", "map": "The sentences on the map"}.get,
-        key="among",
+        key=ui.key("among"),
         horizontal=True,
     )
     candidates = list(result.texts)
@@ -433,11 +404,11 @@ with maths_tab:
         listed = st.text_area(
             "Candidates, separated by commas or new lines",
             "queen, princess, prince, monarch, woman, man, king, girl, boy, castle",
-            key="candidates",
+            key=ui.key("candidates"),
             height=80,
         )
         candidates = [c.strip() for c in listed.replace("\n", ",").split(",") if c.strip()]
-    exclude = st.checkbox("Leave out the expression's own texts", True, key="exclude_terms")
+    exclude = st.checkbox("Leave out the expression's own texts", True, key=ui.key("exclude_terms"))
     if not candidates:
         st.warning("List at least one candidate to search among.")
     elif expression.strip():
@@ -455,30 +426,25 @@ with maths_tab:
         else:
             if found.note:
                 st.info(found.note)
-            st.caption("Computed: " + " ".join(str(t) for t in found.terms).removeprefix("+ "))
-            st.container(key="arithmetic").dataframe(
-                {
-                    "nearest": [candidates[i] for i in found.indices],
-                    "cosine": found.scores.astype(float),
-                },
+            st.caption("Computed: " + found.expression)
+            st.container(key=ui.key("arithmetic")).dataframe(
+                found.table(candidates),
                 hide_index=True,
                 column_config={"cosine": st.column_config.NumberColumn(format="%.3f")},
-                key="arithmetic_table",
+                key=ui.key("arithmetic_table"),
             )
     else:
         st.caption("Type an expression such as: king - man + woman")
 with download_tab:
-    stem = "space-" + "".join(c if c.isalnum() else "-" for c in result.model) + f"-{result.plan.method}"
-    export = explore.points_table(result.texts, result.labels, result.points)
-    if color_by == "clusters" and groups is not None:
-        export["cluster"] = groups
+    stem = result.file_stem
+    export = result.points_table(clusters=groups if color_by == "clusters" else None)
     left, right = st.columns(2)
     left.download_button(
         "Points as CSV",
         lambda: export.to_csv(index=False).encode("utf-8"),
         file_name=f"{stem}.csv",
         mime="text/csv",
-        key="download_csv",
+        key=ui.key("download_csv"),
         on_click="ignore",
         icon=":material/table:",
     )
@@ -488,7 +454,7 @@ with download_tab:
         lambda: figures.standalone_html(figure, title=f"embedlab map · {result.model}").encode("utf-8"),
         file_name=f"{stem}.html",
         mime="text/html",
-        key="download_html",
+        key=ui.key("download_html"),
         on_click="ignore",
         icon=":material/download:",
     )

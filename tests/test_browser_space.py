@@ -1,17 +1,24 @@
 """The Space Explorer in headless Chromium: the map draws, hover shows sentences, a click lists
-neighbours, and pasted HTML/script is shown as text, never run."""
+neighbours, and pasted HTML/script is shown as text, never run.
+
+Nothing here waits for a fixed time. Streamlit says on its root element whether a script run is
+going on (``data-test-script-state``): a test acts once the run it waits for has ended
+(:func:`conftest.wait_until_idle`), and an action that makes the app rerun is followed until that
+rerun has ended (:func:`rerun_after`). A click on a map point waits until the point has stopped
+moving (as Playwright's own "stable" check does, which ``force=True`` skips).
+"""
 
 from __future__ import annotations
 
 import pytest
-from conftest import ARTIFACTS
+from conftest import ARTIFACTS, wait_until_idle
 
 from embedlab import seed
 
 pytestmark = pytest.mark.browser
 
 CHART = "[data-testid=stPlotlyChart] .js-plotly-plot"
-MAP = f".st-key-map {CHART}, {CHART}"
+MAP = f".st-key-space_map {CHART}, {CHART}"
 HOSTILE = ["<img src=x onerror=alert(1)>", "<script>alert(1)</script>"]
 
 
@@ -27,7 +34,7 @@ def wait_for_map(page, n_points: int):
 
 def paste(page, text: str) -> None:
     """Put ``text`` in the sentences box as a paste would (one input event), then leave the box."""
-    box = page.locator(".st-key-sentences textarea")
+    box = page.locator(".st-key-space_sentences textarea")
     box.focus()
     box.evaluate(
         """(el, value) => {
@@ -37,13 +44,50 @@ def paste(page, text: str) -> None:
            }""",
         text,
     )
-    box.press("Control+Enter")  # Streamlit commits a text area on Ctrl+Enter (or on blur)
+    # Streamlit commits a text area on Ctrl+Enter (or on blur); a new value reruns the page
+    rerun_after(page, lambda: box.press("Control+Enter"))
 
 
 def settle(page, timeout: float = 120_000):
-    """Wait until the app has finished its rerun (Streamlit's running indicator is gone)."""
-    page.wait_for_timeout(300)
-    page.wait_for_selector("[data-testid=stStatusWidget]", state="detached", timeout=timeout)
+    """Wait until the app says no script run is going on (kept for callers; prefer :func:`rerun_after`)."""
+    wait_until_idle(page, timeout)
+
+
+def rerun_after(page, action, timeout: float = 120_000) -> None:
+    """Do ``action`` (something that makes the app rerun), then wait until that rerun has ended.
+
+    A MutationObserver installed before the action counts the script-state changes Streamlit
+    makes on its root element, so a rerun that starts and ends between two polls is still seen.
+    """
+    page.evaluate(
+        """() => { const app = document.querySelector('[data-testid=stApp]');
+                   if (window.__runs) window.__runs.observer.disconnect();
+                   const runs = { started: 0 };
+                   runs.observer = new MutationObserver(() => {
+                       if (app.dataset.testScriptState !== 'notRunning') runs.started += 1; });
+                   runs.observer.observe(app, { attributes: true, attributeFilter: ['data-test-script-state'] });
+                   window.__runs = runs; }"""
+    )
+    action()
+    page.wait_for_function(
+        """() => window.__runs.started > 0
+                 && document.querySelector('[data-testid=stApp]').dataset.testScriptState === 'notRunning'""",
+        timeout=timeout,
+    )
+
+
+def click_point(page, chart, trace: int, point: int) -> None:
+    """Click one marker once it has stopped moving: its box unchanged over two animation frames."""
+    target = chart.locator(".scatterlayer .trace").nth(trace).locator(".point").nth(point)
+    target.evaluate(
+        """el => new Promise(done => {
+               let last = null;
+               const check = () => { const r = el.getBoundingClientRect();
+                   const box = [r.x, r.y, r.width, r.height].join();
+                   if (box === last && r.width > 0) done(); else { last = box; requestAnimationFrame(check); } };
+               requestAnimationFrame(check); })"""
+    )
+    target.click(force=True)  # force: plotly's drag layer lies over the points and takes the events
 
 
 def hover_text_of(page, chart, trace: int, point: int) -> str:
@@ -73,7 +117,8 @@ def find_point(page, fragment: str) -> tuple[int, int]:
 def test_map_hover_click_and_hostile_text(page, server):
     page.set_viewport_size({"width": 1400, "height": 1800})
     page.goto(server.url)
-    chart = wait_for_map(page, 16)
+    chart = wait_for_map(page, 16)  # the first run has drawn its map ...
+    wait_until_idle(page)  # ... and ended: nothing more will move the chart
     assert "t-SNE 2-D (perplexity 5, seed 42) · 16 sentences" in chart.locator(".gtitle").text_content()
 
     # hover: the whole sentence, as text
@@ -82,15 +127,14 @@ def test_map_hover_click_and_hostile_text(page, server):
 
     # click a point: its neighbours are listed below the map
     trace, point = find_point(page, "Dogs are loyal companions")
-    chart.locator(".scatterlayer .trace").nth(trace).locator(".point").nth(point).click(force=True)
-    page.get_by_text("Neighbours of: Dogs are loyal companions").wait_for(timeout=30_000)
-    assert page.locator(".st-key-neighbours [data-testid=stDataFrame]").count() == 1
+    rerun_after(page, lambda: click_point(page, chart, trace, point))  # the selection reruns the page
+    assert page.get_by_text("Neighbours of: Dogs are loyal companions").count() == 1
+    assert page.locator(".st-key-space_neighbours [data-testid=stDataFrame]").count() == 1
 
     # paste hostile text: it is drawn and shown literally, and nothing runs
     lines = [*HOSTILE, "The cat sits on the mat", "猫がマットの上に座っている", "I love pizza 🍕", "Dogs bark at night"]
-    settle(page)
     paste(page, "\n".join(lines))
-    page.get_by_role("button", name="Draw map").click()
+    rerun_after(page, lambda: page.get_by_role("button", name="Draw map").click())
     chart = wait_for_map(page, len(lines))
     page.wait_for_function(
         "() => document.querySelector('.gtitle').textContent.includes('6 sentences')", timeout=60_000
@@ -117,11 +161,10 @@ def test_five_thousand_sentences_draw_with_webgl_and_stay_responsive(page, serve
     page.set_viewport_size({"width": 1400, "height": 1600})
     page.goto(server.url)
     wait_for_map(page, 16)
-    page.locator(".st-key-model").click()
-    page.get_by_role("option", name=re.compile("static-64d")).click()
-    settle(page)
-    page.locator(".st-key-method").get_by_text("PCA").click()
-    settle(page)
+    wait_until_idle(page)
+    page.locator(".st-key-space_model").click()
+    rerun_after(page, lambda: page.get_by_role("option", name=re.compile("static-64d")).click())
+    rerun_after(page, lambda: page.locator(".st-key-space_method").get_by_text("PCA").click())
     paste(page, "\n".join(sentences))
     started = time.perf_counter()
     page.get_by_role("button", name="Draw map").click()
@@ -150,7 +193,7 @@ def test_five_thousand_sentences_draw_with_webgl_and_stay_responsive(page, serve
 
     # a display-only change re-draws from what is kept: no encoding, no projection
     started = time.perf_counter()
-    slider = page.locator(".st-key-point_size input[type=range]")
+    slider = page.locator(".st-key-space_point_size input[type=range]")
     size = int(slider.get_attribute("value"))
     slider.focus()
     page.keyboard.press("ArrowRight")

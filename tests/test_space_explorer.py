@@ -23,7 +23,7 @@ from streamlit.testing.v1 import AppTest
 
 import embedlab
 from embedlab import seed
-from embedlab.maps import explore
+from embedlab.maps import explore, pipeline
 
 HOSTILE = ["<img src=x onerror=alert(1)>", "<script>alert(1)</script>"]
 
@@ -39,8 +39,9 @@ def minilm():
 
 @pytest.fixture(autouse=True)
 def cold_streamlit_cache():
-    """Streamlit's cache outlives an AppTest; every test starts without it."""
+    """Streamlit's cache and the core's projection cache outlive an AppTest; every test starts without them."""
     st.cache_data.clear()
+    pipeline.clear_cache()
 
 
 def open_page() -> AppTest:
@@ -52,8 +53,8 @@ def open_page() -> AppTest:
 
 def draw(at: AppTest, text: str | None = None) -> AppTest:
     if text is not None:
-        at.text_area(key="sentences").set_value(text)
-    at.button(key="go").click().run()
+        at.text_area(key="space_sentences").set_value(text)
+    at.button(key="space_go").click().run()
     assert not at.exception, at.exception
     return at
 
@@ -107,14 +108,14 @@ def select(at: AppTest, rows: list[int]) -> AppTest:
 
 def picker(at: AppTest, kind: str = "selectbox"):
     """The sentence picker of the map on show (its key changes with every new map), or None."""
-    found = [w for w in at.get(kind) if str(w.key).startswith(("pick-", "pick_row-"))]
+    found = [w for w in at.get(kind) if str(w.key).startswith(("space_pick-", "space_pick_row-"))]
     assert len(found) <= 1
     return found[0] if found else None
 
 
 def table(at: AppTest, key: str):
     """The dataframe inside the page's container with this key."""
-    return at.container(key).dataframe[0].value
+    return at.container("space_" + key).dataframe[0].value
 
 
 # ------------------------------------------------------------------ the map
@@ -122,7 +123,7 @@ def test_first_visit_maps_the_lessons_sixteen_sentences(minilm):
     from sklearn.manifold import trustworthiness
 
     at = open_page()
-    assert at.text_area(key="sentences").value.splitlines()[0] == "Animals | The cat sits on the mat"
+    assert at.text_area(key="space_sentences").value.splitlines()[0] == "Animals | The cat sits on the mat"
     rows, coords, hover = sentence_points(at)
     assert sorted(rows) == list(range(16)) and coords.shape == (16, 2)
     for row, text in zip(rows, hover, strict=True):
@@ -170,8 +171,8 @@ def test_changing_model_method_and_dimensions_redraws_with_them():
     from sklearn.decomposition import PCA
 
     at = open_page()
-    at.selectbox(key="model").set_value("static-64d")
-    at.radio(key="method").set_value("pca")
+    at.selectbox(key="space_model").set_value("static-64d")
+    at.radio(key="space_method").set_value("pca")
     at.run()
     assert "press **Draw map** to update" in messages(at)  # nothing recomputed until asked
     draw(at)
@@ -185,8 +186,8 @@ def test_changing_model_method_and_dimensions_redraws_with_them():
     np.testing.assert_allclose(distances(got), distances(expected), atol=1e-3)
 
     # (UMAP is left out here: its first run in a process compiles for 10-40 s)
-    at.radio(key="dims").set_value(3)
-    at.radio(key="method").set_value("tsne")
+    at.radio(key="space_dims").set_value(3)
+    at.radio(key="space_method").set_value("tsne")
     draw(at)
     figure = spec(at)
     assert figure["data"][0]["type"] == "scatter3d"
@@ -212,7 +213,7 @@ def test_selecting_a_point_lists_its_neighbours_in_the_original_space(minilm):
     assert seed.SENTENCES[0] not in table(at, "neighbours")["sentence"].tolist()
 
     # the selection survives a display-only change (the chart itself is re-created)
-    at.slider(key="point_size").set_value(15).run()
+    at.slider(key="space_point_size").set_value(15).run()
     assert seed.SENTENCES[0] not in table(at, "neighbours")["sentence"].tolist()
 
 
@@ -231,7 +232,7 @@ def test_a_new_map_starts_with_an_empty_picker():
 
 def test_search_lists_neighbours_and_marks_where_it_lands(minilm):
     at = open_page()
-    at.text_input(key="query").set_value("A kitten naps on the sofa").run()
+    at.text_input(key="space_query").set_value("A kitten naps on the sofa").run()
     assert not at.exception
     found = table(at, "search_results")
     vectors = minilm.encode(list(seed.SENTENCES), normalize_embeddings=True)
@@ -245,7 +246,7 @@ def test_search_lists_neighbours_and_marks_where_it_lands(minilm):
 
 def test_display_changes_do_not_encode_or_project_again(monkeypatch):
     calls = {"project": 0, "encode": 0, "model": 0}
-    real_project, real_encode = embedlab.project, embedlab.encode
+    real_project, real_encode = pipeline.project, pipeline.encode
     model = embedlab.load_model(embedlab.DEFAULT_MODEL)
     real_model_encode = model._encode
 
@@ -256,16 +257,16 @@ def test_display_changes_do_not_encode_or_project_again(monkeypatch):
 
         return wrapper
 
-    monkeypatch.setattr(embedlab, "project", count("project", real_project))
-    monkeypatch.setattr(embedlab, "encode", count("encode", real_encode))
+    monkeypatch.setattr(pipeline, "project", count("project", real_project))
+    monkeypatch.setattr(pipeline, "encode", count("encode", real_encode))
     monkeypatch.setattr(model, "_encode", count("model", real_model_encode))
     at = open_page()
     assert calls["project"] == 1 and calls["encode"] == 1
     before = dict(calls)
-    at.slider(key="point_size").set_value(16).run()
-    at.toggle(key="show_text").set_value(True).run()
-    at.selectbox(key="color_by").set_value("clusters").run()
-    at.selectbox(key="color_by").set_value("none").run()
+    at.slider(key="space_point_size").set_value(16).run()
+    at.toggle(key="space_show_text").set_value(True).run()
+    at.selectbox(key="space_color_by").set_value("clusters").run()
+    at.selectbox(key="space_color_by").set_value("none").run()
     select(at, [2])
     assert not at.exception
     assert calls == before, calls
@@ -273,7 +274,7 @@ def test_display_changes_do_not_encode_or_project_again(monkeypatch):
     # pressing Draw map with nothing changed reuses the projection; a new seed recomputes it
     draw(at)
     assert calls["project"] == before["project"] and calls["model"] == before["model"]
-    at.number_input(key="seed").set_value(7)
+    at.number_input(key="space_seed").set_value(7)
     draw(at)
     assert calls["project"] == before["project"] + 1
     assert calls["model"] == before["model"]  # the sentences' vectors come from the cache
@@ -282,20 +283,20 @@ def test_display_changes_do_not_encode_or_project_again(monkeypatch):
 def test_colour_by_clusters_without_labels():
     at = open_page()
     draw(at, "\n".join(seed.SENTENCES))
-    assert at.selectbox(key="color_by").options == ["Automatic clusters (k-means)", "One colour"]
+    assert at.selectbox(key="space_color_by").options == ["Automatic clusters (k-means)", "One colour"]
     names = [t["name"] for t in spec(at)["data"]]
     assert names[0] == "cluster 1" and len(names) >= 2
-    at.selectbox(key="color_by").set_value("none").run()
+    at.selectbox(key="space_color_by").set_value("none").run()
     assert [t["name"] for t in spec(at)["data"]] == ["sentences"]
 
 
 def test_vector_arithmetic_tab_finds_queen():
     at = open_page()
     assert table(at, "arithmetic")["nearest"].tolist()[0] == "queen"
-    at.text_input(key="expression").set_value("king -").run()
+    at.text_input(key="space_expression").set_value("king -").run()
     assert "no text after the last operator" in messages(at)
-    at.text_input(key="expression").set_value("Dogs are loyal companions - dogs + cats").run()
-    at.radio(key="among").set_value("map").run()
+    at.text_input(key="space_expression").set_value("Dogs are loyal companions - dogs + cats").run()
+    at.radio(key="space_among").set_value("map").run()
     assert not at.exception and len(table(at, "arithmetic")) == 5
 
 
@@ -307,8 +308,8 @@ def test_five_thousand_sentences_end_to_end():
     sentences = [f"{s} {v} {t} {p}" for s in subjects for v in verbs for t in things for p in places][:5000]
     assert len(set(sentences)) == 5000
     at = open_page()
-    at.selectbox(key="model").set_value("static-64d")
-    at.radio(key="method").set_value("pca")
+    at.selectbox(key="space_model").set_value("static-64d")
+    at.radio(key="space_method").set_value("pca")
     draw(at, "\n".join(sentences))
     rows, coords, _ = sentence_points(at)
     assert len(rows) == 5000 and coords.shape == (5000, 2)
@@ -369,7 +370,7 @@ def test_bad_input_gets_a_message_and_keeps_the_page(shared_page, text, expected
     draw(at, text)
     assert expected in messages(at), messages(at)
     assert at.get("plotly_chart"), "the page lost its map"
-    assert at.text_area(key="sentences").value == text  # nothing typed is lost
+    assert at.text_area(key="space_sentences").value == text  # nothing typed is lost
     if "no sentence" in expected or "more than" in expected:
         assert spec(at)["layout"]["title"] == first_map["layout"]["title"]  # the previous map is kept
 
@@ -377,7 +378,7 @@ def test_bad_input_gets_a_message_and_keeps_the_page(shared_page, text, expected
 def test_unavailable_model_says_why_and_keeps_the_previous_map():
     at = open_page()
     before = spec(at)["layout"]["title"]["text"]
-    at.selectbox(key="model").set_value("BAAI/bge-large-en-v1.5")
+    at.selectbox(key="space_model").set_value("BAAI/bge-large-en-v1.5")
     draw(at)
     assert "BAAI/bge-large-en-v1.5 cannot run here" in messages(at)
     assert "The map below is the last one drawn" in messages(at)
@@ -385,7 +386,7 @@ def test_unavailable_model_says_why_and_keeps_the_previous_map():
 
 
 def upload(at: AppTest, name: str, data: bytes) -> AppTest:
-    at.radio(key="source").set_value("upload").run()
+    at.radio(key="space_source").set_value("upload").run()
     at.get("file_uploader")[0].set_value((name, data, "application/octet-stream")).run()
     assert not at.exception, at.exception
     return at
@@ -395,8 +396,8 @@ def test_upload_a_table_and_pick_its_columns():
     at = open_page()
     rows = "\n".join(f'"{t}",{label},{i}' for i, (label, t) in enumerate(seed.LABELLED_SENTENCES))
     upload(at, "lesson.csv", ("sentence,topic,n\n" + rows).encode())
-    assert at.selectbox(key="text_column").value == "sentence"
-    at.selectbox(key="label_column").set_value("topic")
+    assert at.selectbox(key="space_text_column").value == "sentence"
+    at.selectbox(key="space_label_column").set_value("topic")
     draw(at)
     assert len(sentence_points(at)[0]) == 16
     assert [t["name"] for t in spec(at)["data"]] == ["Animals", "Technology", "Food", "Emotions"]
@@ -414,11 +415,11 @@ def test_upload_a_table_and_pick_its_columns():
 )
 def test_bad_uploads_get_a_message(shared_page, name, data, expected):
     at = shared_page
-    at.radio(key="source").set_value("paste").run()
+    at.radio(key="space_source").set_value("paste").run()
     draw(at, "\n".join(seed.SENTENCES))
     upload(at, name, data)
     assert expected in messages(at), messages(at)
-    at.button(key="go").click().run()
+    at.button(key="space_go").click().run()
     assert not at.exception and "Nothing to draw" in messages(at)
     assert at.get("plotly_chart")  # the first map is still there
 
@@ -426,14 +427,32 @@ def test_bad_uploads_get_a_message(shared_page, name, data, expected):
 def test_typed_text_settings_and_map_survive_a_page_switch():
     at = open_page()
     text = "Cats | a cat\nCats | a kitten\nDogs | a dog\nDogs | a puppy\nCars | a car\nCars | a truck"
-    at.radio(key="method").set_value("pca")
+    at.radio(key="space_method").set_value("pca")
     draw(at, text)
     title = spec(at)["layout"]["title"]["text"]
     at.switch_page("pages/speed_benchmark.py").run()
     at.switch_page("pages/space_explorer.py").run()
     assert not at.exception
-    assert at.text_area(key="sentences").value == text and at.radio(key="method").value == "pca"
+    assert at.text_area(key="space_sentences").value == text and at.radio(key="space_method").value == "pca"
     assert spec(at)["layout"]["title"]["text"] == title == "all-MiniLM-L6-v2 · PCA 2-D · 6 sentences"
     assert "press **Draw map**" not in messages(at)
     labels = [b.proto.label for b in at.get("download_button")]
     assert labels == ["Points as CSV", "Map as standalone HTML"]
+
+
+def test_every_widget_key_is_page_prefixed():
+    """No other page can read this page's widgets by accident: every key starts with "space_"."""
+    from streamlit.testing.v1.element_tree import Widget
+
+    def walk(node):
+        yield node
+        for child in getattr(node, "children", {}).values():
+            yield from walk(child)
+
+    at = open_page()
+    at.text_input(key="space_query").set_value("A kitten naps on the sofa").run()
+    select(at, [1])
+    keys = [node.key for node in walk(at._tree) if isinstance(node, Widget)]
+    assert len(keys) > 15 and None not in keys
+    assert [k for k in keys if not str(k).startswith("space_")] == []
+    assert {"space_k", "space_query", "space_seed", "space_method", "space_sentences", "space_go"} <= set(keys)

@@ -120,6 +120,19 @@ class ArithmeticResult:
     excluded: list[int]
     note: str
 
+    @property
+    def expression(self) -> str:
+        """The terms as computed, e.g. "king - man + woman"."""
+        return " ".join(str(t) for t in self.terms).removeprefix("+ ")
+
+    def table(self, candidates: list[str]):
+        """The nearest candidates as a DataFrame with columns nearest and cosine (float), best first."""
+        import pandas as pd
+
+        return pd.DataFrame(
+            {"nearest": [candidates[i] for i in self.indices.tolist()], "cosine": self.scores.astype(float)}
+        )
+
 
 def evaluate(
     expression: str,

@@ -7,10 +7,14 @@ literally and is never interpreted.
 
 from __future__ import annotations
 
-import html
 import textwrap
 
 import numpy as np
+
+from ..markup import html_literal
+
+#: ``text`` with ``&``, ``<`` and ``>`` escaped, so plotly shows it literally (one home: embedlab.markup).
+escape = html_literal
 
 #: Okabe & Ito's colour-blind-safe palette (black swapped for grey so it shows on dark themes too).
 OKABE_ITO: tuple[str, ...] = (
@@ -45,11 +49,6 @@ HOVER_CHARS = 600
 #: Point text (labels on the map) shows at most this many characters.
 POINT_TEXT_CHARS = 28
 QUERY_COLOUR = "#000000"
-
-
-def escape(text: str) -> str:
-    """``text`` with ``&``, ``<`` and ``>`` escaped, so plotly shows it literally."""
-    return html.escape(str(text), quote=False)
 
 
 def hover_text(text: str, *, width: int = 70, limit: int = HOVER_CHARS) -> str:
