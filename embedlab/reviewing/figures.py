@@ -1,6 +1,6 @@
 """Plotly figures of a model review: speed × quality with the Pareto front, speed, retrieval quality.
 
-Pure builders over the table :func:`embedlab.review` returns; the Model Review page and
+Pure builders over the :class:`~embedlab.reviewing.results.Review` :func:`embedlab.review` returns; the Model Review page and
 the HTML report draw the same figures. Model names are escaped before they reach plotly
 (which renders a subset of HTML in text and hover), so markup in a name shows literally.
 """
@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..maps.figures import OKABE_ITO, escape
+from ..maps.figures import OKABE_ITO
+from ..markup import html_literal
+from .results import Review
 
 __all__ = ["quality_figure", "speed_figure", "tradeoff_figure"]
 
@@ -29,7 +31,7 @@ def _log_speed(values: pd.Series) -> bool:
     return len(positive) > 1 and positive.max() / positive.min() > 30
 
 
-def tradeoff_figure(table: pd.DataFrame, *, threshold: float | None = None):
+def tradeoff_figure(review: Review, *, threshold: float | None = None):
     """Speed (texts/s) against retrieval quality (top-1 accuracy), one point per model.
 
     Models on the Pareto front are filled and joined by a line; the others are hollow; the
@@ -41,12 +43,11 @@ def tradeoff_figure(table: pd.DataFrame, *, threshold: float | None = None):
     """
     import plotly.graph_objects as go
 
-    rows = _measured(table)
-    framework = table.attrs.get("framework") or {}
-    chosen = framework.get("recommended")
+    rows = _measured(review.table)
+    chosen = review.decision.recommended
     if threshold is None:
-        threshold = framework.get("threshold", (table.attrs.get("settings") or {}).get("threshold", 0.8))
-    k = (table.attrs.get("settings") or {}).get("k", "k")
+        threshold = review.decision.threshold
+    k = review.k
     fig = go.Figure()
     front = rows[rows["pareto"].fillna(False).astype(bool)].sort_values("texts_per_s")
     if len(front) > 1:
@@ -67,7 +68,7 @@ def tradeoff_figure(table: pd.DataFrame, *, threshold: float | None = None):
         if group.empty:
             continue
         hover = [
-            escape(
+            html_literal(
                 f"{r.model}\n{r.texts_per_s:,.1f} texts/s · {r.dim}-d\n"
                 f"accuracy@1 {r.accuracy:.0%} ({r.correct}/{r.n_queries}) · accuracy@{k} {r.accuracy_at_k:.0%} · "
                 f"MRR {r.mrr:.2f}\n{r.verdict}"
@@ -79,7 +80,7 @@ def tradeoff_figure(table: pd.DataFrame, *, threshold: float | None = None):
                 x=group["texts_per_s"].astype(float),
                 y=group["accuracy"].astype(float),
                 mode="markers+text",
-                text=[escape(m) for m in group["model"]],
+                text=[html_literal(m) for m in group["model"]],
                 textposition="top center",
                 cliponaxis=False,
                 marker={
@@ -133,21 +134,22 @@ def tradeoff_figure(table: pd.DataFrame, *, threshold: float | None = None):
     return fig
 
 
-def speed_figure(table: pd.DataFrame):
+def speed_figure(review: Review):
     """Texts per second per model (median), whiskers from the slowest to the fastest repeat."""
     import plotly.graph_objects as go
 
+    table = review.table
     rows = table[table["texts_per_s"].notna()]
     speed = rows["texts_per_s"].astype(float)
     low = rows["texts_per_s_low"].astype(float).fillna(speed)
     high = rows["texts_per_s_high"].astype(float).fillna(speed)
     hover = [
-        escape(f"{r.model}: {r.texts_per_s:,.1f} texts/s (median of {r.repeats_done}; {low_:,.1f}–{high_:,.1f})")
+        html_literal(f"{r.model}: {r.texts_per_s:,.1f} texts/s (median of {r.repeats_done}; {low_:,.1f}–{high_:,.1f})")
         for r, low_, high_ in zip(rows.itertuples(), low, high, strict=True)
     ]
     fig = go.Figure(
         go.Bar(
-            x=[escape(m) for m in rows["model"]],
+            x=[html_literal(m) for m in rows["model"]],
             y=speed,
             error_y={"type": "data", "symmetric": False, "array": high - speed, "arrayminus": speed - low},
             marker_color=FRONT,
@@ -169,13 +171,14 @@ def speed_figure(table: pd.DataFrame):
     return fig
 
 
-def quality_figure(table: pd.DataFrame):
+def quality_figure(review: Review):
     """Retrieval accuracy@1, accuracy@k and MRR@k per model, grouped bars."""
     import plotly.graph_objects as go
 
+    table = review.table
     rows = table[table["accuracy"].notna()]
-    k = (table.attrs.get("settings") or {}).get("k", "k")
-    names = [escape(m) for m in rows["model"]]
+    k = review.k
+    names = [html_literal(m) for m in rows["model"]]
     fig = go.Figure(
         [
             go.Bar(name=label, x=names, y=rows[column].astype(float), marker_color=colour, hovertemplate="%{y:.2f}")

@@ -6,9 +6,9 @@
 * :func:`to_markdown` — for a pull request or a wiki: the table, the decision and its reasons.
 * :func:`to_json` — every figure and detail; :func:`from_json` reads it back.
 
-Each takes the table :func:`embedlab.review` returns, or one
-:meth:`embedlab.reviewing.store.ReviewStore.load` gave back (its name, notes and decision are in
-``attrs``; pass ``name=``, ``notes=``, ``decision=`` to override).
+Each takes the :class:`~embedlab.reviewing.results.Review` that :func:`embedlab.review` returns,
+or one :meth:`embedlab.reviewing.store.ReviewStore.load` gave back (its ``name``, ``notes`` and
+``decision_text`` are used; pass ``name=``, ``notes=``, ``decision=`` to override).
 """
 
 from __future__ import annotations
@@ -16,13 +16,14 @@ from __future__ import annotations
 import html
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
-from .run import from_document, to_document
+from ..markup import markdown_literal
+from ..storage.files import write_text_atomic
+from .document import from_document, to_document
+from .results import Review
 
 __all__ = ["from_json", "to_html", "to_json", "to_markdown", "write"]
 
@@ -52,14 +53,13 @@ TABLE = {
 }
 
 
-def _meta(table: pd.DataFrame, name, notes, decision) -> dict:
-    attrs = table.attrs
+def _meta(review: Review, name, notes, decision) -> dict:
     return {
-        "name": (attrs.get("name") or "Model review") if name is None else name,
-        "notes": attrs.get("notes", "") if notes is None else notes,
-        "decision": attrs.get("decision", "") if decision is None else decision,
-        "created": attrs.get("created", ""),
-        "review_id": attrs.get("review_id"),
+        "name": (review.name or "Model review") if name is None else name,
+        "notes": review.notes if notes is None else notes,
+        "decision": review.decision_text if decision is None else decision,
+        "created": review.created,
+        "review_id": review.review_id,
     }
 
 
@@ -69,11 +69,11 @@ def _number(value, spec: str, *, percent: bool = False) -> str:
     return format(value, ".0%") if percent else format(value, spec)
 
 
-def _cells(table: pd.DataFrame) -> list[dict[str, str]]:
+def _cells(review: Review) -> list[dict[str, str]]:
     """The exported table's cells as text (user text not yet escaped)."""
-    k = (table.attrs.get("settings") or {}).get("k", "k")
+    k = review.k
     rows = []
-    for r in table.itertuples(index=False):
+    for r in review.table.itertuples(index=False):
         memory = sum(v for v in (r.load_mb, r.encode_mb) if v is not None and not pd.isna(v))
         measured = not (pd.isna(r.load_mb) and pd.isna(r.encode_mb))
         rows.append(
@@ -121,9 +121,7 @@ def _e(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
-def to_html(
-    table: pd.DataFrame, *, name: str | None = None, notes: str | None = None, decision: str | None = None
-) -> str:
+def to_html(review: Review, *, name: str | None = None, notes: str | None = None, decision: str | None = None) -> str:
     """The review as one self-contained HTML page (charts drawn by plotly.js inlined in the file).
 
     Returns
@@ -137,12 +135,12 @@ def to_html(
     from ..benchmarking.machine import describe
     from .figures import quality_figure, speed_figure, tradeoff_figure
 
-    _check_table(table)
-    meta = _meta(table, name, notes, decision)
-    attrs = table.attrs
-    framework = attrs.get("framework") or {}
-    settings = attrs.get("settings") or {}
-    fingerprint = attrs.get("fingerprint") or {}
+    _check_review(review)
+    meta = _meta(review, name, notes, decision)
+    table = review.table
+    rule = review.decision
+    settings = review.settings
+    fingerprint = review.fingerprint
     config = {"displaylogo": False, "responsive": True}
 
     charts = []
@@ -150,16 +148,16 @@ def to_html(
     has_speed = table["texts_per_s"].notna().any()
     figures = []
     if has_quality and has_speed:
-        figures.append(("wide", tradeoff_figure(table)))
+        figures.append(("wide", tradeoff_figure(review)))
     if has_speed:
-        figures.append(("", speed_figure(table)))
+        figures.append(("", speed_figure(review)))
     if has_quality:
-        figures.append(("", quality_figure(table)))
+        figures.append(("", quality_figure(review)))
     for i, (css, fig) in enumerate(figures):
         div = pio.to_html(fig, full_html=False, include_plotlyjs=False, config=config, div_id=f"chart-{i}")
         charts.append(f'<div class="{css}">{div}</div>')
 
-    cells = _cells(table)
+    cells = _cells(review)
     headings, rows = cells[0], cells[1:]
     numeric = {
         "dim",
@@ -197,26 +195,26 @@ def to_html(
     if meta["created"]:
         stamp.append(f"saved {_e(meta['created'])}")
     stamp.append(f"data fingerprint <code>{_e(fingerprint.get('data', '–'))}</code>")
-    if attrs.get("stopped"):
+    if review.stopped:
         stamp.append("<strong>stopped early: only the models that finished are compared</strong>")
     parts.append(f'<p class="meta">embedlab model review · {" · ".join(stamp)}</p>')
-    parts.append(f'<p class="meta">Machine: {_e(describe(attrs.get("machine") or {}))}</p>')
+    parts.append(f'<p class="meta">Machine: {_e(describe(review.machine))}</p>')
 
     parts.append('<div class="decision">')
     if meta["decision"]:
         parts.append(f"<p><strong>Decision:</strong> {_e(meta['decision'])}</p>")
     else:
         parts.append("<p><strong>Decision:</strong> not recorded yet.</p>")
-    if framework.get("recommended"):
-        parts.append(f"<p><strong>The decision framework recommends:</strong> {_e(framework['recommended'])}</p>")
+    if rule.recommended:
+        parts.append(f"<p><strong>The decision framework recommends:</strong> {_e(rule.recommended)}</p>")
     parts.append("</div>")
     parts.append("<h2>Why: the lesson's decision framework</h2>")
     parts.append(
         '<p class="meta">Start here: all-MiniLM-L6-v2 (384-d) — fast, proven, a good baseline. '
-        f"Upgrade if: retrieval quality &lt; {float(framework.get('threshold', 0.8)):.0%}, queries return wrong "
+        f"Upgrade if: retrieval quality &lt; {rule.threshold:.0%}, queries return wrong "
         "traces, speed not critical.</p>"
     )
-    parts.append('<ul class="reasons">' + "".join(f"<li>{_e(r)}</li>" for r in framework.get("reasons", [])) + "</ul>")
+    parts.append('<ul class="reasons">' + "".join(f"<li>{_e(r)}</li>" for r in rule.reasons) + "</ul>")
     if meta["notes"]:
         parts.append("<h2>Reviewer's notes</h2>")
         parts.append(f'<div class="notes">{_e(meta["notes"])}</div>')
@@ -231,17 +229,17 @@ def to_html(
         "(approximate); accuracy and MRR: embedlab.evaluate_retrieval; silhouette and kNN agreement: cosine, "
         "on the labelled sentences.</p>"
     )
-    parts.append(_wrong_traces_html(table))
+    parts.append(_wrong_traces_html(review))
     parts.append("<h2>Data and settings</h2>")
     parts.append(_definition_list(_settings_lines(settings, fingerprint)))
     parts.append("<h2>Models</h2>")
-    parts.append(_versions_html(attrs.get("versions") or {}))
+    parts.append(_versions_html(review.versions))
     parts.append("</main></body></html>")
     return "\n".join(parts)
 
 
-def _wrong_traces_html(table: pd.DataFrame) -> str:
-    retrieval = table.attrs.get("retrieval") or {}
+def _wrong_traces_html(review: Review) -> str:
+    retrieval = review.retrieval
     items = []
     for model, result in retrieval.items():
         wrong = [q for q in result.get("per_query", []) if not q.get("correct")]
@@ -320,35 +318,25 @@ def _versions_html(versions: dict) -> str:
 
 
 # -- Markdown -----------------------------------------------------------------------------------------
-_MD_SPECIAL = {c: "\\" + c for c in "\\`*_[]|#!~"}
-
-
-def _md(text: object) -> str:
-    """User text made literal in Markdown: HTML escaped, Markdown's special characters backslashed,
-    line breaks as spaces (for one-line places such as table cells and headings)."""
-    text = html.escape(str(text), quote=False)
-    text = "".join(_MD_SPECIAL.get(c, c) for c in text)
-    return " ".join(text.split())
 
 
 def _md_block(text: str) -> str:
     """Several lines of user text as a quote block, each line literal."""
-    return "\n".join("> " + _md(line) if line.strip() else ">" for line in str(text).splitlines())
+    return "\n".join("> " + markdown_literal(line) if line.strip() else ">" for line in str(text).splitlines())
 
 
 def to_markdown(
-    table: pd.DataFrame, *, name: str | None = None, notes: str | None = None, decision: str | None = None
+    review: Review, *, name: str | None = None, notes: str | None = None, decision: str | None = None
 ) -> str:
     """The review as Markdown (GitHub-flavoured tables), for a pull request or a wiki page."""
     from ..benchmarking.machine import describe
 
-    _check_table(table)
-    meta = _meta(table, name, notes, decision)
-    attrs = table.attrs
-    framework = attrs.get("framework") or {}
-    settings = attrs.get("settings") or {}
-    fingerprint = attrs.get("fingerprint") or {}
-    out = [f"# {_md(meta['name'])}", ""]
+    _check_review(review)
+    meta = _meta(review, name, notes, decision)
+    rule = review.decision
+    settings = review.settings
+    fingerprint = review.fingerprint
+    out = [f"# {markdown_literal(meta['name'])}", ""]
     stamp = ["embedlab model review"]
     if meta["review_id"] is not None:
         stamp.append(f"review #{meta['review_id']}")
@@ -356,58 +344,56 @@ def to_markdown(
         stamp.append(f"saved {meta['created']}")
     stamp.append(f"data fingerprint `{fingerprint.get('data', '-')}`")
     out += [" · ".join(stamp), ""]
-    if attrs.get("stopped"):
+    if review.stopped:
         out += ["**Stopped early:** only the models that finished are compared.", ""]
-    out += [f"**Decision:** {_md(meta['decision']) if meta['decision'] else 'not recorded yet.'}", ""]
-    if framework.get("recommended"):
-        out += [f"**The decision framework recommends:** {_md(framework['recommended'])}", ""]
+    out += [f"**Decision:** {markdown_literal(meta['decision']) if meta['decision'] else 'not recorded yet.'}", ""]
+    if rule.recommended:
+        out += [f"**The decision framework recommends:** {markdown_literal(rule.recommended)}", ""]
     out += ["## Why", ""]
-    out += [f"- {_md(r)}" for r in framework.get("reasons", [])]
+    out += [f"- {markdown_literal(r)}" for r in rule.reasons]
     out.append("")
     if meta["notes"]:
         out += ["## Reviewer's notes", "", _md_block(meta["notes"]), ""]
-    cells = _cells(table)
+    cells = _cells(review)
     headings, rows = cells[0], cells[1:]
     out += ["## Figures", ""]
-    out.append("| " + " | ".join(_md(headings[c]) for c in TABLE) + " |")
+    out.append("| " + " | ".join(markdown_literal(headings[c]) for c in TABLE) + " |")
     out.append("|" + "|".join("---" if c in ("model", "verdict", "pareto") else "---:" for c in TABLE) + "|")
-    out += ["| " + " | ".join(_md(row[c]) for c in TABLE) + " |" for row in rows]
+    out += ["| " + " | ".join(markdown_literal(row[c]) for c in TABLE) + " |" for row in rows]
     out.append("")
     wrong = []
-    for model, result in (attrs.get("retrieval") or {}).items():
+    for model, result in review.retrieval.items():
         for q in result.get("per_query", []):
             if not q.get("correct"):
                 wrong.append(
-                    f"- {_md(model)}: “{_md(q['query'])}” → trace {_md(q['top_id'])} "
-                    f"(expected {_md(_ids(q['expected_id']))})"
+                    f"- {markdown_literal(model)}: “{markdown_literal(q['query'])}” → trace {markdown_literal(q['top_id'])} "
+                    f"(expected {markdown_literal(_ids(q['expected_id']))})"
                 )
     if wrong:
         out += ["## Queries that return wrong traces", "", *wrong, ""]
     out += ["## Data and settings", ""]
-    out += [f"- **{_md(a)}:** {_md(b)}" for a, b in _settings_lines(settings, fingerprint)]
-    out += [f"- **Machine:** {_md(describe(attrs.get('machine') or {}))}", ""]
-    versions = _version_rows(attrs.get("versions") or {})
+    out += [f"- **{markdown_literal(a)}:** {markdown_literal(b)}" for a, b in _settings_lines(settings, fingerprint)]
+    out += [f"- **Machine:** {markdown_literal(describe(review.machine))}", ""]
+    versions = _version_rows(review.versions)
     if versions:
         out += ["## Models", "", "| model | source | package | embedding key |", "|---|---|---|---|"]
-        out += ["| " + " | ".join(_md(c) for c in row) + " |" for row in versions]
+        out += ["| " + " | ".join(markdown_literal(c) for c in row) + " |" for row in versions]
         out.append("")
     return "\n".join(out)
 
 
 # -- JSON ---------------------------------------------------------------------------------------------
-def to_json(
-    table: pd.DataFrame, *, name: str | None = None, notes: str | None = None, decision: str | None = None
-) -> str:
+def to_json(review: Review, *, name: str | None = None, notes: str | None = None, decision: str | None = None) -> str:
     """The review as one JSON document: every figure, the decision, settings, machine, versions."""
-    _check_table(table)
-    document = to_document(table)
-    meta = _meta(table, name, notes, decision)
+    _check_review(review)
+    document = to_document(review)
+    meta = _meta(review, name, notes, decision)
     document.update({k: v for k, v in meta.items() if v is not None and k != "review_id"})
     return json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False)
 
 
-def from_json(text: str | bytes) -> pd.DataFrame:
-    """A review table from :func:`to_json`'s text.
+def from_json(text: str | bytes) -> Review:
+    """A review from :func:`to_json`'s text.
 
     Raises
     ------
@@ -421,12 +407,12 @@ def from_json(text: str | bytes) -> pd.DataFrame:
     return from_document(document)
 
 
-def _check_table(table) -> None:
-    if not isinstance(table, pd.DataFrame) or "model" not in table.columns or "verdict" not in table.columns:
-        raise TypeError(f"table must be the DataFrame embedlab.review() returned, got {type(table).__name__}.")
+def _check_review(review) -> None:
+    if not isinstance(review, Review):
+        raise TypeError(f"review must be the Review embedlab.review() returned, got {type(review).__name__}.")
 
 
-def write(table: pd.DataFrame, path: str | Path, **meta) -> Path:
+def write(review: Review, path: str | Path, **meta) -> Path:
     """Write the review to ``path`` as HTML, Markdown or JSON, chosen by its suffix
     (.html/.htm, .md/.markdown, .json). Written beside the target and renamed into place,
     so a crash never leaves half a file.
@@ -443,16 +429,5 @@ def write(table: pd.DataFrame, path: str | Path, **meta) -> Path:
         raise ValueError(f"path must end in .html, .md or .json, got {str(path)!r}.")
     if not path.parent.is_dir():
         raise ValueError(f"path {str(path)!r}: the folder {str(path.parent)!r} does not exist.")
-    text = writers[suffix](table, **meta)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
-            out.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes it private; an export is an ordinary file
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_text_atomic(path, writers[suffix](review, **meta))
     return path

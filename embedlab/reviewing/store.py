@@ -3,7 +3,7 @@
 A review is saved whole — its name, the reviewer's notes and decision, the time, the data
 fingerprint, the models and their versions, the machine and every figure — in one transaction,
 so a crash while saving leaves either the whole review or nothing. Each review is one row
-whose ``document`` column holds :func:`embedlab.reviewing.run.to_document`'s JSON; a few fields are
+whose ``document`` column holds :func:`embedlab.reviewing.document.to_document`'s JSON; a few fields are
 copied into their own columns so the list reads without parsing every document. A record that
 cannot be read back gives a clear error for that review only; the others still load.
 """
@@ -20,9 +20,10 @@ import pandas as pd
 
 from ..storage import sqlite as sqlite_files
 from ..storage.home import data_dir
-from .run import COLUMNS, from_document, to_document
+from .document import from_document, to_document
+from .results import COLUMNS, Review
 
-__all__ = ["MAX_NAME", "ReviewStore", "compare_reviews"]
+__all__ = ["MAX_NAME", "Comparison", "ReviewStore", "compare_reviews"]
 
 #: Longest review name kept (characters).
 MAX_NAME = 200
@@ -97,7 +98,7 @@ class ReviewStore:
     --------
     >>> store = ReviewStore()                                                # doctest: +SKIP
     >>> review_id = store.save(embedlab.review(["static-64d"]), name="First look")  # doctest: +SKIP
-    >>> store.load(review_id).attrs["name"]                                 # doctest: +SKIP
+    >>> store.load(review_id).name                                 # doctest: +SKIP
     'First look'
     """
 
@@ -118,12 +119,12 @@ class ReviewStore:
             self.notices.append(notice)
 
     # -- writing -------------------------------------------------------------------------------------
-    def save(self, table: pd.DataFrame, *, name: str, notes: str = "", decision: str = "") -> int:
+    def save(self, review: Review, *, name: str, notes: str = "", decision: str = "") -> int:
         """Save a review with its name, the reviewer's notes and decision; return its id.
 
         Parameters
         ----------
-        table : DataFrame
+        review : Review
             What :func:`embedlab.review` returned (or :meth:`load` gave back).
         name : str
             Required, at most 200 characters; leading and trailing spaces are dropped.
@@ -133,12 +134,14 @@ class ReviewStore:
         Raises
         ------
         ValueError
-            An empty name, or text too long; ``table`` not a review table.
+            An empty name, or text too long.
+        TypeError
+            ``review`` is not a :class:`~embedlab.reviewing.results.Review`.
         """
         name = _check_name(name)
         notes = _text(notes, "notes", limit=MAX_TEXT)
         decision = _text(decision, "decision", limit=MAX_TEXT)
-        document = to_document(table)
+        document = to_document(review)
         created = _now()
         document.update({"name": name, "notes": notes, "decision": decision, "created": created})
         document.pop("review_id", None)
@@ -245,9 +248,9 @@ class ReviewStore:
         frame["damaged"] = frame["damaged"].astype(bool)
         return frame
 
-    def load(self, review_id: int | str) -> pd.DataFrame:
-        """The saved review as :func:`embedlab.review` returned it, with ``attrs``
-        ``review_id``, ``name``, ``notes``, ``decision`` and ``created`` added.
+    def load(self, review_id: int | str) -> Review:
+        """The saved review as :func:`embedlab.review` returned it, with ``review_id``,
+        ``name``, ``notes``, ``decision_text`` and ``created`` set.
 
         Raises
         ------
@@ -269,23 +272,16 @@ class ReviewStore:
         head = _Head(*row[:5])
         try:
             document = json.loads(row[5])
-            table = from_document(document)
+            loaded = from_document(document)
         except (ValueError, TypeError, KeyError, AttributeError) as error:
             reason = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
             raise ValueError(
                 f"saved review {review_id} (“{head.name}”) is damaged and cannot be read ({reason}); "
                 "the other reviews are unaffected."
             ) from None
-        table.attrs.update(
-            {
-                "review_id": head.id,
-                "name": head.name,
-                "notes": head.notes,
-                "decision": head.decision,
-                "created": head.created,
-            }
+        return loaded.saved(
+            review_id=head.id, name=head.name, notes=head.notes, decision_text=head.decision, created=head.created
         )
-        return table
 
 
 def _readable(document: str) -> bool:
@@ -310,24 +306,33 @@ COMPARED = (
 )
 
 
-def compare_reviews(first: pd.DataFrame, second: pd.DataFrame) -> pd.DataFrame:
-    """Two reviews side by side, one row per model in either.
+@dataclass(frozen=True, eq=False)
+class Comparison:
+    """Two reviews side by side (see :func:`compare_reviews`).
 
-    Returns
-    -------
-    pandas.DataFrame
+    Attributes
+    ----------
+    table : pandas.DataFrame
         ``model`` then, for each figure in :data:`COMPARED`, ``<figure> A`` and ``<figure> B``
-        (missing where a review lacks the model). ``attrs["differences"]`` says, in words,
-        what differs between the reviews besides the figures (data, settings, machine).
+        (missing where a review lacks the model).
+    differences : tuple of str
+        What differs between the reviews besides the figures (data, settings, machine), in words.
     """
-    for table, name in ((first, "first"), (second, "second")):
-        if not isinstance(table, pd.DataFrame) or "model" not in table.columns:
-            raise TypeError(f"{name} must be a review table, got {type(table).__name__}.")
+
+    table: pd.DataFrame
+    differences: tuple[str, ...]
+
+
+def compare_reviews(first: Review, second: Review) -> Comparison:
+    """Two reviews side by side, one row per model in either."""
+    for given, name in ((first, "first"), (second, "second")):
+        if not isinstance(given, Review):
+            raise TypeError(f"{name} must be a Review, got {type(given).__name__}.")
     keep = ["model", *COMPARED]
-    a = first[keep].rename(columns={c: f"{c} A" for c in COMPARED})
-    b = second[keep].rename(columns={c: f"{c} B" for c in COMPARED})
+    a = first.table[keep].rename(columns={c: f"{c} A" for c in COMPARED})
+    b = second.table[keep].rename(columns={c: f"{c} B" for c in COMPARED})
     both = a.merge(b, on="model", how="outer", sort=False)
-    order = list(dict.fromkeys([*first["model"], *second["model"]]))
+    order = list(dict.fromkeys([*first.table["model"], *second.table["model"]]))
     both = both.set_index("model").loc[order].reset_index()
     columns = ["model"] + [f"{c} {side}" for c in COMPARED for side in ("A", "B")]
     both = both[columns]
@@ -335,13 +340,12 @@ def compare_reviews(first: pd.DataFrame, second: pd.DataFrame) -> pd.DataFrame:
         if COLUMNS[c] == "str":
             for side in ("A", "B"):
                 both[f"{c} {side}"] = both[f"{c} {side}"].fillna("")
-    both.attrs["differences"] = _differences(first.attrs, second.attrs)
-    return both
+    return Comparison(both, tuple(_differences(first, second)))
 
 
-def _differences(a: dict, b: dict) -> list[str]:
+def _differences(a: Review, b: Review) -> list[str]:
     out = []
-    fa, fb = a.get("fingerprint") or {}, b.get("fingerprint") or {}
+    fa, fb = a.fingerprint, b.fingerprint
     for key, label in (
         ("traces", "traces"),
         ("queries", "queries"),
@@ -350,11 +354,11 @@ def _differences(a: dict, b: dict) -> list[str]:
     ):
         if fa.get(key) != fb.get(key):
             out.append(f"different {label}")
-    sa, sb = a.get("settings") or {}, b.get("settings") or {}
+    sa, sb = a.settings, b.settings
     for key, label in (("k", "k"), ("repeats", "repeats"), ("batch_size", "batch size"), ("threshold", "threshold")):
         if sa.get(key) != sb.get(key):
             out.append(f"{label} {sa.get(key)} in A, {sb.get(key)} in B")
-    ma, mb = a.get("machine") or {}, b.get("machine") or {}
+    ma, mb = a.machine, b.machine
     for key, label in (("cpu_model", "CPU"), ("usable_cores", "cores"), ("torch", "torch version")):
         if ma.get(key) != mb.get(key):
             out.append(f"{label} {ma.get(key)} in A, {mb.get(key)} in B")
