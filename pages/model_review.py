@@ -11,11 +11,12 @@ from functools import partial
 import streamlit as st
 
 from embedlab import seed
+from embedlab.markup import markdown_literal, markdown_sentence
 from embedlab.reviewing.figures import quality_figure, speed_figure, tradeoff_figure
 from embedlab.reviewing.report import to_html, to_json, to_markdown
 from embedlab.reviewing.run import review
 from embedlab.reviewing.store import compare_reviews
-from ui import common
+from ui import common, runs
 from ui import model_review as ui
 
 state = st.session_state
@@ -24,17 +25,16 @@ CHART_CONFIG = {"displaylogo": False}
 
 def keep_interrupted_run() -> None:
     """A run cut short (Stop, or any click while it ran) keeps the models that finished."""
-    if not state.get("review_running"):
+    cut = runs.interrupted("review")
+    if cut is None:
         return
-    state["review_running"] = False
-    finished = state.pop("review_partial", None)
-    if finished is None or finished.empty:
+    finished = cut.partial
+    if finished is None or finished.table.empty:
         ui.flash("warning", "The review was stopped before any model finished.")
         return
-    finished.attrs["stopped"] = True
-    state["review_current"] = finished
+    state["review_current"] = finished.with_stopped()
     ui.forget_link()
-    done = int((finished["status"] == "ok").sum())
+    done = int((finished.table["status"] == "ok").sum())
     ui.flash(
         "warning",
         f"The review was stopped: {done} model(s) finished and are compared; a model cut short is marked “stopped”.",
@@ -112,11 +112,11 @@ with st.expander("**1. Candidates and review data**", expanded="review_current" 
             retrieval, description, skipped = ui.retrieval_data(retrieval_source)
         except ValueError as error:
             retrieval_problem = str(error)
-            st.error(ui.sentence(error))
+            st.error(markdown_sentence(error))
         else:
             st.caption(description + ("" if "page" in sources else " Edit your own on the Trace Retrieval page."))
             if skipped:
-                st.warning(f"{len(skipped)} row(s) skipped: " + ui.plain(" ".join(skipped[:3])))
+                st.warning(f"{len(skipped)} row(s) skipped: " + markdown_literal(" ".join(skipped[:3])))
         corpus_source = st.radio(
             "Benchmark corpus",
             list(ui.CORPUS_SOURCES),
@@ -174,25 +174,11 @@ if run:
     except ValueError as error:
         problems.append(str(error))
     for problem in problems:
-        st.error(ui.sentence(problem))
+        st.error(markdown_sentence(problem))
     if not problems:
-        state["review_running"] = True
-        state["review_partial"] = None
-        bar = st.progress(0.0, text="Starting…")
-        stop_slot = st.empty()
-        stop_slot.button(
-            "Stop",
-            key="review_stop",
-            icon=":material/stop_circle:",
-            help="Stop now; the models that finished are kept.",
-        )
 
-        def show_progress(event) -> None:
-            state["review_partial"] = event.results()  # kept if the run is interrupted
-            bar.progress(event.fraction, text=event.message)
-
-        try:
-            table = review(
+        def start(progress):
+            return review(
                 models,
                 **retrieval,
                 corpus=corpus,
@@ -202,37 +188,40 @@ if run:
                 repeats=int(repeats),
                 batch_size=int(batch_size),
                 threshold=float(threshold),
-                progress=show_progress,
+                progress=progress,
+            )
+
+        try:
+            result = runs.run(
+                "review",
+                start,
+                stop_help="Stop now; the models that finished are kept.",
+                done=lambda r: f"Done: {len(r.table)} model(s) reviewed.",
             )
         except (ValueError, TypeError) as error:
-            st.error(ui.sentence(error))
+            st.error(markdown_sentence(error))
         else:
-            state["review_current"] = table
+            state["review_current"] = result
             ui.forget_link()
             for key in ("review_name", "review_notes", "review_decision"):
                 state.pop(key, None)
-            bar.progress(1.0, text=f"Done: {len(table)} model(s) reviewed.")
-        finally:
-            state["review_running"] = False
-            state.pop("review_partial", None)
-        stop_slot.empty()
 
 # ---------------------------------------------------------------- the review
-table = state.get("review_current")
-if table is None:
+current = state.get("review_current")
+if current is None:
     st.info(
         "Choose candidate models and the review data, then **Run review** — or open a saved review below. "
         "One run measures each model's speed, retrieval quality and (with labelled sentences) cluster quality."
     )
 else:
-    attrs = table.attrs
-    settings_used = attrs.get("settings") or {}
-    framework = attrs.get("framework") or {}
+    table = current.table
+    settings_used = current.settings
+    rule = current.decision
     st.divider()
-    if attrs.get("review_id") is not None:
-        st.subheader(f"Review #{attrs['review_id']}: {attrs.get('name', '')}", anchor=False)
-        st.caption(f"Saved {str(attrs.get('created', '')).replace('T', ' ')} · share this link to reopen it:")
-        st.code(ui.share_link(attrs["review_id"]), language=None)
+    if current.review_id is not None:
+        st.subheader(f"Review #{current.review_id}: {current.name}", anchor=False)
+        st.caption(f"Saved {current.created.replace('T', ' ')} · share this link to reopen it:")
+        st.code(ui.share_link(current.review_id), language=None)
     else:
         st.subheader("This review (not saved yet)", anchor=False)
     st.caption(
@@ -240,45 +229,45 @@ else:
         f"benchmark corpus of {settings_used.get('n_corpus', '?')} texts · {settings_used.get('repeats', '?')} "
         f"repeats · k {settings_used.get('k', '?')}"
         + (f" · {settings_used['n_sentences']} labelled sentences" if settings_used.get("n_sentences") else "")
-        + f" · data fingerprint {(attrs.get('fingerprint') or {}).get('data', '?')}"
+        + f" · data fingerprint {current.fingerprint.get('data', '?')}"
     )
     for row in table[table["error"] != ""].itertuples():
-        st.warning(ui.sentence(f"{row.model}: {row.error}."), icon=":material/error:")
-    if attrs.get("stopped"):
+        st.warning(markdown_sentence(f"{row.model}: {row.error}."), icon=":material/error:")
+    if current.stopped:
         st.warning("This review was stopped early: only the models that finished are compared.")
 
     st.dataframe(
-        ui.display_table(table),
+        ui.display_table(current),
         key="review_table",
         hide_index=True,
-        column_config=ui.column_config(settings_used.get("k", "k")),
+        column_config=ui.column_config(current.k),
     )
     chart, decision = st.columns([3, 2], gap="large")
     measured = table["texts_per_s"].notna() & table["accuracy"].notna()
     with chart:
         if measured.any():
-            st.plotly_chart(tradeoff_figure(table), key="review_tradeoff", config=CHART_CONFIG)
+            st.plotly_chart(tradeoff_figure(current), key="review_tradeoff", config=CHART_CONFIG)
         else:
             st.info("No model finished both measurements, so there is nothing to chart.")
     with decision, st.container(border=True):
         st.subheader("Decision framework", anchor=False)
         st.caption(
             "Start here: all-MiniLM-L6-v2 — fast, proven, a good baseline. Upgrade if: retrieval quality "
-            f"< {float(framework.get('threshold', 0.8)):.0%}, queries return wrong traces, speed not critical."
+            f"< {rule.threshold:.0%}, queries return wrong traces, speed not critical."
         )
-        if framework.get("recommended"):
-            st.success(f"Recommended: **{ui.plain(framework['recommended'])}**", icon=":material/thumb_up:")
-        st.markdown("\n".join(f"- {ui.plain(reason)}" for reason in framework.get("reasons", [])))
+        if rule.recommended:
+            st.success(f"Recommended: **{markdown_literal(rule.recommended)}**", icon=":material/thumb_up:")
+        st.markdown("\n".join(f"- {markdown_literal(reason)}" for reason in rule.reasons))
 
     with st.expander("Speed and retrieval charts, queries that return wrong traces", icon=":material/bar_chart:"):
         one, two = st.columns(2)
         if table["texts_per_s"].notna().any():
-            one.plotly_chart(speed_figure(table), key="review_speed_chart", config=CHART_CONFIG)
+            one.plotly_chart(speed_figure(current), key="review_speed_chart", config=CHART_CONFIG)
         if table["accuracy"].notna().any():
-            two.plotly_chart(quality_figure(table), key="review_quality_chart", config=CHART_CONFIG)
+            two.plotly_chart(quality_figure(current), key="review_quality_chart", config=CHART_CONFIG)
         wrong = [
             {"model": model, "query": q["query"], "returned": q["top_id"], "expected": q["expected_id"]}
-            for model, result in (attrs.get("retrieval") or {}).items()
+            for model, result in current.retrieval.items()
             for q in result.get("per_query", [])
             if not q.get("correct")
         ]
@@ -303,7 +292,7 @@ else:
             key="review_decision",
             persist_state="session",
             max_chars=2000,
-            placeholder=f"e.g. Use {framework.get('recommended') or 'all-MiniLM-L6-v2'}",
+            placeholder=f"e.g. Use {rule.recommended or 'all-MiniLM-L6-v2'}",
         )
         notes = st.text_area(
             "Reviewer's notes",
@@ -317,30 +306,30 @@ else:
             "Save as a new review", key="review_save", type="primary", icon=":material/save:"
         )
         update = False
-        if attrs.get("review_id") is not None:
+        if current.review_id is not None:
             update = buttons.form_submit_button(
-                f"Update review #{attrs['review_id']}", key="review_update", icon=":material/edit:"
+                f"Update review #{current.review_id}", key="review_update", icon=":material/edit:"
             )
     if save_new or update:
         try:
             if update:
-                ui.store().update(attrs["review_id"], name=name, notes=notes, decision=decision_text)
-                review_id = attrs["review_id"]
+                ui.store().update(current.review_id, name=name, notes=notes, decision=decision_text)
+                review_id = current.review_id
             else:
-                review_id = ui.store().save(table, name=name, notes=notes, decision=decision_text)
+                review_id = ui.store().save(current, name=name, notes=notes, decision=decision_text)
         except (ValueError, KeyError) as error:
-            st.error(ui.sentence(error.args[0] if error.args else error))
+            st.error(markdown_sentence(error.args[0] if error.args else error))
         else:
             if ui.open_saved(review_id):
                 ui.flash("success", f"{'Updated' if update else 'Saved as'} review #{review_id}; its link is below.")
                 st.rerun()
 
-    meta = {"name": name.strip() or attrs.get("name") or "Model review", "notes": notes, "decision": decision_text}
-    stem = f"model-review-{attrs['review_id']}" if attrs.get("review_id") is not None else "model-review"
+    meta = {"name": name.strip() or current.name or "Model review", "notes": notes, "decision": decision_text}
+    stem = f"model-review-{current.review_id}" if current.review_id is not None else "model-review"
     downloads = st.container(horizontal=True)
     downloads.download_button(
         "Download HTML",
-        partial(to_html, table, **meta),  # made when clicked: the HTML carries plotly.js (~5 MB)
+        partial(to_html, current, **meta),  # made when clicked: the HTML carries plotly.js (~5 MB)
         file_name=f"{stem}.html",
         mime="text/html",
         key="review_download_html",
@@ -350,7 +339,7 @@ else:
     )
     downloads.download_button(
         "Download Markdown",
-        partial(to_markdown, table, **meta),
+        partial(to_markdown, current, **meta),
         file_name=f"{stem}.md",
         mime="text/markdown",
         key="review_download_md",
@@ -360,7 +349,7 @@ else:
     )
     downloads.download_button(
         "Download JSON",
-        partial(to_json, table, **meta),
+        partial(to_json, current, **meta),
         file_name=f"{stem}.json",
         mime="application/json",
         key="review_download_json",
@@ -395,9 +384,9 @@ with actions.popover("Delete", icon=":material/delete:", key="review_delete_menu
     st.write(f"Delete review #{chosen} for good?")
     if st.button(f"Delete review #{chosen}", key="review_delete", type="primary"):
         ui.store().delete(chosen)
-        current = state.get("review_current")
-        if current is not None and current.attrs.get("review_id") == chosen:
-            current.attrs.pop("review_id", None)
+        shown = state.get("review_current")
+        if shown is not None and shown.review_id == chosen:
+            state["review_current"] = shown.unsaved()
             ui.forget_link()
         ui.flash("success", f"Deleted review #{chosen}.")
         st.rerun()
@@ -413,21 +402,20 @@ if len(labels) >= 2:
         try:
             loaded[side] = ui.store().load(review_id)
         except (KeyError, ValueError) as error:
-            st.error(ui.sentence(f"review {side}: {error.args[0] if error.args else error}"))
+            st.error(markdown_sentence(f"review {side}: {error.args[0] if error.args else error}"))
     if len(loaded) == 2:
         comparison = compare_reviews(loaded["A"], loaded["B"])
-        for difference in comparison.attrs["differences"]:
-            st.info(f"Not like for like: {ui.plain(difference)}.")
-        st.dataframe(comparison, key="review_compare_table", hide_index=True, column_config=ui.compare_config())
+        for difference in comparison.differences:
+            st.info(f"Not like for like: {markdown_literal(difference)}.")
+        st.dataframe(comparison.table, key="review_compare_table", hide_index=True, column_config=ui.compare_config())
         side_a, side_b = st.columns(2)
         for column, side in ((side_a, "A"), (side_b, "B")):
             other = loaded[side]
             with column:
-                framework = other.attrs.get("framework") or {}
                 st.markdown(
-                    f"**{side}: #{other.attrs['review_id']} {ui.plain(other.attrs.get('name', ''))}** — "
-                    f"decision: {ui.plain(other.attrs.get('decision') or 'not recorded')}; framework: "
-                    f"{ui.plain(framework.get('recommended') or '–')}"
+                    f"**{side}: #{other.review_id} {markdown_literal(other.name)}** — "
+                    f"decision: {markdown_literal(other.decision_text or 'not recorded')}; framework: "
+                    f"{markdown_literal(other.decision.recommended or '–')}"
                 )
-                if (other["texts_per_s"].notna() & other["accuracy"].notna()).any():
+                if (other.table["texts_per_s"].notna() & other.table["accuracy"].notna()).any():
                     st.plotly_chart(tradeoff_figure(other), key=f"review_compare_chart_{side}", config=CHART_CONFIG)

@@ -3,10 +3,10 @@ as shown, the store, and the shared link.
 
 State kept in ``st.session_state``:
 
-* ``review_current``: the review shown (a table from :func:`embedlab.review`, or one
-  reopened from the store, whose ``attrs["review_id"]`` is then set);
-* ``review_running`` / ``review_partial``: a run in progress and what finished so far, so a
-  Stop (or any click while it runs) keeps the finished models;
+* ``review_current``: the review shown (the :class:`~embedlab.reviewing.results.Review` that
+  :func:`embedlab.review` returned, or one reopened from the store, whose ``review_id`` is set);
+* ``review_running`` / ``review_partial``: a run in progress and what finished so far (kept by
+  :mod:`ui.runs`), so a Stop (or any click while it runs) keeps the finished models;
 * ``review_flash``: a message to show once after a rerun (saved, deleted, stopped);
 * ``review_link_seen``: the ``?review=`` id already handled, so it is opened once per link.
 """
@@ -18,7 +18,9 @@ import streamlit as st
 
 from embedlab import seed
 from embedlab.maps import explore
+from embedlab.markup import markdown_sentence
 from embedlab.retrieval import traces
+from embedlab.reviewing.results import Review
 from embedlab.reviewing.store import ReviewStore
 from ui.state import trace_data
 
@@ -40,22 +42,6 @@ SENTENCE_SOURCES = {
     "paste": "Paste labelled sentences",
     "none": "None (skip cluster quality)",
 }
-
-
-_ESCAPE = {c: "\\" + c for c in "\\`*_[]()<>#!|~$&"}
-
-
-def plain(text: object) -> str:
-    """User text made literal inside st.markdown / st.error: Markdown, HTML and directive characters
-    are escaped, line breaks become spaces."""
-    text = "".join(_ESCAPE.get(c, c) for c in str(text)).replace("\r", " ").replace("\n", " ")
-    return "\\" + text if text.startswith(("-", "+")) else text
-
-
-def sentence(text: object) -> str:
-    """A message starting with a capital letter, made literal for st.error."""
-    text = str(text)
-    return plain(text[:1].upper() + text[1:])
 
 
 @st.cache_resource(show_spinner=False)
@@ -129,9 +115,9 @@ def lines_of(text: str) -> list[str]:
 
 
 # -- the table as shown -------------------------------------------------------------------------------
-def display_table(table: pd.DataFrame) -> pd.DataFrame:
+def display_table(review: Review) -> pd.DataFrame:
     """The review with the columns people read first, percentages as 0-100, sizes in MB."""
-    k = (table.attrs.get("settings") or {}).get("k", "k")
+    table, k = review.table, review.k
     shown = pd.DataFrame(
         {
             "model": table["model"],
@@ -203,22 +189,22 @@ def review_label(row) -> str:
 def open_saved(review_id) -> bool:
     """Make a saved review the current one (and the link's); False with an error shown when it can't."""
     try:
-        table = store().load(review_id)
+        review = store().load(review_id)
     except KeyError as error:
-        st.error(sentence(error.args[0] if error.args else "no such review."), icon=":material/link_off:")
+        st.error(markdown_sentence(error.args[0] if error.args else "no such review."), icon=":material/link_off:")
         return False
     except ValueError as error:
-        st.error(sentence(error), icon=":material/broken_image:")
+        st.error(markdown_sentence(error), icon=":material/broken_image:")
         return False
-    state["review_current"] = table
+    state["review_current"] = review
     # The form's widgets may already be drawn in this run: their values change at the next run's start.
     state["review_form_pending"] = {
-        "review_name": table.attrs.get("name", ""),
-        "review_notes": table.attrs.get("notes", ""),
-        "review_decision": table.attrs.get("decision", ""),
+        "review_name": review.name,
+        "review_notes": review.notes,
+        "review_decision": review.decision_text,
     }
-    st.query_params[LINK_PARAM] = str(table.attrs["review_id"])
-    state["review_link_seen"] = str(table.attrs["review_id"])
+    st.query_params[LINK_PARAM] = str(review.review_id)
+    state["review_link_seen"] = str(review.review_id)
     return True
 
 

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from .. import seed
-from .main import EXIT_FAILED, EXIT_OK, EXIT_STOPPED, UsageError, _StopOnInterrupt, _table
+from .common import EXIT_FAILED, EXIT_OK, EXIT_STOPPED, StopOnInterrupt, UsageError, table
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".parquet")
 
@@ -109,9 +109,9 @@ def run(args) -> int:
     corpus = _corpus(args.corpus, args.column) if args.corpus else None
     texts, labels = _sentences(args)
 
-    stop = _StopOnInterrupt()
+    stop = StopOnInterrupt()
     with stop:
-        table = review(
+        result = review(
             args.models,
             **data,
             corpus=corpus,
@@ -125,30 +125,30 @@ def run(args) -> int:
             progress=None if args.quiet else _Progress(),
             should_stop=stop,
         )
-    print(_table(_rows(table)))
+    print(table(_rows(result)))
     print("\nDecision framework:")
-    for reason in table.attrs["framework"]["reasons"]:
+    for reason in result.decision.reasons:
         print(f"  - {reason}")
-    if table.attrs.get("stopped"):
+    if result.stopped:
         print("\nStopped early: only the models that finished are compared.")
     meta = {"name": args.name.strip() or "Model review", "notes": args.notes, "decision": args.decision}
     if args.save:
         from ..reviewing.store import ReviewStore
 
         store = ReviewStore()
-        review_id = store.save(table, name=meta["name"], notes=args.notes, decision=args.decision)
-        table = store.load(review_id)
+        review_id = store.save(result, name=meta["name"], notes=args.notes, decision=args.decision)
+        result = store.load(review_id)
         print(
             f"\nSaved as review {review_id} in {store.path} (in the dashboard: the Model Review page, /model_review?review={review_id})"
         )
     for option in ("html", "markdown", "json"):
         path = getattr(args, option)
         if path is not None:
-            write(table, path, **meta)
+            write(result, path, **meta)
             print(f"Wrote {path}")
-    if table.attrs.get("stopped"):
+    if result.stopped:
         return EXIT_STOPPED
-    return EXIT_OK if table.attrs["framework"].get("recommended") else EXIT_FAILED
+    return EXIT_OK if result.decision.recommended else EXIT_FAILED
 
 
 def _retrieval_data(args) -> dict:
@@ -235,15 +235,15 @@ def _sentences(args) -> tuple[list[str] | None, list[str] | None]:
     return sentences.texts, sentences.labels
 
 
-def _rows(table) -> list[dict]:
+def _rows(result) -> list[dict]:
     import pandas as pd
 
     def number(value, spec):
         return "-" if pd.isna(value) else format(value, spec)
 
-    k = table.attrs.get("settings", {}).get("k", "k")
+    k = result.k
     rows = []
-    for r in table.itertuples():
+    for r in result.table.itertuples():
         rows.append(
             {
                 "model": r.model,
