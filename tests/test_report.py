@@ -7,7 +7,10 @@ dialogs), the review table itself (pandas equality after a JSON round trip).
 
 from __future__ import annotations
 
+import dataclasses
+import html
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -31,8 +34,7 @@ def table():
         labels=list(seed.LABELS),
         repeats=1,
     )
-    result.attrs.update({"name": XSS_NAME, "notes": XSS_NOTES, "decision": XSS_DECISION})
-    return result
+    return dataclasses.replace(result, name=XSS_NAME, notes=XSS_NOTES, decision_text=XSS_DECISION)
 
 
 @pytest.mark.browser
@@ -69,7 +71,8 @@ def test_html_export_draws_its_charts_offline_and_shows_hostile_text_literally(t
     assert page.evaluate("() => window.__hacked") is None
     assert page.title().startswith(XSS_NAME)
     # the failed model is named with why
-    assert "nosuch/model: could not be reviewed" in page.locator("ul.reasons").inner_text()
+    assert table.decision.labels["nosuch/model"] == "failed"
+    assert table.decision.verdict("nosuch/model").reason in page.locator("ul.reasons").inner_text()
     page.screenshot(path=ARTIFACTS / "model-review-export.png")
     # one file, nothing fetched from anywhere else (not even from this machine)
     assert requests == [path.as_uri()]
@@ -87,15 +90,22 @@ def test_html_is_self_contained_and_escapes_every_user_text(table):
     assert len(text) > 1_000_000  # plotly.js is inside the file
 
 
-def test_markdown_escapes_user_text_and_lists_every_model(table):
+def test_markdown_keeps_hostile_text_literal_and_lists_every_model(table):
+    from markdown_it import MarkdownIt  # an independent CommonMark renderer (with GitHub tables)
+
     text = report.to_markdown(table)
-    assert text.startswith('# &lt;script&gt;alert("name")&lt;/script&gt; Q3 review\n')
-    assert "<img" not in text and "<b>" not in text
-    assert "\\[link\\](javascript:alert(1))" in text  # not a link
-    assert "> \\| not \\| a \\| table \\|" in text  # the notes' pipes do not make a table
+    rendered = MarkdownIt("commonmark").enable("table").render(text)
+    # every user text renders as itself: no tag, link or image comes out of it
+    assert f"<h1>{html.escape(XSS_NAME)}</h1>" in rendered
+    assert html.escape(XSS_DECISION) in rendered
+    for line in XSS_NOTES.splitlines():
+        assert html.escape(line) in rendered  # the notes' pipes do not make a table
+    assert "<script" not in rendered and "<img" not in rendered and "<b>" not in rendered
+    assert "<a " not in rendered
     rows = [line for line in text.splitlines() if line.startswith("| ") and "verdict" not in line]
-    figures = rows[: len(table)]
-    assert [line.split(" | ")[0][2:] for line in figures] == ["static-64d", "all-MiniLM-L6-v2", "nosuch/model"]
+    figures = rows[: len(table.table)]
+    first_cells = re.findall(r"<tr>\n<td>(.*?)</td>", rendered)[: len(table.table)]
+    assert first_cells == ["static-64d", "all-MiniLM-L6-v2", "nosuch/model"]
     assert all(line.count(" | ") == len(report.TABLE) - 1 for line in figures)
     assert "The decision framework recommends:" in text
 
@@ -105,8 +115,9 @@ def test_json_export_reads_back_to_the_same_table(table):
     document = json.loads(text)
     assert document["name"] == "Named here" and document["notes"] == XSS_NOTES
     back = report.from_json(text)
-    pd.testing.assert_frame_equal(back, table)
-    assert back.attrs["framework"] == json.loads(json.dumps(table.attrs["framework"]))
+    pd.testing.assert_frame_equal(back.table, table.table)
+    assert back.decision == table.decision
+    assert (back.name, back.notes, back.decision_text) == ("Named here", XSS_NOTES, XSS_DECISION)
     with pytest.raises(ValueError, match="not JSON"):
         report.from_json("{nope")
     with pytest.raises(ValueError, match="not an embedlab review"):
