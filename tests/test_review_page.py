@@ -6,6 +6,7 @@ Oracles: embedlab.evaluate_retrieval on the same prepared data, the ReviewStore 
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 
 import pandas as pd
@@ -13,6 +14,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import embedlab
+from embedlab.markup import markdown_literal
 from embedlab.retrieval import traces
 from embedlab.reviewing.run import review
 from embedlab.reviewing.store import ReviewStore
@@ -56,15 +58,18 @@ def test_run_marks_a_failing_model_and_the_rest_completes_then_save(tmp_path):
     at.button(key="review_run").click().run()
     assert not at.exception, at.exception
     current = at.session_state["review_current"]
-    assert current["model"].tolist() == ["static-64d", "BAAI/bge-large-en-v1.5"]
-    assert current["status"].tolist() == ["ok", "failed"]
-    assert any("BAAI/bge-large-en-v1.5" in w and "could not load" in w for w in texts(at.warning))
+    assert current.table["model"].tolist() == ["static-64d", "BAAI/bge-large-en-v1.5"]
+    assert current.table["status"].tolist() == ["ok", "failed"]
+    shown = markdown_literal("BAAI/bge-large-en-v1.5")  # the model name, literal
+    assert any(shown in w and "could not load" in w for w in texts(at.warning))
+    assert current.decision.labels == {"static-64d": "start here", "BAAI/bge-large-en-v1.5": "failed"}
+    assert current.table["verdict"].tolist() == ["start here", "failed"]
     # the page's figure is the Trace Retrieval core's figure on the same (lesson) data
     lesson = traces.prepare(traces.trace_table(), traces.query_table())
     theirs = embedlab.evaluate_retrieval(
         lesson.queries, lesson.texts, lesson.expected, ids=lesson.ids, model="static-64d", k=5
     )
-    assert current.iloc[0]["accuracy"] == theirs.accuracy and current.iloc[0]["mrr"] == theirs.mrr
+    assert current.table.iloc[0]["accuracy"] == theirs.accuracy and current.table.iloc[0]["mrr"] == theirs.mrr
     assert len(at.get("plotly_chart")) >= 1
     assert any("Upgrade if" in m for m in texts(at.markdown))
 
@@ -83,8 +88,9 @@ def test_run_marks_a_failing_model_and_the_rest_completes_then_save(tmp_path):
     assert not at.exception, at.exception
     review_id = int(at.query_params["review"])
     saved = ReviewStore().load(review_id)
-    assert saved.attrs["name"] == "Page review <b>one</b>" and saved.attrs["decision"] == "Use static-64d"
-    pd.testing.assert_frame_equal(saved, current)
+    assert saved.name == "Page review <b>one</b>" and saved.decision_text == "Use static-64d"
+    pd.testing.assert_frame_equal(saved.table, current.table)
+    assert saved.decision == current.decision
     assert any(f"Saved as review #{review_id}" in s for s in texts(at.success))
     assert any(f"Review #{review_id}" in h for h in texts(at.subheader))
 
@@ -93,8 +99,8 @@ def test_a_link_reopens_the_saved_review(table):
     review_id = ReviewStore().save(table, name="Linked review", notes="From a link", decision="Use it")
     at = open_page({"review": str(review_id)})
     current = at.session_state["review_current"]
-    assert current.attrs["review_id"] == review_id
-    pd.testing.assert_frame_equal(current, table)
+    assert current.review_id == review_id
+    pd.testing.assert_frame_equal(current.table, table.table)
     assert any(f"Review #{review_id}: Linked review" == h for h in texts(at.subheader))
     assert at.text_input(key="review_name").value == "Linked review"
     assert at.text_area(key="review_notes").value == "From a link"
@@ -102,7 +108,7 @@ def test_a_link_reopens_the_saved_review(table):
     at.text_area(key="review_notes").set_value("Updated after the meeting")
     at.button(key="review_update").click().run()
     assert not at.exception, at.exception
-    assert ReviewStore().load(review_id).attrs["notes"] == "Updated after the meeting"
+    assert ReviewStore().load(review_id).notes == "Updated after the meeting"
 
 
 @pytest.mark.parametrize("wanted", ["99999", "abc"])
@@ -135,19 +141,18 @@ def test_a_corrupt_record_gives_a_clear_message_and_the_others_still_load(table)
     at.selectbox(key="review_pick").set_value(good)
     at.button(key="review_open").click().run()
     assert not at.exception, at.exception
-    assert at.session_state["review_current"].attrs["review_id"] == good
+    assert at.session_state["review_current"].review_id == good
     assert at.query_params["review"] == str(good)
     store.delete(bad)
 
 
 def test_a_stopped_run_keeps_the_models_that_finished(table):
-    partial = table.copy()
-    partial.attrs = dict(table.attrs)
+    partial = dataclasses.replace(table)
     at = open_page(review_running=True, review_partial=partial)
     assert any("The review was stopped" in w for w in texts(at.warning))
     current = at.session_state["review_current"]
-    assert current.attrs["stopped"] is True
-    assert current["model"].tolist() == ["static-64d"]
+    assert current.stopped is True
+    assert current.table["model"].tolist() == ["static-64d"]
 
 
 def test_the_trace_retrieval_pages_tables_are_the_review_data():
@@ -165,12 +170,12 @@ def test_the_trace_retrieval_pages_tables_are_the_review_data():
     at.button(key="review_run").click().run()
     assert not at.exception, at.exception
     current = at.session_state["review_current"]
-    assert (current.attrs["settings"]["n_traces"], current.attrs["settings"]["n_queries"]) == (2, 2)
+    assert (current.settings["n_traces"], current.settings["n_queries"]) == (2, 2)
     prepared = traces.prepare(traces.trace_table(trace_rows), queries)
     theirs = embedlab.evaluate_retrieval(
         prepared.queries, prepared.texts, prepared.expected, ids=prepared.ids, model="static-64d"
     )
-    assert current.iloc[0]["accuracy"] == theirs.accuracy and current.iloc[0]["mrr"] == theirs.mrr
+    assert current.table.iloc[0]["accuracy"] == theirs.accuracy and current.table.iloc[0]["mrr"] == theirs.mrr
 
 
 def test_bad_pasted_sentences_and_an_empty_corpus_give_clear_messages():
@@ -198,8 +203,8 @@ def test_compare_two_saved_reviews_and_delete_one(table):
     assert not at.exception, at.exception
     compared = frame_with(at, "texts_per_s A")
     assert compared["model"].tolist() == ["static-64d"]
-    assert compared.iloc[0]["texts_per_s A"] == table.iloc[0]["texts_per_s"]
-    assert compared.iloc[0]["texts_per_s B"] == other.iloc[0]["texts_per_s"]
+    assert compared.iloc[0]["texts_per_s A"] == table.table.iloc[0]["texts_per_s"]
+    assert compared.iloc[0]["texts_per_s B"] == other.table.iloc[0]["texts_per_s"]
     assert any("different benchmark corpus" in i for i in texts(at.info))
 
     at.selectbox(key="review_pick").set_value(second)
