@@ -136,3 +136,34 @@ def test_run_save_share_and_export(page, server, browser, tmp_path):
     assert page.evaluate("() => window.__hacked") is None
     assert page.outside == []
     assert page.problems == []
+
+
+def test_stop_after_the_first_model_keeps_that_model(page, server):
+    """Stop while the second model runs: the first, finished, is kept (ui/runs.py's account of Stop:
+    the partial review is stored before the bar update where Stop raises, and never cleared on the way out)."""
+    page.set_viewport_size({"width": 1400, "height": 2600})
+    open_review_page(page, server)
+    models = page.get_by_test_id("stMultiSelect").first
+    models.locator('[aria-label^="Remove all-mpnet-base-v2"]').click()
+    models.locator('[aria-label^="Remove all-MiniLM-L6-v2"]').click()
+    for name in ("static-64d", "all-MiniLM-L6-v2"):  # the fast one first, so it finishes first
+        models.locator("input").click()
+        page.get_by_role("option", name=re.compile(rf"^{re.escape(name)} \(")).first.click()
+        page.keyboard.press("Escape")
+    page.get_by_role("spinbutton", name="Repeats").fill("20")
+    page.keyboard.press("Tab")
+    page.get_by_role("button", name="Run review").click()
+    page.get_by_text("Model 2 of 2 · all-MiniLM-L6-v2 · speed: repeat 1 of 20").wait_for(timeout=180_000)
+    page.get_by_role("button", name="Stop").click()
+
+    page.get_by_text("The review was stopped: 1 model(s) finished and are compared").wait_for(timeout=60_000)
+    page.get_by_text("This review was stopped early").wait_for(timeout=60_000)
+    table = page.get_by_test_id("stDataFrame").first
+    table.locator("[role=gridcell]").first.wait_for(state="attached", timeout=30_000)
+    assert table.locator('[role=gridcell][aria-colindex="1"]').all_text_contents() == ["static-64d", "all-MiniLM-L6-v2"]
+    verdicts = table.locator('[role=gridcell][aria-colindex="2"]').all_text_contents()
+    assert verdicts[1] == "stopped" and verdicts[0] not in ("", "stopped", "failed")
+    assert page.get_by_test_id("stException").count() == 0
+    page.screenshot(path=ARTIFACTS / "model-review-stopped-after-first.png")
+    assert page.outside == []
+    assert page.problems == []
