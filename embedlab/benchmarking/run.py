@@ -48,7 +48,7 @@ import numpy as np
 from ..runs import ModelRun, Progress, check_models, reason
 from ..validation import check_positive_int, check_texts
 from . import loading
-from .results import NOISY_ABOVE, BenchmarkRun, BenchmarkSettings, Record, plain, table_of
+from .results import NOISY_ABOVE, BenchmarkRun, BenchmarkSettings, Record, table_of
 
 __all__ = ["NOISY_ABOVE", "BenchmarkProgress", "advice", "benchmark", "repeat_to"]
 
@@ -59,9 +59,6 @@ BenchmarkProgress = Progress
 # would report wrong figures. A second caller waits (and may stop while waiting).
 _RUN_LOCK = threading.Lock()
 WAITING = "Waiting for another benchmark in this process to finish (two at once would skew both)"
-
-# Kept for embedlab.reviewing until it imports the public names (embedlab.runs, results.plain).
-_plain, _check_models, _reason = plain, check_models, reason
 
 
 def benchmark(

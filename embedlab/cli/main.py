@@ -17,18 +17,7 @@ import sys
 from collections.abc import Sequence
 
 from . import bench, models, runs
-from .common import (  # noqa: F401  (EXIT_FAILED, EXIT_STOPPED, table, StopOnInterrupt: kept importable here)
-    EXIT_FAILED,
-    EXIT_OK,
-    EXIT_STOPPED,
-    EXIT_USAGE,
-    StopOnInterrupt,
-    UsageError,
-    table,
-)
-
-# The old private names, until embedlab/cli/review.py imports embedlab.cli.common instead.
-_StopOnInterrupt, _table = StopOnInterrupt, table
+from .common import EXIT_OK, EXIT_USAGE, UsageError
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -14,9 +14,7 @@ import sys
 from pathlib import Path
 
 from .. import seed
-from .common import EXIT_FAILED, EXIT_OK, EXIT_STOPPED, StopOnInterrupt, UsageError, table
-
-TABLE_SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".parquet")
+from .common import EXIT_FAILED, EXIT_OK, EXIT_STOPPED, StopOnInterrupt, UsageError, read_file, read_texts, table
 
 
 def register(commands) -> argparse.ArgumentParser:
@@ -106,7 +104,7 @@ def run(args) -> int:
     if args.save and not args.name.strip():
         raise UsageError("--save needs --name: give the review a name")
     data = _retrieval_data(args)
-    corpus = _corpus(args.corpus, args.column) if args.corpus else None
+    corpus = read_texts("--corpus", args.corpus, args.column) if args.corpus else None
     texts, labels = _sentences(args)
 
     stop = StopOnInterrupt()
@@ -160,7 +158,7 @@ def _retrieval_data(args) -> dict:
 
     tables = []
     for option, path, reader in (("--traces", args.traces, read_traces), ("--queries", args.queries, read_queries)):
-        data = _read(option, path)
+        data = read_file(option, path)
         try:
             tables.append(reader(data, path.name))
         except ValueError as error:
@@ -176,45 +174,11 @@ def _retrieval_data(args) -> dict:
     return {"traces": prepared.texts, "ids": prepared.ids, "queries": prepared.queries, "expected": prepared.expected}
 
 
-def _read(option: str, path: Path) -> bytes:
-    if not path.is_file():
-        raise UsageError(f"{option} {path}: no such file")
-    try:
-        return path.read_bytes()
-    except OSError as error:
-        raise UsageError(f"{option} {path}: cannot read it ({error.strerror})") from None
-
-
 def _text(option: str, path: Path) -> str:
     try:
-        return _read(option, path).decode("utf-8-sig")
+        return read_file(option, path).decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise UsageError(f"{option} {path.name} is not UTF-8 text (byte {error.start}); save it as UTF-8") from None
-
-
-def _corpus(path: Path, column: str | None) -> list[str]:
-    if path.suffix.lower() in TABLE_SUFFIXES:
-        from ..tables import read_table, text_columns
-
-        try:
-            frame = read_table(_read("--corpus", path), path.name)
-        except ValueError as error:
-            raise UsageError(f"--corpus {error}") from None
-        if column is None:
-            candidates = text_columns(frame)
-            if not candidates:
-                raise UsageError(f"--corpus {path.name} has no text column; its columns: {', '.join(frame.columns)}")
-            column = candidates[0]
-        elif column not in frame.columns:
-            raise UsageError(f"--column {column!r} is not in {path.name}; its columns: {', '.join(frame.columns)}")
-        texts = [str(v) for v in frame[column].dropna() if str(v).strip()]
-    else:
-        if column is not None:
-            raise UsageError("--column applies to a table --corpus (CSV, TSV, JSON, JSONL, Parquet) only")
-        texts = [line.strip() for line in _text("--corpus", path).splitlines() if line.strip()]
-    if not texts:
-        raise UsageError(f"--corpus {path.name} holds no texts")
-    return texts
 
 
 def _sentences(args) -> tuple[list[str] | None, list[str] | None]:

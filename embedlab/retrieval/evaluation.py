@@ -361,11 +361,6 @@ def evaluate_retrieval(
     return RetrievalResult(name, k, accuracy_at_k, mrr, per_query, len(corpus))
 
 
-# Until embedlab.reviewing.run imports the public names (its owner is switching it).
-_check_ids = check_ids
-_relevant_positions = relevant_positions
-
-
 def _expected_label(item):
     if isinstance(item, Collection) and not isinstance(item, (str, bytes)):
         values = [int(v) if isinstance(v, np.integer) else v for v in item]
