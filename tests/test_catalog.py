@@ -73,3 +73,27 @@ def test_other_packaged_models_encode_unit_vectors():
         # the paraphrase is closer than the unrelated text: by 0.48 to 0.71 cosine for these
         # three models, where another CPU's floats (or int8's per-batch scales) move ~0.01 at most
         assert v[0] @ v[1] > v[0] @ v[2], name
+
+
+def test_by_name_finds_catalog_entries_only():
+    from embedlab.models import catalog
+
+    entry = catalog.by_name(" sentence-transformers/all-MiniLM-L6-v2 ")
+    assert (entry.name, entry.backend, entry.dim) == ("all-MiniLM-L6-v2", "sentence-transformers", 384)
+    assert catalog.by_name("nosuch/model") is None and catalog.by_name(3) is None
+    fresh = catalog.build_fresh("static-64d")
+    assert fresh is not catalog.load_model("static-64d") and fresh.dim == 64
+
+
+def test_set_aside_never_overwrites_an_earlier_copy(tmp_path):
+    from embedlab.storage.folders import set_aside
+    from embedlab.storage.sqlite import set_aside_database
+
+    for n in (1, 2):
+        (tmp_path / "x.sqlite3").write_text(f"copy {n}")
+        (tmp_path / "x.sqlite3-wal").write_text(f"wal {n}")
+        assert set_aside_database(tmp_path / "x.sqlite3").name == f"x.sqlite3.broken-{n}"
+    assert (tmp_path / "x.sqlite3.broken-1").read_text() == "copy 1"
+    assert (tmp_path / "x.sqlite3-wal.broken-2").read_text() == "wal 2"
+    (tmp_path / "folder").mkdir()
+    assert set_aside(tmp_path / "folder").name == "folder.broken-1"

@@ -23,10 +23,10 @@ SAVE_LOOP = {
     ),
     "reviews": (
         "import sys, embedlab\n"
-        "table = embedlab.review(['static-64d'], repeats=1, corpus=['a short text'] * 4)\n"
+        "reviewed = embedlab.review(['static-64d'], repeats=1, corpus=['a short text'] * 4)\n"
         "store = embedlab.ReviewStore()\n"
         "for i in range(100000):\n"
-        "    store.save(table, name=f'review {i}', notes='x' * 2000)\n"
+        "    store.save(reviewed, name=f'review {i}', notes='x' * 2000)\n"
         "    print(i, flush=True)\n"
     ),
 }
@@ -49,13 +49,13 @@ def test_sigkill_while_saving_leaves_only_whole_records(kind, tmp_path, monkeypa
         listed = store.runs()
         assert len(listed) >= 20
         for run_id in listed["id"]:
-            assert len(store.load(int(run_id))) == 1  # every record opens, whole
+            assert len(store.load(int(run_id)).table) == 1  # every record opens, whole
     else:
         store = embedlab.ReviewStore()
         listed = store.reviews()
         assert len(listed) >= 20
         for review_id in listed["id"]:
-            assert list(store.load(int(review_id))["model"]) == ["static-64d"]
+            assert list(store.load(int(review_id)).table["model"]) == ["static-64d"]
 
 
 @pytest.fixture
@@ -76,14 +76,14 @@ def breaks_while_encoding(tmp_path, monkeypatch):
 def test_model_raising_while_encoding_gets_a_row_saying_why(breaks_while_encoding):
     texts = ["word " * 800, "another long text " * 300]
     results = embedlab.benchmark([breaks_while_encoding, "static-64d"], texts, repeats=1, warmup=False)
-    rows = results.set_index("model")
+    rows = results.table.set_index("model")
     assert rows.loc[breaks_while_encoding, "error"]  # says why
     assert not rows.loc["static-64d", "error"] and rows.loc["static-64d", "texts_per_s"] > 0
 
 
 def test_model_raising_while_encoding_in_a_review(breaks_while_encoding):
     traces = ["trace about work stress " * 200, "trace about learning " * 200, "trace about memory " * 200]
-    table = embedlab.review(
+    reviewed = embedlab.review(
         [breaks_while_encoding, "static-64d"],
         traces=traces,
         queries=["stress at work", "learning to code"],
@@ -91,6 +91,6 @@ def test_model_raising_while_encoding_in_a_review(breaks_while_encoding):
         corpus=["a short text"] * 4,
         repeats=1,
     )
-    rows = table.set_index("model")
+    rows = reviewed.table.set_index("model")
     assert rows.loc[breaks_while_encoding, "error"]
     assert rows.loc["static-64d", "status"] == "ok"

