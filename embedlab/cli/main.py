@@ -16,7 +16,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import bench, models, runs
+from . import bench, models, review, runs
 from .common import EXIT_OK, EXIT_USAGE, UsageError
 
 
@@ -30,8 +30,6 @@ def build_parser() -> argparse.ArgumentParser:
     models.register(commands)
     bench.register(commands)
     runs.register(commands)
-    from . import review  # here, not at the top, while review still imports this module
-
     review.register(commands)
     return parser
 
