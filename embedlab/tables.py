@@ -163,6 +163,11 @@ def text_columns(frame) -> list[str]:
     return [column for _, column in sorted(scores)]
 
 
+def text_lines(text: str | None) -> list[str]:
+    """One text per non-blank line of ``text``, stripped (a pasted corpus)."""
+    return [line.strip() for line in (text or "").splitlines() if line.strip()]
+
+
 def is_table_file(filename: str) -> bool:
     """Whether ``filename``'s extension is one :func:`read_table` reads (else: plain text, one text a line)."""
     return PurePath(filename).suffix.lower().lstrip(".") in TABLE_TYPES
@@ -216,7 +221,7 @@ def read_corpus(data: bytes, filename: str, *, column: str | None = None) -> lis
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError as error:
             raise ValueError(f"{name} is not UTF-8 text (byte {error.start}); save it as UTF-8.") from None
-        texts = [line.strip() for line in text.splitlines() if line.strip()]
+        texts = text_lines(text)
     if not texts:
         raise ValueError(f"{name} holds no texts.")
     return texts

@@ -16,6 +16,7 @@ from embedlab.reviewing.figures import quality_figure, speed_figure, tradeoff_fi
 from embedlab.reviewing.report import to_html, to_json, to_markdown
 from embedlab.reviewing.run import review
 from embedlab.reviewing.store import compare_reviews
+from embedlab.tables import text_lines
 from ui import common, runs
 from ui import model_review as ui
 
@@ -127,7 +128,7 @@ with st.expander("**1. Candidates and review data**", expanded="review_current" 
         )
         corpus = list(seed.BENCHMARK_CORPUS)
         if corpus_source == "paste":
-            corpus = ui.lines_of(
+            corpus = text_lines(
                 st.text_area(
                     "One text per line",
                     key="review_corpus_paste",

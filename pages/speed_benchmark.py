@@ -15,7 +15,7 @@ from embedlab.benchmarking.machine import describe
 from embedlab.benchmarking.results import compare_runs, results_json
 from embedlab.benchmarking.run import advice, repeat_to
 from embedlab.markup import markdown_literal, markdown_sentence
-from embedlab.tables import TABLE_TYPES, column_texts, read_corpus, read_table, text_columns
+from embedlab.tables import TABLE_TYPES, column_texts, read_corpus, read_table, text_columns, text_lines
 from ui import common, runs
 from ui import speed_benchmark as ui
 from ui.state import retrieval_figures
@@ -99,7 +99,7 @@ with left:
             placeholder="User expressed anxiety about work deadlines\nBot suggested breaking down tasks",
             persist_state="session",
         )
-        texts = ui.lines_of(pasted or "")
+        texts = text_lines(pasted or "")
     else:
         upload = st.file_uploader(
             "A text file (one text per line) or a table",

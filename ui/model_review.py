@@ -110,10 +110,6 @@ def sentence_data(source: str, pasted: str) -> tuple[list[str] | None, list[str]
     return None, None
 
 
-def lines_of(text: str) -> list[str]:
-    return [line.strip() for line in (text or "").splitlines() if line.strip()]
-
-
 # -- the table as shown -------------------------------------------------------------------------------
 def display_table(review: Review) -> pd.DataFrame:
     """The review with the columns people read first, percentages as 0-100, sizes in MB."""

@@ -14,11 +14,6 @@ LINE_TYPES = ("txt",)
 MAX_TEXTS = 50_000
 
 
-def lines_of(text: str) -> list[str]:
-    """One text per non-blank line, stripped."""
-    return [line.strip() for line in text.splitlines() if line.strip()]
-
-
 #: Columns shown in the results table, with their headings.
 TABLE = {
     "model": "model",
