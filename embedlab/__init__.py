@@ -33,6 +33,10 @@ _LAZY = {
     "recommend": "decision",
     "review": "reviewing.run",
     "ReviewStore": "reviewing.store",
+    "finetune": "tuning.finetune",
+    "FinetuneResult": "tuning.finetune",
+    "distil": "tuning.distil",
+    "DistilResult": "tuning.distil",
 }
 
 
@@ -49,17 +53,21 @@ def __getattr__(name: str):
 __all__ = [
     "DEFAULT_MODEL",
     "BenchmarkStore",
+    "DistilResult",
     "Embedder",
     "EmbeddingCache",
+    "FinetuneResult",
     "ModelInfo",
     "ModelUnavailable",
     "ProjectionPlan",
     "RetrievalResult",
     "benchmark",
     "data_dir",
+    "distil",
     "embedding_cache",
     "encode",
     "evaluate_retrieval",
+    "finetune",
     "knn_label_agreement",
     "list_models",
     "load_model",

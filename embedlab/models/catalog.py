@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..storage.folders import folder_size, is_complete
-from . import packaged
+from . import packaged, user
 from .packaged import ModelUnavailable
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
@@ -218,12 +218,31 @@ def _make_info(entry: CatalogEntry, available: bool, reason: str, size: int | No
     )
 
 
+def _user_info(model: user.UserModel) -> ModelInfo:
+    base = by_name(model.base)
+    finetuned = model.kind == "finetuned"
+    return ModelInfo(
+        model.name,
+        model.dim,
+        model.backend,
+        model.summary(),
+        True,
+        "",
+        model.size_bytes,
+        model.max_tokens,
+        (base.speed if base is not None else "As its base") if finetuned else "Instant",
+        "Tuned on your pairs" if finetuned else "Basic (static)",
+        "Your domain" if finetuned else "Your base model, distilled for speed",
+    )
+
+
 def list_models() -> list[ModelInfo]:
-    """Every catalog model, available or not, in catalog order (the default first).
+    """Every catalog model, available or not, in catalog order (the default first), then the
+    models made here (fine-tuned, distilled; see :mod:`embedlab.models.user`).
 
     Cheap: imports no model library and assembles nothing.
     """
-    return [_info(entry) for entry in _ENTRIES]
+    return [_info(entry) for entry in _ENTRIES] + [_user_info(m) for m in user.list_user_models()]
 
 
 def allowed_model_dirs() -> list[Path]:
@@ -271,6 +290,8 @@ def load_model(name: str = DEFAULT_MODEL):
     """
     name = _checked_name(name)
     with _registry_lock:
+        if name in _loaded and _is_stale(name, _loaded[name]):
+            del _loaded[name]  # retrained or deleted since it was loaded
         if name in _loaded:
             return _loaded[name]
         lock = _load_locks.setdefault(name, threading.Lock())
@@ -278,6 +299,19 @@ def load_model(name: str = DEFAULT_MODEL):
         if name not in _loaded:
             _loaded[name] = _build(name)
     return _loaded[name]
+
+
+def _is_stale(name: str, embedder) -> bool:
+    if not getattr(embedder, "user_made", False):
+        return False
+    current = user.find(name)
+    return current is None or current.weights_hash != embedder.version
+
+
+def forget(name: str) -> None:
+    """Drop ``name`` from this process's loaded models (after it was retrained or deleted)."""
+    with _registry_lock:
+        _loaded.pop(canonical_name(name.strip()), None)
 
 
 def _checked_name(name: object) -> str:
@@ -295,7 +329,10 @@ def cached_identity(name: str) -> tuple[str, int] | None:
 
     entry = by_name(name)
     if entry is None:
-        return None
+        made = user.find(name) if isinstance(name, str) else None
+        if made is None or not made.dim:
+            return None
+        return vector_key(made.name, made.backend, made.dim, made.weights_hash), made.dim
     return vector_key(entry.name, entry.backend, entry.dim, entry.version), entry.dim
 
 
@@ -313,6 +350,14 @@ def _build(name: str):
         if entry.backend == "static":
             return embedders.StaticEmbedder(name, path, max_tokens=entry.max_tokens)
         return _sentence_transformer(name, path)
+    made = user.find(name)
+    if made is not None:
+        if made.kind == "distilled":
+            embedder = embedders.Model2VecEmbedder(name, made.path, version=made.weights_hash)
+        else:
+            embedder = _sentence_transformer(name, made.path, version=made.weights_hash)
+        embedder.user_made = True
+        return embedder
     folder = _local_folder(name)
     return _sentence_transformer(name, folder if folder is not None else name)
 
@@ -330,7 +375,7 @@ def hub_reachable(timeout: float = 2.0) -> bool:
     return True
 
 
-def _sentence_transformer(name: str, source):
+def _sentence_transformer(name: str, source, *, version: str = "1"):
     from . import embedders
 
     if isinstance(source, str):  # a hub id: fail in a second, not after minutes of retries
@@ -347,11 +392,43 @@ def _sentence_transformer(name: str, source):
                 f"download it where there is network access and list its folder in {MODEL_DIRS_ENV}"
             )
     try:
-        return embedders.SentenceTransformerEmbedder(name, source)
+        return embedders.SentenceTransformerEmbedder(name, source, version=version)
     except Exception as error:  # whatever the hub or the loader raises, the user gets one sentence
         raise ModelUnavailable(
             f"the model {name} could not be loaded ({type(error).__name__}: {str(error)[:120]})"
         ) from error
+
+
+def trainable_folder(name: str) -> Path:
+    """The folder of a sentence-transformers model that can be fine-tuned or distilled from.
+
+    A catalog transformer (assembled or located as for loading), a model fine-tuned here, or an
+    allowed local folder. Raises :class:`ModelUnavailable` with one sentence for a model that is
+    not a transformer run by sentence-transformers (ONNX, static), or that is not on this machine.
+    """
+    name = _checked_name(name)
+    entry = _BY_NAME.get(name)
+    if entry is not None:
+        if entry.backend != "sentence-transformers":
+            raise ModelUnavailable(
+                f"{name} cannot be a base model: it runs on {entry.backend}, not as a trainable "
+                f"sentence-transformers model; choose {DEFAULT_MODEL} or all-mpnet-base-v2"
+            )
+        return entry.locate()
+    made = user.find(name)
+    if made is not None:
+        if made.kind != "finetuned":
+            raise ModelUnavailable(f"{name} is a distilled static model and cannot be a base model")
+        return made.path
+    folder = _local_folder(name)
+    if folder is not None:
+        return folder
+    cached = _hub_cache_dir(name) if _HUB_ID.match(name) else None
+    if cached is None:
+        raise ModelUnavailable(
+            f"the base model {name} is not on this machine; choose a catalog transformer such as {DEFAULT_MODEL}"
+        )
+    return cached
 
 
 def loaded_models() -> list[str]:

@@ -37,10 +37,12 @@ class Embedder:
     max_tokens : int
         Longer inputs are truncated to this many tokens.
     backend : str
-        What runs it: ``"sentence-transformers"``, ``"onnxruntime"`` or ``"static"``.
+        What runs it: ``"sentence-transformers"``, ``"onnxruntime"``, ``"static"`` or ``"model2vec"``.
     """
 
     backend = "none"
+    #: Made here (fine-tuned or distilled): reloaded when its weights change (see catalog.load_model).
+    user_made = False
 
     def __init__(self, name: str, *, dim: int, max_tokens: int, version: str = "1"):
         self.name = name
@@ -80,7 +82,7 @@ class SentenceTransformerEmbedder(Embedder):
 
     backend = "sentence-transformers"
 
-    def __init__(self, name: str, source: str | Path):
+    def __init__(self, name: str, source: str | Path, *, version: str = "1"):
         # Imported here, not at module level: torch + sentence-transformers cost seconds.
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as transformers_logging
@@ -91,6 +93,7 @@ class SentenceTransformerEmbedder(Embedder):
             name,
             dim=int(self.model.get_embedding_dimension()),
             max_tokens=int(self.model.max_seq_length or 512),
+            version=version,
         )
 
     @property
@@ -222,6 +225,38 @@ class StaticEmbedder(Embedder):
 
     def _encode(self, texts, batch_size):
         return np.asarray(self._encode_batch(self._folder, list(texts), self.max_tokens), dtype=np.float32)
+
+    def token_counts(self, texts):
+        encodings = self.tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        return np.array([len(e.ids) for e in encodings], dtype=np.int64)
+
+
+class Model2VecEmbedder(Embedder):
+    """A static model made by model2vec's distillation (:func:`embedlab.tuning.distil`).
+
+    model2vec's ``StaticModel`` tokenizes, looks up and mean-pools; there is no transformer.
+    """
+
+    backend = "model2vec"
+
+    def __init__(self, name: str, folder: Path, *, max_tokens: int = 512, version: str = "1"):
+        from model2vec import StaticModel
+
+        self.model = StaticModel.from_pretrained(str(folder))
+        self.tokenizer = self.model.tokenizer
+        super().__init__(name, dim=int(self.model.dim), max_tokens=max_tokens, version=version)
+
+    @property
+    def parameters(self) -> int:
+        return int(np.prod(self.model.embedding.shape))
+
+    def _encode(self, texts, batch_size):
+        return np.asarray(
+            self.model.encode(
+                list(texts), batch_size=max(batch_size, 1024), max_length=self.max_tokens, show_progress_bar=False
+            ),
+            dtype=np.float32,
+        )
 
     def token_counts(self, texts):
         encodings = self.tokenizer.encode_batch(list(texts), add_special_tokens=False)

@@ -3,6 +3,9 @@
 * :func:`set_aside` renames a damaged file or folder to ``<name>.broken-N`` (never deletes it);
 * :func:`build_once` makes a folder once — in a temporary folder beside it, marked complete
   last, renamed into place — and reuses it afterwards (assembled and built models use it);
+* :func:`replace_folder` makes a folder anew the same way, replacing what was there (models
+  a user trains and retrains under one name use it);
+* :func:`remove_folder` takes a folder away so no reader ever sees it half-deleted;
 * :func:`folder_size` measures what such a folder holds on disk.
 """
 
@@ -72,6 +75,41 @@ def build_once(target: Path, build: Callable[[Path], Path]) -> Path:
         finally:
             shutil.rmtree(work, ignore_errors=True)
     return target
+
+
+def replace_folder(target: Path, build: Callable[[Path], Path]) -> Path:
+    """Make ``target`` anew with ``build(work_folder)``, replacing a folder already there.
+
+    As :func:`build_once`, the new folder is filled beside ``target``, marked complete last and
+    renamed into place, so a crash (or a full disk) while it is built leaves the old folder — or
+    nothing — where readers look, never a half-made one. The old folder is moved aside first and
+    deleted after the new one is in place.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        folder = build(work)
+        (folder / COMPLETE_MARKER).write_text("built by embedlab\n")
+        with _build_lock:
+            old = None
+            if target.exists():
+                old = Path(tempfile.mkdtemp(prefix=f".{target.name}-old-", dir=target.parent))
+                os.replace(target, old / "folder")
+            os.replace(folder, target)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return target
+
+
+def remove_folder(target: Path) -> None:
+    """Delete ``target``: renamed out of the way first (one atomic step for readers), then removed."""
+    if not target.exists():
+        return
+    trash = Path(tempfile.mkdtemp(prefix=f".{target.name}-deleted-", dir=target.parent))
+    os.replace(target, trash / "folder")
+    shutil.rmtree(trash, ignore_errors=True)
 
 
 def folder_size(path: Path) -> int:
