@@ -12,7 +12,7 @@ The made models live in :mod:`embedlab.models.user` and load like any catalog mo
 
 from .distil import DistilProgress, DistilResult, distil
 from .finetune import FinetuneProgress, FinetuneResult, FinetuneSettings, estimate_seconds, finetune
-from .pairs import Pairs, Split, check_pairs, pairs_from_text, read_pairs, split_pairs
+from .pairs import Pairs, Split, check_pairs, example_pairs, pairs_from_text, read_pairs, split_pairs
 from .saved import check_new_name, delete, keep_rejected
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "delete",
     "distil",
     "estimate_seconds",
+    "example_pairs",
     "finetune",
     "keep_rejected",
     "pairs_from_text",

@@ -9,8 +9,10 @@ against every positive, as a real corpus would be.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -22,6 +24,8 @@ MIN_PAIRS = 10
 MIN_HELD_OUT = 2
 MIN_TRAIN = 8
 PAIR_COLUMNS = ("query", "positive")
+#: 300 real pairs: Debian packages' one-line summaries and their descriptions (embedlab/data/README.md).
+EXAMPLE_FILE = Path(__file__).resolve().parent.parent / "data" / "debian_pairs.jsonl"
 #: Other spellings of the columns accepted in files (sentence-transformers' own names first).
 _ALIASES = {"anchor": "query", "question": "query", "document": "positive", "negative_text": "negative"}
 
@@ -31,6 +35,7 @@ __all__ = [
     "Pairs",
     "Split",
     "check_pairs",
+    "example_pairs",
     "pairs_from_text",
     "read_pairs",
     "split_pairs",
@@ -258,3 +263,9 @@ def pairs_from_text(text: str) -> Pairs:
             )
         rows.append((query, positive))
     return check_pairs(rows)
+
+
+def example_pairs(n: int | None = None) -> list[tuple[str, str]]:
+    """The first ``n`` (default all 300) example pairs: a Debian package's summary and its description."""
+    rows = [json.loads(line) for line in EXAMPLE_FILE.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [(row["query"], row["positive"]) for row in rows[:n]]
