@@ -19,11 +19,23 @@ def model_label(info: embedlab.ModelInfo) -> str:
     return label if info.available else f"{label} — unavailable"
 
 
-def _keep(key: str) -> None:
-    """Carry a widget's value across page switches (Streamlit drops state of widgets not drawn)."""
+def _keep(key: str, names: list[str]) -> None:
+    """Carry a widget's value across page switches (Streamlit drops state of widgets not drawn).
+
+    A model no longer in the catalog (a made model deleted since) is dropped from the value.
+    """
     keep = f"_kept_{key}"
     if key not in st.session_state and keep in st.session_state:
-        st.session_state[key] = st.session_state[keep]
+        value = st.session_state[keep]
+        if isinstance(value, list):
+            st.session_state[key] = [name for name in value if name in names]
+        elif value in names:
+            st.session_state[key] = value
+    current = st.session_state.get(key)
+    if isinstance(current, list) and any(name not in names for name in current):
+        st.session_state[key] = [name for name in current if name in names]
+    elif isinstance(current, str) and current not in names:
+        del st.session_state[key]
 
 
 def _remember(key: str, value) -> None:
@@ -35,7 +47,7 @@ def model_picker(key: str, *, label: str = "Model", default: str = embedlab.DEFA
     models = catalog()
     names = [m.name for m in models]
     by_name = {m.name: m for m in models}
-    _keep(key)
+    _keep(key, names)
     name = st.selectbox(
         label,
         names,
@@ -57,7 +69,7 @@ def models_picker(
     models = catalog()
     names = [m.name for m in models]
     by_name = {m.name: m for m in models}
-    _keep(key)
+    _keep(key, names)
     chosen = st.multiselect(
         label,
         names,

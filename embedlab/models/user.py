@@ -80,6 +80,20 @@ class UserModel:
     def size_bytes(self) -> int:
         return folder_size(self.path)
 
+    def row(self) -> dict:
+        """This model as one row of a table for people: name, kind, base, dimensions, held-out MRR, size, date."""
+        before, after = self.card.get("before") or {}, self.card.get("after") or {}
+        return {
+            "model": self.name,
+            "kind": "fine-tuned" if self.kind == "finetuned" else "distilled",
+            "base": self.base,
+            "dimensions": self.dim,
+            "held-out MRR before": before.get("mrr"),
+            "held-out MRR after": after.get("mrr"),
+            "size (MB)": round(self.size_bytes / 1e6, 1),
+            "created": str(self.card.get("created", ""))[:19].replace("T", " "),
+        }
+
     def summary(self) -> str:
         """One line: what it was made from and its held-out change, e.g. for the model catalog."""
         made = "Fine-tuned" if self.kind == "finetuned" else "Distilled (static)"

@@ -43,7 +43,7 @@ CACHED_ABOVE = 64
 SECONDS_PER_PAIR = 0.12
 _RELATIVE_COST = {384: 1.0, 768: 4.8, 1024: 15.0}
 
-__all__ = ["FinetuneProgress", "FinetuneResult", "FinetuneSettings", "estimate_seconds", "finetune"]
+__all__ = ["FinetuneProgress", "FinetuneResult", "FinetuneSettings", "duration", "estimate_seconds", "finetune"]
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,7 @@ class FinetuneProgress:
         if self.loss is not None:
             parts.append(f"loss {self.loss:.4f}")
         if self.remaining is not None:
-            parts.append(f"about {_duration(self.remaining)} left")
+            parts.append(f"about {duration(self.remaining)} left")
         return " · ".join(parts)
 
     def results(self) -> None:
@@ -133,6 +133,8 @@ class FinetuneResult:
         Its folder (the rejected folder when kept aside).
     dropped : int
         Repeated pairs dropped before training.
+    texts_per_second : float or None
+        The new model's encoding speed while it was judged (held-out corpus and queries, no cache).
     """
 
     model_name: str
@@ -150,6 +152,7 @@ class FinetuneResult:
     saved: bool
     path: Path | None
     dropped: int = 0
+    texts_per_second: float | None = None
 
     def count(self, change: str) -> int:
         """How many held-out queries ``change`` ("improved", "regressed", "same")."""
@@ -264,7 +267,9 @@ def finetune(
         weights = user.weights_sha256(work)
         report.stage("after", 0.92)
         embedder = SentenceTransformerEmbedder(name, work, version=weights[:16])
-        after = heldout.evaluate(split, embedder)
+        judged = time.perf_counter()
+        after = heldout.evaluate(split, embedder)  # a new cache key: every text is encoded
+        texts_per_second = (len(split.corpus) + len(split.test)) / max(time.perf_counter() - judged, 1e-9)
         if should_stop is not None and should_stop():
             return _stopped(settings, split, before, report, checked.dropped)
         promoted = after.mrr >= before.mrr
@@ -295,6 +300,7 @@ def finetune(
         saved=saved,
         path=path,
         dropped=checked.dropped,
+        texts_per_second=texts_per_second,
     )
 
 
@@ -500,6 +506,7 @@ def _check_dims(dims, identity) -> tuple[int, ...] | None:
     return tuple(sorted(set(out), reverse=True))
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
+    """Seconds for people: "42 s", "3 min 05 s"."""
     seconds = max(0, round(seconds))
     return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"

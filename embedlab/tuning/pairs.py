@@ -38,6 +38,7 @@ __all__ = [
     "example_pairs",
     "pairs_from_text",
     "read_pairs",
+    "retrieval_pairs",
     "split_pairs",
 ]
 
@@ -110,7 +111,7 @@ def check_pairs(pairs: object) -> Pairs:
 
     Parameters
     ----------
-    pairs : sequence of (query, positive) or (query, positive, negative) tuples, or a DataFrame
+    pairs : sequence of (query, positive) or (query, positive, negative) tuples, a DataFrame, or Pairs
         A DataFrame needs the columns ``query`` and ``positive`` (``anchor`` is read as
         ``query``), and may have ``negative``.
 
@@ -121,6 +122,8 @@ def check_pairs(pairs: object) -> Pairs:
         str; a query given with two different positives; fewer than :data:`MIN_PAIRS` distinct
         pairs. Exact repeats are dropped and counted in ``dropped``.
     """
+    if isinstance(pairs, Pairs):  # already checked
+        return pairs
     rows = _rows(pairs)
     queries, positives, negatives = [], [], []
     seen: set[tuple] = set()
@@ -269,3 +272,18 @@ def example_pairs(n: int | None = None) -> list[tuple[str, str]]:
     """The first ``n`` (default all 300) example pairs: a Debian package's summary and its description."""
     rows = [json.loads(line) for line in EXAMPLE_FILE.read_text(encoding="utf-8").splitlines() if line.strip()]
     return [(row["query"], row["positive"]) for row in rows[:n]]
+
+
+def retrieval_pairs(
+    queries: Sequence[str], expected: Sequence, ids: Sequence, texts: Sequence[str]
+) -> list[tuple[str, str]]:
+    """Pairs from a retrieval test set: each query with the text of its expected document (the
+    first listed when several are right). ``ids``/``texts`` describe the corpus; ``expected`` holds
+    one id, or a tuple of ids, per query (as :class:`embedlab.retrieval.traces.Prepared` has them)."""
+    text_of = dict(zip(ids, texts, strict=True))
+    pairs = []
+    for query, wanted in zip(queries, expected, strict=True):
+        first = wanted[0] if isinstance(wanted, (tuple, list)) else wanted
+        if first in text_of:
+            pairs.append((query, text_of[first]))
+    return pairs
