@@ -27,7 +27,7 @@ def loss_figure(losses: Sequence[float], *, title: str = "Training loss per step
     )
     figure.update_layout(
         title=title,
-        xaxis_title="step",
+        xaxis={"title": "step", "tickformat": "d", "dtick": max(1, len(values) // 10)},
         yaxis_title="loss",
         height=280,
         margin={"l": 40, "r": 20, "t": 50, "b": 40},
