@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..tables import read_table, text_lines
+from ..tables import read_table
 
 #: Fewer pairs than this cannot train and hold out anything meaningful.
 MIN_PAIRS = 10
@@ -35,6 +35,7 @@ __all__ = [
     "Pairs",
     "Split",
     "check_pairs",
+    "check_seed",
     "example_pairs",
     "pairs_from_text",
     "read_pairs",
@@ -207,9 +208,10 @@ def split_pairs(
     Raises
     ------
     TypeError, ValueError
-        ``held_out`` not in (0, 0.9]; too few pairs for both parts (at least
-        :data:`MIN_HELD_OUT` held-out queries and :data:`MIN_TRAIN` training pairs).
+        ``held_out`` not in (0, 0.9]; ``random_state`` not a non-negative int; too few pairs for
+        both parts (at least :data:`MIN_HELD_OUT` held-out queries and :data:`MIN_TRAIN` training pairs).
     """
+    random_state = check_seed(random_state)
     if isinstance(held_out, bool) or not isinstance(held_out, (int, float)):
         raise TypeError(f"held_out must be a fraction between 0 and 0.9, got {type(held_out).__name__}.")
     if not 0 < held_out <= 0.9:
@@ -239,6 +241,15 @@ def split_pairs(
     )
 
 
+def check_seed(value: object) -> int:
+    """``value`` as a seed: a non-negative int (TypeError for another type, ValueError below 0)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"random_state must be a non-negative int, got {type(value).__name__}.")
+    if value < 0:
+        raise ValueError(f"random_state must be a non-negative int, got {value}.")
+    return int(value)
+
+
 def read_pairs(data: bytes, filename: str) -> Pairs:
     """Pairs from an uploaded table (CSV, TSV, JSON, JSONL, Parquet) with columns query, positive
     (and optionally negative). Raises ValueError in one sentence naming the file."""
@@ -252,10 +263,13 @@ def read_pairs(data: bytes, filename: str) -> Pairs:
 def pairs_from_text(text: str) -> Pairs:
     """Pairs pasted one per line, query and positive separated by a tab or by `` | ``.
 
-    Raises ValueError naming the line that has no separator.
+    Raises ValueError naming the line that has no separator (counted as the user sees them:
+    blank lines included).
     """
     rows = []
-    for number, line in enumerate(text_lines(text), start=1):
+    for number, line in enumerate((text or "").splitlines(), start=1):
+        if not line.strip():
+            continue
         if "\t" in line:
             query, _, positive = line.partition("\t")
         elif " | " in line:
