@@ -89,6 +89,7 @@ def replace_folder(target: Path, build: Callable[[Path], Path]) -> Path:
     work = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
         folder = build(work)
+        folder.chmod(0o755)  # mkdtemp makes it 0700; a model folder is as readable as its parent
         (folder / COMPLETE_MARKER).write_text("built by embedlab\n")
         with _build_lock:
             old = None

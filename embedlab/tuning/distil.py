@@ -45,7 +45,7 @@ class DistilProgress:
     @property
     def message(self) -> str:
         return {
-            "distil": "Distilling: embedding the base model's vocabulary (about 10-20 s for MiniLM)…",
+            "distil": "Distilling: embedding the base model's vocabulary (20-60 s for MiniLM on 2 cores)…",
             "judge": "Judging both models on the held-out queries…",
             "speed": "Timing both models on the same texts…",
             "save": "Saving the model…",
