@@ -1,13 +1,15 @@
 """The command line: ``python -m embedlab <command>``.
 
 One module per command (:mod:`~embedlab.cli.models`, :mod:`~embedlab.cli.bench`,
-:mod:`~embedlab.cli.runs`, :mod:`~embedlab.cli.review`), each with ``register(commands)`` adding
-its argparse subcommand and a ``run(args) -> int``; what they share is in
-:mod:`~embedlab.cli.common`. This module only builds the parser and runs the command.
+:mod:`~embedlab.cli.runs`, :mod:`~embedlab.cli.review`; :mod:`~embedlab.cli.finetune` holds the
+commands of the models made here: ``finetune``, ``distil``, ``keep-model``, ``delete-model``), each
+with ``register(commands)`` adding its argparse subcommand and a ``run(args) -> int``; what they
+share is in :mod:`~embedlab.cli.common`. This module only builds the parser and runs the command.
 
     python -m embedlab models
     python -m embedlab bench --models all-MiniLM-L6-v2 all-mpnet-base-v2 --texts FILE --repeats 5 --out results.csv
     python -m embedlab runs
+    python -m embedlab finetune --pairs pairs.csv --name my-model
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import bench, models, review, runs
+from . import bench, finetune, models, review, runs
 from .common import EXIT_OK, EXIT_USAGE, UsageError
 
 
@@ -31,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.register(commands)
     runs.register(commands)
     review.register(commands)
+    finetune.register(commands)
     return parser
 
 
@@ -45,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.run(args)
     except UsageError as error:
         parser.exit(EXIT_USAGE, f"{parser.prog} {args.command}: error: {error}\n")
-    except (ValueError, LookupError) as error:  # the core's one-sentence messages
+    except (ValueError, TypeError, LookupError) as error:  # the core's one-sentence messages
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         parser.exit(EXIT_USAGE, f"{parser.prog} {args.command}: error: {message}\n")
     return EXIT_OK

@@ -358,6 +358,11 @@ def _build(name: str):
             embedder = _sentence_transformer(name, made.path, version=made.weights_hash)
         embedder.user_made = True
         return embedder
+    if user.find(name, rejected=True) is not None:
+        raise ModelUnavailable(
+            f"{name} was fine-tuned here but not promoted (its held-out MRR dropped), so it was kept aside; "
+            f"keep it anyway on the Fine-tune page or with: python -m embedlab keep-model {name}"
+        )
     folder = _local_folder(name)
     return _sentence_transformer(name, folder if folder is not None else name)
 

@@ -27,6 +27,7 @@ from ..validation import check_positive_int
 from . import heldout
 from .cards import write_card
 from .pairs import Split, check_pairs, split_pairs
+from .quiet import no_bars
 from .saved import check_new_name
 
 #: Texts timed for the speed-up (the held-out corpus, or the lesson's sentences, up to this many).
@@ -160,7 +161,11 @@ def distil(
 
     emit("distil", 0.05)
     started = time.perf_counter()
-    static = model2vec_distill(model_name=str(folder), pca_dims=pca_dims, device="cpu")
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
+    with no_bars():
+        static = model2vec_distill(model_name=str(folder), pca_dims=pca_dims, device="cpu")
     seconds = time.perf_counter() - started
     result = dict(model_name=name, base=base, pca_dims=pca_dims, seconds=seconds, split=split)
     if stopped():

@@ -34,6 +34,7 @@ from ..validation import check_positive_int
 from . import heldout
 from .cards import write_card
 from .pairs import Pairs, Split, check_pairs, check_seed, split_pairs
+from .quiet import no_bars
 from .saved import check_new_name
 
 #: Above this batch size the cached (GradCache) loss keeps memory flat: same gradients, chunks of 32.
@@ -362,13 +363,15 @@ def _train(folder: Path, train: Pairs, settings: FinetuneSettings, report: _Repo
             dataloader_num_workers=0,
             batch_sampler=BatchSamplers.NO_DUPLICATES,
         )
-        trainer = SentenceTransformerTrainer(
-            model=model, args=args, train_dataset=dataset, loss=loss, callbacks=[Watch()]
-        )
+        with no_bars():  # the trainer computes its model card's widget examples here
+            trainer = SentenceTransformerTrainer(
+                model=model, args=args, train_dataset=dataset, loss=loss, callbacks=[Watch()]
+            )
         trainer.remove_callback(PrinterCallback)  # progress goes to the caller, not to stdout
         report.start_training(trainer)
         started = time.perf_counter()
-        output = trainer.train()
+        with no_bars():
+            output = trainer.train()
         seconds = time.perf_counter() - started
     if report.stopped:
         return None

@@ -159,7 +159,8 @@ def check_pairs(pairs: object) -> Pairs:
             negatives.append(row[2])
     if len(queries) < MIN_PAIRS:
         raise ValueError(
-            f"fine-tuning needs at least {MIN_PAIRS} distinct pairs to train and hold some out, got {len(queries)}."
+            f"pairs must hold at least {MIN_PAIRS} distinct pairs, to train or judge on some and hold others out; "
+            f"got {len(queries)}."
         )
     return Pairs(tuple(queries), tuple(positives), tuple(negatives) if triplets else None, dropped)
 
