@@ -151,7 +151,16 @@ if split is not None:
 
 # ---------------------------------------------------------------- 3. run
 st.subheader("3. Fine-tune")
-if st.button("Fine-tune", key="tune_run", type="primary", disabled=split is None, icon=":material/model_training:"):
+if st.button(
+    "Fine-tune",
+    key="tune_run",
+    type="primary",
+    disabled=split is None,
+    icon=":material/model_training:",
+    help="Measured on this machine kind (2 cores, bench/README.md): 1,000 Debian summary → description pairs, "
+    "1 epoch of all-MiniLM-L6-v2, trained in 97 s; held-out MRR@10 0.831 → 0.882 (250 unseen queries, "
+    "2,250 documents). Distilling MiniLM took 18 s and encoded 132× faster, at MRR@10 0.867 → 0.613.",
+):
 
     def start(progress):
         return tuning.finetune(
