@@ -215,6 +215,7 @@ class _Progress:
 def run(args) -> int:
     """``finetune``: train, judge, print the table and where the model is."""
     from ..tuning import estimate_seconds, finetune
+    from ..tuning.finetune import duration
 
     pairs = _read_pairs(args.pairs)
     n_train = round(len(pairs) * (1 - min(max(args.held_out, 0.0), 1.0)))
@@ -222,29 +223,27 @@ def run(args) -> int:
     lines = _Progress(
         args.quiet,
         f"Fine-tuning {args.base} on {len(pairs):,} pairs ({args.held_out:.0%} held out), "
-        f"{_count(args.epochs, 'epoch')}: about {_duration(guess)} on 2 cores.",
+        f"{_count(args.epochs, 'epoch')}: about {duration(guess)} on 2 cores.",
     )
-    try:
-        with StopOnInterrupt() as stop:
-            result = finetune(
-                pairs,
-                base=args.base,
-                name=args.name,
-                epochs=args.epochs,
-                batch_size=args.batch_size,
-                learning_rate=args.learning_rate,
-                held_out=args.held_out,
-                matryoshka_dims=args.matryoshka_dims,
-                random_state=args.seed,
-                keep_if_worse=args.keep_if_worse,
-                progress=lines,
-                should_stop=stop,
-            )
-    except KeyboardInterrupt:
-        lines.close()
-        print("Aborted: nothing was saved.", file=sys.stderr)
+    result = _stoppable(
+        lines,
+        lambda stop: finetune(
+            pairs,
+            base=args.base,
+            name=args.name,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            learning_rate=args.learning_rate,
+            held_out=args.held_out,
+            matryoshka_dims=args.matryoshka_dims,
+            random_state=args.seed,
+            keep_if_worse=args.keep_if_worse,
+            progress=lines,
+            should_stop=stop,
+        ),
+    )
+    if result is None:
         return EXIT_STOPPED
-    lines.close()
     if args.json:
         print(json.dumps(_finetune_json(result), indent=2))
         return EXIT_STOPPED if result.stopped else EXIT_OK
@@ -287,23 +286,21 @@ def run_distil(args) -> int:
     pairs = _read_pairs(args.pairs) if args.pairs is not None else None
     lines = _Progress(args.quiet)
     started = time.perf_counter()
-    try:
-        with StopOnInterrupt() as stop:
-            result = distil(
-                pairs,
-                base=args.base,
-                name=args.name,
-                pca_dims=args.pca_dims,
-                held_out=args.held_out,
-                random_state=args.seed,
-                progress=lines,
-                should_stop=stop,
-            )
-    except KeyboardInterrupt:
-        lines.close()
-        print("Aborted: nothing was saved.", file=sys.stderr)
+    result = _stoppable(
+        lines,
+        lambda stop: distil(
+            pairs,
+            base=args.base,
+            name=args.name,
+            pca_dims=args.pca_dims,
+            held_out=args.held_out,
+            random_state=args.seed,
+            progress=lines,
+            should_stop=stop,
+        ),
+    )
+    if result is None:
         return EXIT_STOPPED
-    lines.close()
     if args.json:
         print(json.dumps(_distil_json(result, time.perf_counter() - started), indent=2))
         return EXIT_OK if result.saved else EXIT_STOPPED
@@ -362,13 +359,20 @@ def _model_name(name: str, done: str) -> str:
     return name
 
 
+def _stoppable(lines: _Progress, call):
+    """``call(should_stop)`` with Ctrl-C asking it to stop; None when a second Ctrl-C aborted it."""
+    try:
+        with StopOnInterrupt() as stop:
+            return call(stop)
+    except KeyboardInterrupt:
+        print("Aborted: nothing was saved.", file=sys.stderr)
+        return None
+    finally:
+        lines.close()
+
+
 def _count(n: int, what: str) -> str:
     return f"{n:,} {what}{'' if n == 1 else 's'}"
-
-
-def _duration(seconds: float) -> str:
-    seconds = max(0, round(seconds))
-    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
 
 
 def _print_use(name: str) -> None:

@@ -197,18 +197,16 @@ def distil(
         texts = list(split.corpus[:SPEED_TEXTS]) if split is not None else list(seed.SENTENCES)
         base_speed = _texts_per_second(base_model, texts)
         speed = _texts_per_second(embedder, texts)
+        result.update(
+            dim=embedder.dim,
+            before=before,
+            after=after,
+            base_texts_per_second=base_speed,
+            texts_per_second=speed,
+            speedup=speed / base_speed,
+        )
         if stopped():
-            return DistilResult(
-                **result,
-                dim=embedder.dim,
-                before=before,
-                after=after,
-                base_texts_per_second=base_speed,
-                texts_per_second=speed,
-                speedup=speed / base_speed,
-                saved=False,
-                path=None,
-            )
+            return DistilResult(**result, saved=False, path=None)
         emit("save", 0.95)
         card = _card(name, base, pca_dims, split, before, after, seconds, weights, embedder, base_speed, speed)
         write_card(work, card)
@@ -216,17 +214,7 @@ def distil(
     finally:
         shutil.rmtree(work, ignore_errors=True)
     catalog.forget(name)
-    return DistilResult(
-        **result,
-        dim=embedder.dim,
-        before=before,
-        after=after,
-        base_texts_per_second=base_speed,
-        texts_per_second=speed,
-        speedup=speed / base_speed,
-        saved=True,
-        path=path,
-    )
+    return DistilResult(**result, saved=True, path=path)
 
 
 def _texts_per_second(model: Embedder, texts: Sequence[str]) -> float:
