@@ -50,7 +50,9 @@ def test_upload_fine_tune_and_use_the_model(page, server, tmp_path):
         "browser-model",
     ]
     assert page.get_by_text(re.compile(r"\d+ held-out queries improved, \d+ regressed")).is_visible()
-    assert page.locator("[data-testid=stPlotlyChart] .js-plotly-plot").count() == 2  # before/after, loss
+    charts = page.locator("[data-testid=stPlotlyChart] .js-plotly-plot")
+    charts.nth(1).wait_for(timeout=60_000)  # plotly draws after the script run ends
+    assert charts.count() == 2  # before/after, loss
     made = user.find("browser-model")
     assert made is not None and made.card["n_pairs"] == 40
     page.screenshot(path=ARTIFACTS / "fine-tune.png")
