@@ -184,7 +184,7 @@ if st.button(
             stop_help="Stop now: nothing is saved (a model is saved only after training and judging finish).",
             done=lambda r: f"Done: {r.steps} steps in {r.seconds:.0f} s.",
         )
-    except (ValueError, TypeError, LookupError) as error:
+    except (ValueError, TypeError, LookupError, OSError) as error:
         st.error(markdown_sentence(error))
     else:
         state["tune_result"] = result
@@ -289,7 +289,7 @@ if st.button("Distil", key="tune_distil_run", disabled=not base, icon=":material
             stop_help="Stop now: nothing is saved.",
             done=lambda r: f"Done in {r.seconds:.0f} s.",
         )
-    except (ValueError, TypeError, LookupError) as error:
+    except (ValueError, TypeError, LookupError, OSError) as error:
         st.error(markdown_sentence(error))
     else:
         common.catalog.clear()

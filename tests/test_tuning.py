@@ -602,3 +602,26 @@ def test_a_name_is_either_fine_tuned_or_distilled(distilled, trained, no_trainin
     with pytest.raises(LookupError, match="distilled static model"):
         tuning.finetune(PAIRS, base=STATIC)
     assert listed()[STATIC].backend == "model2vec" and listed()[NAME].backend == "sentence-transformers"
+
+
+def test_a_full_disk_while_saving_keeps_nothing_and_says_so(monkeypatch):
+    """The save fails (ENOSPC from the final rename): one sentence, nothing listed, no work folder left."""
+    import errno
+
+    def untrained(folder, train, settings, report, should_stop):  # skip training: the save is the subject
+        return sentence_transformer(folder), 0.0, 0
+
+    def full_disk(target, build):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(finetune_module, "_train", untrained)
+    monkeypatch.setattr(finetune_module, "replace_folder", full_disk)
+    name = "tuning-test-full-disk"
+    with pytest.raises(
+        tuning.saved.SaveFailed, match=r"could not be saved .*No space left on device.*nothing was kept"
+    ):
+        tuning.finetune(PAIRS, name=name, batch_size=16)
+    assert name not in listed()
+    assert user.find(name) is None and user.find(name, rejected=True) is None
+    root = user.folder_for("finetuned", name).parent
+    assert [p.name for p in root.iterdir() if name in p.name] == []  # the work folder was removed too

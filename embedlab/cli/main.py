@@ -19,7 +19,7 @@ import sys
 from collections.abc import Sequence
 
 from . import bench, finetune, models, review, runs
-from .common import EXIT_OK, EXIT_USAGE, UsageError
+from .common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,4 +51,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, TypeError, LookupError) as error:  # the core's one-sentence messages
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         parser.exit(EXIT_USAGE, f"{parser.prog} {args.command}: error: {message}\n")
+    except OSError as error:  # a full disk or a folder without permission, while saving
+        parser.exit(EXIT_FAILED, f"{parser.prog} {args.command}: error: {error}\n")
     return EXIT_OK

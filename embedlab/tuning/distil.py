@@ -28,7 +28,7 @@ from . import heldout
 from .cards import write_card
 from .pairs import Split, check_pairs, split_pairs
 from .quiet import no_bars
-from .saved import check_new_name
+from .saved import check_new_name, saving
 
 #: Texts timed for the speed-up (the held-out corpus, or the lesson's sentences, up to this many).
 SPEED_TEXTS = 500
@@ -181,10 +181,12 @@ def distil(
             path=None,
         )
     root = user.folder_for("distilled", name).parent
-    root.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{name}-distilling-", dir=root))
+    with saving(root):
+        root.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=f".{name}-distilling-", dir=root))
     try:
-        static.save_pretrained(str(work))
+        with saving(root):
+            static.save_pretrained(str(work))
         weights = user.weights_sha256(work)
         embedder = Model2VecEmbedder(name, work, version=weights[:16])
         base_model = load_model(base)
@@ -209,8 +211,9 @@ def distil(
             return DistilResult(**result, saved=False, path=None)
         emit("save", 0.95)
         card = _card(name, base, pca_dims, split, before, after, seconds, weights, embedder, base_speed, speed)
-        write_card(work, card)
-        path = replace_folder(user.folder_for("distilled", name), lambda _: work)
+        with saving(root):
+            write_card(work, card)
+            path = replace_folder(user.folder_for("distilled", name), lambda _: work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     catalog.forget(name)

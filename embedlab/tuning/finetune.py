@@ -35,7 +35,7 @@ from . import heldout
 from .cards import write_card
 from .pairs import Pairs, Split, check_pairs, check_seed, split_pairs
 from .quiet import no_bars
-from .saved import check_new_name
+from .saved import check_new_name, saving
 
 #: Above this batch size the cached (GradCache) loss keeps memory flat: same gradients, chunks of 32.
 CACHED_ABOVE = 64
@@ -263,10 +263,12 @@ def finetune(
         return _stopped(settings, split, before, report, checked.dropped)
     model, seconds, steps = trained
     root = user.folder_for("finetuned", name).parent
-    root.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{name}-training-", dir=root))
+    with saving(root):
+        root.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=f".{name}-training-", dir=root))
     try:
-        model.save(str(work))
+        with saving(root):
+            model.save(str(work))
         weights = user.weights_sha256(work)
         report.stage("after", 0.92)
         embedder = SentenceTransformerEmbedder(name, work, version=weights[:16])
@@ -282,8 +284,9 @@ def finetune(
         card = _card(settings, checked, split, before, after, seconds, steps, report.losses, weights, promoted, reason)
         card["dim"] = embedder.dim
         card["max_tokens"] = embedder.max_tokens
-        write_card(work, card)
-        path = replace_folder(user.folder_for("finetuned", name, rejected=not saved), lambda _: work)
+        with saving(root):
+            write_card(work, card)
+            path = replace_folder(user.folder_for("finetuned", name, rejected=not saved), lambda _: work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     catalog.forget(name)

@@ -2,11 +2,34 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
 from ..models.catalog import by_name, forget
 from ..models.user import KINDS, NAME_PATTERN, UserModel, find, folder_for, read_card
 from ..storage.folders import is_complete, remove_folder, replace_folder
 
-__all__ = ["check_new_name", "delete", "keep_rejected"]
+__all__ = ["SaveFailed", "check_new_name", "delete", "keep_rejected", "saving"]
+
+
+class SaveFailed(OSError):
+    """A made model could not be written (a full disk, no permission); nothing half-made was kept."""
+
+
+@contextlib.contextmanager
+def saving(folder: Path) -> Iterator[None]:
+    """Turn an OSError while a model is written under ``folder`` into :class:`SaveFailed`, in one sentence."""
+    try:
+        yield
+    except SaveFailed:
+        raise
+    except OSError as error:
+        why = error.strerror or str(error) or type(error).__name__
+        raise SaveFailed(
+            f"the model could not be saved in {folder} ({why}); nothing was kept — free some disk space "
+            "or fix the folder's permissions, then run again."
+        ) from error
 
 
 def check_new_name(name: object, kind: str) -> str:
