@@ -11,6 +11,7 @@ sentence-transformers load only when a model does.
 [[0, 1]]
 """
 
+from .maps.compare import neighbour_overlap
 from .maps.projection import ProjectionPlan, plan_projection, project
 from .maps.quality import knn_label_agreement, neighbour_kept, silhouette, trustworthiness
 from .models.cache import EmbeddingCache, embedding_cache
@@ -72,6 +73,7 @@ __all__ = [
     "list_models",
     "load_model",
     "neighbour_kept",
+    "neighbour_overlap",
     "plan_projection",
     "project",
     "rank",

@@ -1,15 +1,19 @@
 """Space Explorer: your sentences → embeddings → a map you can question.
 
 Reads widgets, calls embedlab, draws. Results live in st.session_state, so changing only how the
-map looks (colour, point size, text) re-draws it without encoding or projecting again.
+map looks (colour, point size, text) re-draws it without encoding or projecting again. A second
+model's map ("Compare with") and vectors brought from elsewhere are drawn by ui/space_compare.py.
 """
 
 import streamlit as st
 
 import embedlab
 from embedlab.maps import arithmetic, explore, figures, neighbourhood
+from embedlab.maps.compare import DEFAULT_ALIGNMENT
+from embedlab.markup import markdown_literal
 from embedlab.tables import TABLE_TYPES
 from ui import common
+from ui import space_compare as compare_ui
 from ui import space_explorer as ui
 
 state = st.session_state
@@ -24,62 +28,6 @@ st.caption(
     "then hover, select, search and measure. Sentences that mean similar things should land close together."
 )
 common.cache_notices()
-
-# ---------------------------------------------------------------- settings (sidebar)
-with st.sidebar:
-    st.subheader("Model")
-    model = common.model_picker(ui.key("model"))
-    st.subheader("Projection")
-    method = st.radio(
-        "Method",
-        ["tsne", "pca", "umap"],
-        format_func=ui.METHOD_NAMES.get,
-        key=ui.key("method"),
-        horizontal=True,
-        help=METHOD_HELP,
-        persist_state="session",
-    )
-    n_components = st.radio(
-        "Dimensions",
-        [2, 3],
-        format_func=lambda d: f"{d}-D",
-        key=ui.key("dims"),
-        horizontal=True,
-        persist_state="session",
-    )
-    perplexity, n_neighbors = 30, 15
-    if method == "tsne":
-        perplexity = st.slider(
-            "Perplexity",
-            2,
-            100,
-            30,
-            key=ui.key("perplexity"),
-            help="Roughly how many neighbours each point keeps close. Clamped to (points − 1) / 3 for small inputs.",
-            persist_state="session",
-        )
-    elif method == "umap":
-        n_neighbors = st.slider(
-            "Neighbours",
-            2,
-            100,
-            15,
-            key=ui.key("n_neighbors"),
-            help="UMAP's n_neighbors: small values show local detail, large values the overall shape.",
-            persist_state="session",
-        )
-    random_state = int(
-        st.number_input(
-            "Seed",
-            0,
-            2**31 - 1,
-            42,
-            key=ui.key("seed"),
-            help="The same sentences, settings and seed draw the same map.",
-            persist_state="session",
-        )
-    )
-settings = ui.MapSettings(model, method, int(n_components), float(perplexity), int(n_neighbors), random_state)
 
 # ---------------------------------------------------------------- input
 source = st.radio(
@@ -138,6 +86,79 @@ else:
                 except ValueError as error:
                     input_error = str(error)
 
+own, own_model = compare_ui.own_vectors(sentences)
+
+# ---------------------------------------------------------------- settings (sidebar)
+with st.sidebar:
+    st.subheader("Model")
+    model = common.model_picker(ui.key("model"))
+    if own_model:
+        st.caption(
+            markdown_literal(f"The map is drawn from your vectors “{own.name}” instead (Bring your own vectors).")
+        )
+    compare_with = compare_ui.compare_picker(own)
+    alignment = compare_ui.alignment_picker() if compare_with else DEFAULT_ALIGNMENT
+    st.subheader("Projection")
+    method = st.radio(
+        "Method",
+        ["tsne", "pca", "umap"],
+        format_func=ui.METHOD_NAMES.get,
+        key=ui.key("method"),
+        horizontal=True,
+        help=METHOD_HELP,
+        persist_state="session",
+    )
+    n_components = st.radio(
+        "Dimensions",
+        [2, 3],
+        format_func=lambda d: f"{d}-D",
+        key=ui.key("dims"),
+        horizontal=True,
+        persist_state="session",
+    )
+    perplexity, n_neighbors = 30, 15
+    if method == "tsne":
+        perplexity = st.slider(
+            "Perplexity",
+            2,
+            100,
+            30,
+            key=ui.key("perplexity"),
+            help="Roughly how many neighbours each point keeps close. Clamped to (points − 1) / 3 for small inputs.",
+            persist_state="session",
+        )
+    elif method == "umap":
+        n_neighbors = st.slider(
+            "Neighbours",
+            2,
+            100,
+            15,
+            key=ui.key("n_neighbors"),
+            help="UMAP's n_neighbors: small values show local detail, large values the overall shape.",
+            persist_state="session",
+        )
+    random_state = int(
+        st.number_input(
+            "Seed",
+            0,
+            2**31 - 1,
+            42,
+            key=ui.key("seed"),
+            help="The same sentences, settings and seed draw the same map.",
+            persist_state="session",
+        )
+    )
+settings = ui.MapSettings(
+    own.name if own_model else model,
+    method,
+    int(n_components),
+    float(perplexity),
+    int(n_neighbors),
+    random_state,
+    own.cache_key if own_model else "",
+)
+second = compare_ui.second_model(compare_with, own)
+
 button_col, info_col = st.columns([1, 4], vertical_alignment="center")
 go = button_col.button("Draw map", key=ui.key("go"), type="primary", icon=":material/scatter_plot:")
 if sentences is not None:
@@ -162,18 +183,19 @@ first_visit = ui.RESULT not in state and not state.get(ui.TRIED)
 if (go or first_visit) and sentences is not None:
     state[ui.TRIED] = True
     try:
-        drawn = ui.draw(sentences, settings)
+        drawn = ui.draw(sentences, settings, own if own_model else None)
         previous = state.get(ui.RESULT)
         if previous is None or previous.key != drawn.key:
             ui.forget_picks()
         if previous is not None and (previous.labels is None) != (drawn.labels is None):
             state.pop(ui.key("color_by"), None)  # labels came or went: colour by them when there are some
         state[ui.RESULT] = drawn
+        compare_ui.draw(drawn, second, alignment)
     except embedlab.ModelUnavailable as error:
         kept = " The map below is the last one drawn." if ui.RESULT in state else ""
         st.error(f"{model} cannot run here: {error}.{kept}")
     except (ValueError, TypeError, MemoryError) as error:
-        st.error(f"The map could not be drawn: {error}")
+        st.error(markdown_literal(f"The map could not be drawn: {error}"))
     except Exception as error:  # the page must survive whatever a model or library raises
         st.error(f"The map could not be drawn ({type(error).__name__}: {str(error)[:300]}).")
 elif go and input_error:
@@ -182,7 +204,10 @@ elif go and input_error:
 result: ui.MapResult | None = state.get(ui.RESULT)
 if result is None:
     st.stop()
-if sentences is not None and ui.request_key(sentences.texts, sentences.labels, settings) != result.key:
+compared = compare_ui.current(result)
+if (
+    sentences is not None and ui.request_key(sentences.texts, sentences.labels, settings) != result.key
+) or compare_ui.is_stale(result, second, alignment):
     st.info("The sentences or settings changed since this map was drawn: press **Draw map** to update it.")
 if result.plan.note and result.plan_changed:
     st.info(result.plan.note)  # a different method than asked: say so where it can't be missed
@@ -198,8 +223,20 @@ if result.truncated:
 n = len(result.texts)
 with st.sidebar:
     st.subheader("Display")
-    colour_options = (["label"] if result.labels else []) + (["clusters"] if n >= 3 else []) + ["none"]
-    colour_names = {"label": "Label", "clusters": "Automatic clusters (k-means)", "none": "One colour"}
+    colour_options = (
+        (["label"] if result.labels else [])
+        + (["overlap"] if compared else [])
+        + (["clusters"] if n >= 3 else [])
+        + ["none"]
+    )
+    colour_names = {
+        "label": "Label",
+        "overlap": "Neighbours both models share",
+        "clusters": "Automatic clusters (k-means)",
+        "none": "One colour",
+    }
+    if state.get(ui.key("color_by")) not in colour_options:  # labels or a comparison came or went:
+        state[ui.key("color_by")] = colour_options[0]  # said to the browser too (a deleted value is not)
     color_by = st.selectbox("Colour by", colour_options, format_func=colour_names.get, key=ui.key("color_by"))
     n_clusters = None
     if color_by == "clusters":
@@ -238,8 +275,14 @@ elif color_by == "clusters":
     groups = ui.clusters(result.digest, n_clusters, result.settings.random_state, result)
     legend = "Cluster (k-means)"
 
-# ---------------------------------------------------------------- search, map, quality
-map_col, quality_col = st.columns([3, 1], gap="medium")
+# ---------------------------------------------------------------- search, map(s), quality
+picked = ui.picked_rows(result)
+look = {"groups": groups, "point_size": point_size, "show_text": show_text and n <= 300, "legend_title": legend}
+if compared is not None:
+    look["selected"] = picked  # a selection on either map lights up the same sentences on both
+    if color_by == "overlap":
+        look |= {"values": compared.overlap, "value_title": "neighbours shared", "value_range": (0.0, 1.0)}
+map_col, quality_col = st.columns([3, 1], gap="medium") if compared is None else (st.container(), None)
 with map_col:
     query = st.text_input(
         "Search: type any sentence to see its neighbours and where it would land",
@@ -247,25 +290,28 @@ with map_col:
         placeholder="e.g. A kitten naps on the sofa",
         max_chars=5000,
     ).strip()
-    searched = neighbourhood.search(result, query, ui.encode_query(query, result.model), k=k) if query else None
+    searched, search_problem = ui.search(result, query, k)
+    if search_problem:
+        st.warning(markdown_literal(search_problem))
     figure = figures.scatter_figure(
         result.points_table(),
-        groups=groups,
         title=result.title(),
         axis_name=result.axis_name,
-        point_size=point_size,
-        show_text=show_text and n <= 300,
         query=searched.star if searched else None,
-        legend_title=legend,
+        height=620 if compared is None else 540,
+        **look,
     )
-    st.plotly_chart(
-        figure,
-        key=ui.key("map"),
-        on_select=ui.remember_selection,
-        selection_mode=("points", "box", "lasso"),
-        config={"displaylogo": False},
-        alt=f"Map of {n:,} sentences: {ui.describe_plan(result.plan)} of {result.model} embeddings.",
-    )
+    if compared is None:
+        st.plotly_chart(
+            figure,
+            key=ui.key("map"),
+            on_select=ui.remember_selection,
+            selection_mode=("points", "box", "lasso"),
+            config={"displaylogo": False},
+            alt=f"Map of {n:,} sentences: {ui.describe_plan(result.plan)} of {result.model} embeddings.",
+        )
+    else:
+        compare_ui.show_maps(compared, figure, look, height=540)
     how = "Click a point, or drag a box or lasso, to see its nearest neighbours below."
     if result.settings.n_components == 3:
         how = "Drag to rotate; pick a sentence below to see its nearest neighbours."
@@ -277,44 +323,13 @@ with map_col:
         + (" · WebGL" if n > figures.WEBGL_THRESHOLD and result.settings.n_components == 2 else "")
         + "."
     )
-
-with quality_col:
-    with st.spinner("Measuring the map…"):
-        quality = ui.map_quality(result.digest + result.key, result)
-    st.markdown("**How faithful is this map?**")
-    st.metric(
-        f"Trustworthiness@{quality.k}",
-        ui.fmt(quality.trustworthiness),
-        help="1.0: every sentence's neighbours on the map are also among its neighbours in the original space "
-        "(scikit-learn's trustworthiness, cosine). Below about 0.9, read the map's distances with care.",
-    )
-    st.metric(
-        "Nearest neighbour kept",
-        ui.fmt(quality.neighbour_kept, "{:.0%}"),
-        help="Share of sentences whose nearest point on the map is among their 10 nearest sentences "
-        "in the original space.",
-    )
-    if result.labels:
-        st.markdown("**Do the labels group?** (original space)")
-        st.metric(
-            "Silhouette (cosine)",
-            ui.fmt(quality.silhouette),
-            help="From −1 to 1: above 0, sentences are nearer their own label than the next one.",
-        )
-        st.metric(
-            f"kNN label agreement (k={quality.label_k})",
-            ui.fmt(quality.label_agreement, "{:.0%}"),
-            help="Share of each sentence's nearest neighbours that carry its label.",
-        )
-        if quality.label_chance == quality.label_chance:
-            st.caption(f"By chance: {quality.label_chance:.0%}.")
-    if quality.sampled:
-        st.caption(f"Measured on a random sample of {quality.n_used:,} of the {quality.n_total:,} sentences.")
-    elif n < 5:
-        st.caption("Too few sentences for these measures to mean much.")
+if quality_col is not None:
+    with quality_col:
+        ui.show_quality(result, result.digest + result.key)
+else:
+    compare_ui.show_moved(compared)
 
 # ---------------------------------------------------------------- neighbours
-picked = ui.picked_rows(result)
 left, right = st.columns(2, gap="medium")
 with left:
     st.markdown("**Nearest neighbours of a sentence** (cosine, original space)")
@@ -416,13 +431,13 @@ with maths_tab:
             found = arithmetic.evaluate(
                 expression,
                 candidates,
-                model=result.model,
+                model=result.encoder,
                 k=k,
                 candidate_embeddings=result.embeddings if among == "map" else None,
                 exclude_terms=exclude,
             )
         except ValueError as error:
-            st.warning(str(error))
+            st.warning(markdown_literal(str(error)))
         else:
             if found.note:
                 st.info(found.note)

@@ -12,13 +12,16 @@ page reads them by accident.
 
 from __future__ import annotations
 
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 
 import streamlit as st
 
 from embedlab import seed
-from embedlab.maps import explore
+from embedlab.maps import explore, neighbourhood
 from embedlab.maps.pipeline import MapProgress, MapResult, MapSettings, build_map, describe_plan, request_key
+from embedlab.markup import markdown_literal
+from embedlab.models.embedders import Embedder
 
 __all__ = [
     "DEFAULT_TEXT",
@@ -39,10 +42,14 @@ __all__ = [
     "map_quality",
     "pick_key",
     "picked_rows",
+    "progress_bar",
     "read_upload",
     "remember_pick",
+    "remember_second_selection",
     "remember_selection",
     "request_key",
+    "search",
+    "show_quality",
 ]
 
 #: The text box's starting content: the lesson's sixteen sentences as "Label | sentence" lines.
@@ -87,6 +94,16 @@ KEYS = tuple(
         "arithmetic_table",
         "download_csv",
         "download_html",
+        # comparing two models and bringing your own vectors (ui/space_compare.py)
+        "compare",
+        "alignment",
+        "map2",
+        "moved",
+        "moved_table",
+        "own",
+        "own_upload",
+        "own_name",
+        "own_as_model",
     ]
 )
 RESULT = "space_result"
@@ -113,7 +130,8 @@ def read_upload(data: bytes, name: str):
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def map_quality(key: str, _result: MapResult) -> explore.MapQuality:
-    """explore.map_quality of a map, cached by its key (the embeddings' digest and the request)."""
+    """explore.map_quality of a map, cached by ``key`` (its embeddings' digest, the request, and for a
+    second map lined up with a first, the pair: what decides the points)."""
     return explore.map_quality(_result.embeddings, _result.points, list(_result.labels) if _result.labels else None)
 
 
@@ -131,22 +149,33 @@ def encode_query(text: str, model: str):
     return embedlab.encode([text], model)
 
 
-def draw(sentences: explore.Sentences, settings: MapSettings) -> MapResult:
-    """build_map with a progress bar while encoding and a spinner while projecting; raises what it raises."""
+@contextmanager
+def progress_bar(model: str) -> Iterator[Callable[[MapProgress], None]]:
+    """A progress bar while a map's model loads and encodes, then a spinner while it projects;
+    yields the ``progress`` callback for build_map (gone when the block ends)."""
     with ExitStack() as shown:
-        bar = st.progress(0.0, text=f"Loading {settings.model}…")
+        bar = st.progress(0.0, text=markdown_literal(f"Loading {model}…"))
         shown.callback(bar.empty)
 
         def progress(event: MapProgress) -> None:
             if event.stage == "projecting":
                 bar.empty()
-                shown.enter_context(st.spinner(event.message, show_time=True))
+                shown.enter_context(st.spinner(markdown_literal(event.message), show_time=True))
             else:
-                bar.progress(event.fraction, text=event.message)
+                bar.progress(event.fraction, text=markdown_literal(event.message))
 
+        yield progress
+
+
+def draw(sentences: explore.Sentences, settings: MapSettings, model: str | Embedder | None = None) -> MapResult:
+    """build_map with a progress bar while encoding and a spinner while projecting; raises what it raises.
+
+    ``model`` is what to encode with when it is not ``settings.model`` by name (the user's own vectors).
+    """
+    with progress_bar(settings.model) as progress:
         return build_map(
             sentences.texts,
-            model=settings.model,
+            model=settings.model if model is None else model,
             method=settings.method,
             dims=settings.n_components,
             perplexity=settings.perplexity,
@@ -159,8 +188,17 @@ def draw(sentences: explore.Sentences, settings: MapSettings) -> MapResult:
 
 def remember_selection() -> None:
     """on_select callback of the map: keep the rows picked on it (they outlive the chart's own state)."""
+    _remember_rows(key("map"))
+
+
+def remember_second_selection() -> None:
+    """on_select callback of the second model's map: its rows are the first map's rows (same sentences)."""
+    _remember_rows(key("map2"))
+
+
+def _remember_rows(chart: str) -> None:
     result: MapResult | None = st.session_state.get(RESULT)
-    event = st.session_state.get(key("map"))
+    event = st.session_state.get(chart)
     if result is None or event is None:
         return
     rows = explore.selected_rows(event.get("selection"), len(result.texts))
@@ -201,3 +239,64 @@ def forget_picks() -> None:
 def fmt(value: float, style: str = "{:.3f}") -> str:
     """A measure for st.metric; "n/a" when undefined (NaN)."""
     return "n/a" if value != value else style.format(value)
+
+
+def search(result: MapResult, query: str, k: int) -> tuple[neighbourhood.Search | None, str]:
+    """Where ``query`` lands on the map and its neighbours, or (None, why not) in one sentence.
+
+    A catalog model encodes any text (cached by :func:`encode_query`); vectors brought from
+    elsewhere only know their own texts.
+    """
+    if not query:
+        return None, ""
+    try:
+        if result.embedder is None:
+            vector = encode_query(query, result.model)
+        else:
+            import embedlab
+
+            vector = embedlab.encode([query], result.embedder, use_cache=False)
+    except ValueError as error:
+        return None, f"This search cannot be placed: {error}"
+    return neighbourhood.search(result, query, vector, k=k), ""
+
+
+def show_quality(result: MapResult, cache_key: str, *, compact: bool = False) -> None:
+    """The map's faithfulness (and, with labels, how they group) as metrics; ``compact``: side by side."""
+    with st.spinner("Measuring the map…"):
+        quality = map_quality(cache_key, result)
+    cells = iter(st.columns(4 if result.labels else 2)) if compact else None
+    place = (lambda: next(cells)) if compact else (lambda: st.container())
+    if not compact:
+        st.markdown("**How faithful is this map?**")
+    place().metric(
+        f"Trustworthiness@{quality.k}",
+        fmt(quality.trustworthiness),
+        help="1.0: every sentence's neighbours on the map are also among its neighbours in the original space "
+        "(scikit-learn's trustworthiness, cosine). Below about 0.9, read the map's distances with care.",
+    )
+    place().metric(
+        "Nearest neighbour kept",
+        fmt(quality.neighbour_kept, "{:.0%}"),
+        help="Share of sentences whose nearest point on the map is among their 10 nearest sentences "
+        "in the original space.",
+    )
+    if result.labels:
+        if not compact:
+            st.markdown("**Do the labels group?** (original space)")
+        place().metric(
+            "Silhouette (cosine)",
+            fmt(quality.silhouette),
+            help="From −1 to 1: above 0, sentences are nearer their own label than the next one (original space).",
+        )
+        place().metric(
+            f"kNN label agreement (k={quality.label_k})",
+            fmt(quality.label_agreement, "{:.0%}"),
+            help="Share of each sentence's nearest neighbours that carry its label (original space).",
+        )
+        if quality.label_chance == quality.label_chance:
+            st.caption(f"By chance: {quality.label_chance:.0%}.")
+    if quality.sampled:
+        st.caption(f"Measured on a random sample of {quality.n_used:,} of the {quality.n_total:,} sentences.")
+    elif len(result) < 5:
+        st.caption("Too few sentences for these measures to mean much.")

@@ -8,6 +8,7 @@ literally and is never interpreted.
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -115,8 +116,12 @@ def scatter_figure(
     query=None,
     legend_title: str = "Label",
     height: int = 620,
+    values: Sequence[float] | np.ndarray | None = None,
+    value_title: str = "",
+    value_range: tuple[float, float] | None = None,
+    selected: Sequence[int] | None = None,
 ):
-    """The map: one marker per sentence, coloured by group, hover showing the whole sentence.
+    """The map: one marker per sentence, coloured by group or value, hover showing the whole sentence.
 
     Parameters
     ----------
@@ -135,6 +140,16 @@ def scatter_figure(
         Draw 2-D maps with scattergl; None chooses it above WEBGL_THRESHOLD points.
     query : DataFrame with columns text, x, y[, z], optional
         Searched sentences, drawn as stars.
+    values : array-like of shape (n,), optional
+        One number per row, drawn on a continuous colour scale (colour-blind safe, with a colour
+        bar titled ``value_title``, shown in the hover too) instead of ``groups`` (give one, not both).
+    value_title : str
+        What the values are (plain text; escaped here).
+    value_range : (float, float), optional
+        The ends of the colour scale; the values' own range by default.
+    selected : sequence of int, optional
+        Rows to highlight (drawn as plotly's selected points, the others faded), e.g. the rows
+        picked on another map of the same sentences. None or empty: no highlight; 2-D maps only.
 
     Returns
     -------
@@ -151,6 +166,13 @@ def scatter_figure(
     group_of = list(groups) if groups is not None else [""] * n
     if len(group_of) != n:
         raise ValueError(f"groups must have one entry per row ({n}), got {len(group_of)}.")
+    if values is not None:
+        if groups is not None:
+            raise ValueError("give groups or values, not both: a map has one colouring.")
+        values = np.asarray(values, dtype=float).ravel()
+        if len(values) != n:
+            raise ValueError(f"values must have one entry per row ({n}), got {len(values)}.")
+    picked = _picked(selected, n)
     order = list(dict.fromkeys(group_of))
     palette = colours(order)
     texts = table["text"].tolist()
@@ -164,6 +186,9 @@ def scatter_figure(
             for i in rows
         ]
         marker = {"size": point_size, "color": palette[group], "line": {"width": 0.5, "color": "#ffffff"}}
+        if values is not None:
+            hover = [h + f"<br>{escape(value_title)}: {values[i]:.2f}" for h, i in zip(hover, rows, strict=True)]
+            marker.update(_value_colours(values, value_title, value_range))
         common = {
             "name": name,
             "legendgroup": name,
@@ -174,6 +199,10 @@ def scatter_figure(
             "mode": "markers+text" if show_text else "markers",
             "text": [short_text(texts[i]) for i in rows] if show_text else None,
         }
+        if picked is not None and not three_d:  # 3-D traces have no selected points
+            common["selectedpoints"] = np.flatnonzero(picked[rows]).tolist()
+            common["selected"] = {"marker": {"opacity": 1.0}}
+            common["unselected"] = {"marker": {"opacity": 0.15}}
         x, y = table["x"].to_numpy()[rows], table["y"].to_numpy()[rows]
         if three_d:
             marker["size"] = max(2, point_size * 0.6)
@@ -203,6 +232,33 @@ def scatter_figure(
         fig.update_xaxes(title=f"{axis_name} 1", zeroline=False)
         fig.update_yaxes(title=f"{axis_name} 2", zeroline=False)
     return fig
+
+
+def _picked(selected, n: int) -> np.ndarray | None:
+    """A boolean mask of the ``selected`` rows (numbers outside 0..n-1 ignored); None for no highlight."""
+    if selected is None:
+        return None
+    rows = np.asarray(list(selected), dtype=np.int64)
+    rows = rows[(rows >= 0) & (rows < n)]
+    if not len(rows):
+        return None
+    mask = np.zeros(n, dtype=bool)
+    mask[rows] = True
+    return mask
+
+
+def _value_colours(values: np.ndarray, title: str, value_range: tuple[float, float] | None) -> dict:
+    """Marker settings for a continuous colour: Cividis (colour-blind safe) with a colour bar."""
+    finite = values[np.isfinite(values)]
+    low, high = value_range if value_range is not None else (finite.min(), finite.max()) if len(finite) else (0, 1)
+    return {
+        "color": values,
+        "colorscale": "Cividis",
+        "cmin": float(low),
+        "cmax": float(high),
+        "showscale": True,
+        "colorbar": {"title": {"text": escape(title)}, "thickness": 12},
+    }
 
 
 def _add_query(fig, query, three_d: bool, point_size: int) -> None:

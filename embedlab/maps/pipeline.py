@@ -26,7 +26,9 @@ from typing import Literal
 import numpy as np
 
 from ..models.catalog import DEFAULT_MODEL, load_model
+from ..models.embedders import Embedder
 from ..models.encoding import encode, truncated
+from ..models.own import OwnVectors
 from ..validation import check_choice, check_positive_int, check_texts
 from . import explore
 from .projection import DEFAULT_PERPLEXITY, METHODS, Method, ProjectionPlan, plan_projection, project
@@ -54,6 +56,8 @@ class MapSettings:
 
     ``perplexity`` matters to t-SNE only, ``n_neighbors`` to UMAP only, ``random_state`` to
     both (PCA is exact); :meth:`effective` leaves out what does not change the picture.
+    ``model_version`` tells apart two sets of vectors with one name (an
+    :class:`~embedlab.models.own.OwnVectors`' ``cache_key``); "" for a model given by name.
     """
 
     model: str = DEFAULT_MODEL
@@ -62,6 +66,7 @@ class MapSettings:
     perplexity: float = DEFAULT_PERPLEXITY
     n_neighbors: int = 15
     random_state: int = 42
+    model_version: str = ""
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, str) or not self.model:
@@ -79,6 +84,8 @@ class MapSettings:
             raise ValueError(f"n_neighbors must be at least 2, got {self.n_neighbors}.")
         if isinstance(self.random_state, bool) or not isinstance(self.random_state, (int, np.integer)):
             raise TypeError(f"random_state must be an int, got {type(self.random_state).__name__}.")
+        if not isinstance(self.model_version, str):
+            raise TypeError(f"model_version must be a str, got {type(self.model_version).__name__}.")
 
     def effective(self) -> tuple:
         """The settings that change the picture (perplexity only for t-SNE, neighbours only for UMAP)."""
@@ -89,6 +96,7 @@ class MapSettings:
             float(self.perplexity) if self.method == "tsne" else None,
             self.n_neighbors if self.method == "umap" else None,
             self.random_state if self.method != "pca" else None,
+            *((self.model_version,) if self.model_version else ()),
         )
 
 
@@ -136,6 +144,9 @@ class MapResult:
     encode_seconds, project_seconds : float
     all_same : bool
         Every sentence has the same embedding: all are drawn at one spot.
+    embedder : Embedder or None
+        The Embedder given as ``model`` (e.g. the user's own vectors); None when it was a name.
+        :attr:`encoder` is what to encode a new text with (a search) for this map.
     """
 
     key: str
@@ -153,6 +164,7 @@ class MapResult:
     encode_seconds: float
     project_seconds: float
     all_same: bool = False
+    embedder: Embedder | None = field(default=None, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -160,6 +172,11 @@ class MapResult:
     @property
     def model(self) -> str:
         return self.settings.model
+
+    @property
+    def encoder(self) -> str | Embedder:
+        """The model to encode more text with for this map: the Embedder it was given, or its name."""
+        return self.embedder if self.embedder is not None else self.settings.model
 
     @property
     def plan_changed(self) -> bool:
@@ -251,13 +268,14 @@ def _cached_projection(embeddings: np.ndarray, key: tuple, **params) -> np.ndarr
 def build_map(
     texts: Sequence[str],
     *,
-    model: str = DEFAULT_MODEL,
+    model: str | Embedder = DEFAULT_MODEL,
     method: Method = "tsne",
     dims: int = 2,
     perplexity: float = DEFAULT_PERPLEXITY,
     n_neighbors: int = 15,
     random_state: int = 42,
     labels: Sequence[str] | None = None,
+    init: np.ndarray | None = None,
     progress: Callable[[MapProgress], None] | None = None,
 ) -> MapResult:
     """Encode ``texts`` with ``model`` and project them to a 2-D or 3-D map.
@@ -266,8 +284,9 @@ def build_map(
     ----------
     texts : sequence of str
         Distinct, non-empty sentences (see :func:`embedlab.maps.sentences.prepare`).
-    model : str, default DEFAULT_MODEL
-        A catalog name (:func:`embedlab.list_models`).
+    model : str or Embedder, default DEFAULT_MODEL
+        A catalog name (:func:`embedlab.list_models`), or an Embedder such as the user's own
+        vectors (:func:`embedlab.models.own.read_vectors`; looked up, not cached).
     method : {"tsne", "pca", "umap"}, default "tsne"
         Asked for; fewer than 4 points get PCA, one point the origin, and sentences that all
         have the same embedding one spot (``result.plan`` and ``result.plan.note`` say so).
@@ -280,6 +299,9 @@ def build_map(
         The same sentences, settings and seed give the same points.
     labels : sequence of str, optional
         One per text; kept on the result (colours and label measures), not used to project.
+    init : array-like of shape (len(texts), dims), optional
+        t-SNE's starting points (another model's map of the same texts: the maps come out lined
+        up); ignored by PCA and UMAP. See :func:`embedlab.maps.projection.project`.
     progress : callable, optional
         Called with a :class:`MapProgress` as the model loads, encodes, checks and projects.
 
@@ -303,13 +325,22 @@ def build_map(
             raise ValueError(f"labels must have one entry per text ({len(texts)}), got {len(labels)}.")
     if progress is not None and not callable(progress):
         raise TypeError(f"progress must be callable, got {type(progress).__name__}.")
-    settings = MapSettings(model, method, dims, perplexity, n_neighbors, random_state)
+    given = model if isinstance(model, Embedder) else None
+    if given is None and not isinstance(model, str):
+        raise TypeError(f"model must be a model name or an Embedder, got {type(model).__name__}.")
+    version = given.cache_key if given is not None else ""
+    model = given.name if given is not None else model
+    settings = MapSettings(model, method, dims, perplexity, n_neighbors, random_state, version)
+    if init is not None:
+        init = np.asarray(init, dtype=np.float32)
+        if init.shape != (len(texts), dims):
+            raise ValueError(f"init must have shape ({len(texts)}, {dims}), one point per text, got {init.shape}.")
     tell = progress or (lambda event: None)
     n = len(texts)
 
     tell(MapProgress("loading", f"Loading {model}…", 0.0))
     started = time.perf_counter()
-    embedder = load_model(model)
+    embedder = given if given is not None else load_model(model)
     tell(MapProgress("encoding", f"Encoding {n:,} sentences with {model}…", 0.0, 0, n))
     fresh = {"n": 0}
 
@@ -319,7 +350,9 @@ def build_map(
             message = f"Encoding with {model}: {done:,} / {total:,} sentences"
             tell(MapProgress("encoding", message, done / total, done, total))
 
-    embeddings = np.asarray(encode(texts, embedder, progress=encoding))
+    # vectors brought from elsewhere are looked up, not copied into the embedding cache
+    cacheable = not isinstance(embedder, OwnVectors)
+    embeddings = np.asarray(encode(texts, embedder, progress=encoding, use_cache=cacheable))
     embeddings.setflags(write=False)
     encode_seconds = time.perf_counter() - started
     tell(MapProgress("checking", "Checking sentence lengths…", 1.0))
@@ -346,10 +379,14 @@ def build_map(
         points.setflags(write=False)
     else:
         used_perplexity = plan.perplexity if plan.method == "tsne" else None
-        key = (digest, method, dims, random_state, used_perplexity, used_neighbors)
+        start = init if plan.method == "tsne" else None
+        started_from = None if start is None else explore.digest(start)
+        key = (digest, method, dims, random_state, used_perplexity, used_neighbors, started_from)
         params = {"perplexity": used_perplexity} if used_perplexity is not None else {}
         if used_neighbors is not None:
             params["n_neighbors"] = used_neighbors
+        if start is not None:
+            params["init"] = start
         points = _cached_projection(
             embeddings, key, method=method, n_components=dims, random_state=random_state, **params
         )
@@ -369,4 +406,5 @@ def build_map(
         encode_seconds=encode_seconds,
         project_seconds=time.perf_counter() - started,
         all_same=same,
+        embedder=given,
     )

@@ -146,6 +146,7 @@ def project(
     method: Method = "tsne",
     n_components: int = 2,
     random_state: int | None = 42,
+    init: np.ndarray | None = None,
     **params,
 ) -> np.ndarray:
     """Project embeddings to ``n_components`` dimensions for display.
@@ -166,6 +167,11 @@ def project(
         the lesson's 16 sentences, as the lesson chose by hand. Any other t-SNE parameter runs
         scikit-learn's ``TSNE`` with it; without one, the fast path runs (openTSNE, exact
         neighbours; see the module docstring and :func:`plan_projection`).
+    init : array-like of shape (n_points, n_components), optional
+        t-SNE only: start from these points (e.g. another model's map of the same sentences, so
+        the two maps come out lined up) instead of the principal components. They are centred
+        and scaled to a standard deviation of 1e-4 first, as the usual start is. PCA and UMAP,
+        and the PCA used for fewer than 4 points, ignore it.
 
     Returns
     -------
@@ -182,15 +188,24 @@ def project(
     if random_state is not None and (isinstance(random_state, bool) or not isinstance(random_state, (int, np.integer))):
         raise TypeError(f"random_state must be an int or None, got {type(random_state).__name__}.")
     perplexity = params.pop("perplexity", None)
+    if init is not None:
+        init = check_matrix(init, "init").astype(np.float64)
+        init -= init.mean(axis=0)
+        if init.shape != (len(x), n_components):
+            raise ValueError(
+                f"init must have one row per embedding and n_components columns, shape ({len(x)}, {n_components}), "
+                f"got {init.shape}."
+            )
     plan = plan_projection(len(x), method, n_components=n_components, perplexity=perplexity, dim=x.shape[1], **params)
     if plan.method == "none":
         return np.zeros((1, n_components), dtype=np.float32)
     if plan.method == "pca":
         points = _pca(x, n_components, random_state)
     elif plan.method == "tsne" and params:
-        points = _sklearn_tsne(x, n_components, random_state, plan.perplexity, params)
+        start = {"init": _scaled_start(init, random_state)} if init is not None else {}
+        points = _sklearn_tsne(x, n_components, random_state, plan.perplexity, {**params, **start})
     elif plan.method == "tsne":
-        points = _tsne(x, n_components, random_state, plan.perplexity)
+        points = _tsne(x, n_components, random_state, plan.perplexity, init=init)
     else:
         points = _umap(x, n_components, random_state, params)
     return np.asarray(points, dtype=np.float32)
@@ -247,11 +262,21 @@ def _initial_points(x: np.ndarray, n_components: int, random_state) -> np.ndarra
     """scikit-learn's t-SNE start: the first principal components scaled to std 1e-4, plus jitter."""
     from sklearn.decomposition import PCA
 
-    rng = np.random.RandomState(random_state)
     usable = min(n_components, x.shape[0], x.shape[1])
     start = np.zeros((len(x), n_components))
     if np.ptp(x, axis=0).max() > 0:
         start[:, :usable] = PCA(n_components=usable, random_state=random_state).fit_transform(x)
+    return _scaled_start(start, random_state)
+
+
+def _scaled_start(points: np.ndarray, random_state) -> np.ndarray:
+    """A t-SNE start from centred ``points``: first column's std scaled to 1e-4, plus jitter.
+
+    Both the principal-component start and a given ``init`` (another map, centred first) go
+    through it, so an initialised run differs from the usual one only in where its points begin.
+    """
+    rng = np.random.RandomState(random_state)
+    start = np.array(points, dtype=np.float64)
     spread = np.std(start[:, 0])
     if spread > 0:
         start *= 1e-4 / spread
@@ -261,7 +286,9 @@ def _initial_points(x: np.ndarray, n_components: int, random_state) -> np.ndarra
     return np.ascontiguousarray(start)
 
 
-def _tsne(x: np.ndarray, n_components: int, random_state, perplexity: float) -> np.ndarray:
+def _tsne(
+    x: np.ndarray, n_components: int, random_state, perplexity: float, *, init: np.ndarray | None = None
+) -> np.ndarray:
     from openTSNE import TSNEEmbedding, affinity
     from openTSNE.nearest_neighbors import PrecomputedNeighbors
 
@@ -278,8 +305,9 @@ def _tsne(x: np.ndarray, n_components: int, random_state, perplexity: float) -> 
         perplexity=perplexity, knn_index=PrecomputedNeighbors(indices, distances), n_jobs=threads
     )
     gradient = {"negative_gradient_method": "fft", "min_num_intervals": 10} if settings["fft"] else {}
+    start = _initial_points(x, n_components, random_state) if init is None else _scaled_start(init, random_state)
     embedding = TSNEEmbedding(
-        _initial_points(x, n_components, random_state),
+        start,
         affinities,
         n_jobs=threads,
         random_state=random_state,

@@ -8,8 +8,12 @@ from ..retrieval.ranking import rank
 from ..validation import check_matrix, check_positive_int
 
 
-def _cosine_neighbours(x: np.ndarray, k: int) -> np.ndarray:
-    """Each row's k nearest other rows by cosine, shape (n, k); memory stays bounded."""
+def cosine_neighbours(x: np.ndarray, k: int) -> np.ndarray:
+    """Each row's ``k`` nearest other rows by cosine, nearest first; shape (n, k), int64.
+
+    Exact (:func:`embedlab.rank`, bounded memory); ties go to the lower row. A row is never its
+    own neighbour, even when another row has the same vector. Expects a checked matrix and k < n.
+    """
     indices, _ = rank(x, x, k=k + 1)
     out = np.empty((len(x), k), dtype=np.int64)
     for i, row in enumerate(indices):
@@ -44,7 +48,7 @@ def neighbour_kept(embeddings, points, *, k: int = 10) -> float:
     if len(x) < 2:
         return float("nan")
     k = min(check_positive_int(k, "k"), len(x) - 1)
-    original = _cosine_neighbours(x, k)
+    original = cosine_neighbours(x, k)
     d = ((y[:, None, :] - y[None, :, :]) ** 2).sum(-1) if len(y) <= 4000 else None
     if d is None:
         from sklearn.neighbors import NearestNeighbors
@@ -79,5 +83,5 @@ def knn_label_agreement(embeddings, labels, *, k: int = 5) -> float:
     if len(x) < 2:
         return float("nan")
     k = min(check_positive_int(k, "k"), len(x) - 1)
-    neighbours = _cosine_neighbours(x, k)
+    neighbours = cosine_neighbours(x, k)
     return float((labels[neighbours] == labels[:, None]).mean())
