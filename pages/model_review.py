@@ -276,6 +276,7 @@ else:
             st.dataframe(wrong, key="review_wrong", hide_index=True)
         else:
             st.caption("Every model that finished put the expected trace first for every query.")
+    ui.storage_section(current)
 
     # ------------------------------------------------------------ save and export
     st.subheader("Record the decision", anchor=False)

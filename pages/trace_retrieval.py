@@ -6,13 +6,13 @@ edits and results live in st.session_state, so nothing is lost on a rerun or a p
 
 import streamlit as st
 
-import embedlab
 from embedlab import seed
 from embedlab.decision import decide
 from embedlab.markup import markdown_literal
 from embedlab.retrieval import figures, traces
 from embedlab.retrieval.evaluation import RetrievalSummary, summary_table
 from ui import common
+from ui import trace_results as results_ui
 from ui import trace_retrieval as ui
 from ui.state import TEMPLATE_KEY, keep_retrieval_figures
 
@@ -110,39 +110,20 @@ if problem:
 
 # ---------------------------------------------------------------- run
 st.subheader("4. Evaluate")
-ready = prepared is not None and bool(models)
-if not models:
-    st.info("Choose at least one model in the sidebar.")
+own = results_ui.own_vectors(prepared, models)
+names = models + ([own.name] if own is not None else [])
+ready = prepared is not None and bool(names)
+if not names:
+    st.info("Choose at least one model in the sidebar (or bring your own vectors).")
 elif prepared is not None:
     st.caption(
-        f"{len(prepared.queries):,} queries against {len(prepared.texts):,} traces with {', '.join(models)}; "
-        "encodings are cached, so after an edit only changed texts are encoded again."
+        f"{len(prepared.queries):,} queries against {len(prepared.texts):,} traces with "
+        f"{markdown_literal(', '.join(names))}; encodings are cached, so after an edit only changed texts are encoded again."
     )
+signature = ui.signature(prepared, k, names, own) if prepared is not None else None
 if st.button("Evaluate", key="retrieval_run", type="primary", disabled=not ready, icon=":material/play_arrow:"):
-    results, errors = {}, {}
-    for model in models:
-        bar = st.progress(0.0, text=f"{model}: loading the model…")
-        try:
-            results[model] = embedlab.evaluate_retrieval(
-                prepared.queries,
-                prepared.texts,
-                prepared.expected,
-                ids=prepared.ids,
-                model=model,
-                k=k,
-                progress=ui.ProgressBar(bar, model, len(prepared.texts), len(prepared.queries)),
-            )
-        except (LookupError, ValueError, TypeError) as error:
-            errors[model] = str(error)
-        except Exception as error:  # a model failing mid-run must not take the page (or other models) down
-            errors[model] = f"{type(error).__name__}: {error}"
-        bar.empty()
-    state["retrieval_runs"] = {
-        "results": results,
-        "errors": errors,
-        "signature": ui.signature(prepared, k, models),
-    }
-    keep_retrieval_figures(results)
+    state["retrieval_runs"] = results_ui.evaluate(prepared, models, own, k, signature)
+    keep_retrieval_figures(state["retrieval_runs"]["results"])
 
 # ---------------------------------------------------------------- results
 runs = state.get("retrieval_runs")
@@ -150,7 +131,7 @@ if runs:
     for model, message in runs["errors"].items():
         st.error(f"{markdown_literal(model)} could not run: {markdown_literal(message)}")
     results = runs["results"]
-    if results and (prepared is None or runs["signature"] != ui.signature(prepared, k, models)):
+    if results and runs["signature"] != signature:
         st.info("The tables, template, k or models changed since these results: press Evaluate to update them.")
     if results:
         st.subheader("Summary")
@@ -190,24 +171,4 @@ if runs:
             st.caption(f"Best here: {markdown_literal(best.model)} ({best.accuracy:.0%} top-1, MRR {best.mrr:.2f}).")
 
         st.subheader("Per query")
-        failing_only = st.toggle("Only queries that miss at top-1", key="retrieval_failing_only")
-        tabs = st.tabs([markdown_literal(name) for name in results])
-        for tab, result in zip(tabs, results.values(), strict=True):
-            with tab:
-                frame = figures.per_query_table(result)
-                if failing_only:
-                    frame = frame[~frame["correct"]]
-                st.dataframe(
-                    frame,
-                    hide_index=True,
-                    column_config=ui.per_query_columns(result.k),
-                    key=f"retrieval_per_query_{result.model}",
-                )
-                st.download_button(
-                    "Per-query results (CSV)",
-                    traces.to_csv(figures.per_query_table(result)),
-                    f"retrieval-{result.model.replace('/', '_')}.csv",
-                    "text/csv",
-                    key=f"retrieval_download_{result.model}",
-                    icon=":material/download:",
-                )
+        results_ui.per_query_tabs(runs)

@@ -132,3 +132,30 @@ def test_write_chooses_the_format_by_suffix(table, tmp_path):
         report.write(table, tmp_path / "r.txt")
     with pytest.raises(ValueError, match="does not exist"):
         report.write(table, tmp_path / "missing" / "r.html")
+
+
+def test_every_export_holds_each_finished_models_storage_table(table):
+    """The dimensions-and-storage tables: JSON holds them whole, HTML and Markdown show each row."""
+    from markdown_it import MarkdownIt
+
+    assert list(table.storage) == ["static-64d", "all-MiniLM-L6-v2"]  # not the model that failed
+    text = report.to_json(table)
+    document = json.loads(text)
+    back = report.from_json(text)
+    rendered = MarkdownIt("commonmark").enable("table").render(report.to_markdown(table)).replace("\u2060", "")
+    page = report.to_html(table)
+    assert "<h2>Dimensions and storage</h2>" in rendered and "<h2>Dimensions and storage</h2>" in page
+    for model, storage in table.storage.items():
+        assert document["storage"][model] == json.loads(json.dumps(storage.to_plain()))
+        pd.testing.assert_frame_equal(back.storage[model].table, storage.table)
+        assert html.escape(storage.headline(), quote=False) in rendered
+        assert html.escape(storage.headline(), quote=True) in page
+    # one row per width × precision, with its bytes per vector (MiniLM: 5 widths, static-64d: 2)
+    right = '<td style="text-align:right">'
+    cells = re.findall(f"<tr>\n{right}(\\d+)</td>\n<td>(float32|int8|binary)</td>\n{right}([\\d,]+)</td>", rendered)
+    expected = [
+        (str(r.dims), r.precision, f"{r.bytes_per_vector:,}")
+        for storage in table.storage.values()
+        for r in storage.table.itertuples()
+    ]
+    assert cells == expected and len(cells) == 6 + 15

@@ -349,3 +349,104 @@ def test_some_rows_skipped_counts_every_one():
     prepared = traces.prepare(at.session_state[TRACES_KEY], at.session_state[QUERIES_KEY])
     assert prepared.skipped_traces == 30 and len(prepared.trace_problems) == traces.MAX_LISTED + 1
     assert any(m.startswith("30 trace rows skipped; the rest are evaluated.") for m in texts(at.warning))
+
+
+# -- vectors brought by the user ---------------------------------------------------------------------
+OWN_NAME = "my <i>MiniLM</i> copy"
+
+
+def own_parquet(texts: list[str], vectors) -> bytes:
+    """A Parquet file as a user would make it: a text column and a list-of-numbers column."""
+    import io
+
+    import pandas as pd
+
+    buffer = io.BytesIO()
+    pd.DataFrame({"text": texts, "embedding": [list(map(float, v)) for v in vectors]}).to_parquet(buffer)
+    return buffer.getvalue()
+
+
+def upload_own(at: AppTest, data: bytes, name: str = OWN_NAME) -> AppTest:
+    at.text_input(key="retrieval_own_name").set_value(name)
+    at.file_uploader(key="retrieval_own_upload").upload("mine.parquet", data, "application/octet-stream").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_own_vectors_evaluate_beside_the_catalog_model_with_its_figures():
+    """The page's own rendered traces and queries, encoded by MiniLM and brought back as a file."""
+    prepared = traces.prepare(traces.trace_table(), traces.query_table())
+    texts_in_file = prepared.texts + prepared.queries
+    at = upload_own(open_page(), own_parquet(texts_in_file, embedlab.encode(texts_in_file)))
+    assert not at.error
+    evaluate(at)
+    figures = at.session_state[FIGURES_KEY]
+    assert list(figures) == [embedlab.DEFAULT_MODEL, OWN_NAME]
+    mine, theirs = figures[OWN_NAME], figures[embedlab.DEFAULT_MODEL]
+    assert (mine.accuracy, mine.accuracy_at_k, mine.mrr, mine.failing) == (
+        theirs.accuracy,
+        theirs.accuracy_at_k,
+        theirs.mrr,
+        theirs.failing,
+    )
+    (summary,) = tables(at, "model")
+    assert summary["model"].tolist() == [embedlab.DEFAULT_MODEL, OWN_NAME]
+    assert summary.drop(columns="model").iloc[0].tolist() == summary.drop(columns="model").iloc[1].tolist()
+    ours, minilm = per_query(at)[1], per_query(at)[0]
+    assert ours[["query", "expected", "top-1", "rank"]].equals(minilm[["query", "expected", "top-1", "rank"]])
+    assert ours["top score"].tolist() == pytest.approx(minilm["top score"].tolist(), abs=1e-6)
+    storage = [d.value for d in at.dataframe if "bytes_per_vector" in d.value.columns]
+    assert storage[1][["dims", "precision", "accuracy"]].equals(storage[0][["dims", "precision", "accuracy"]])
+    # the name is user text: shown literally in the chart's legend
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert [t["name"] for t in spec["data"] if t["type"] == "bar"][1] == "my &lt;i&gt;MiniLM&lt;/i&gt; copy"
+
+
+def test_own_vectors_missing_texts_are_counted_and_nothing_is_lost():
+    prepared = traces.prepare(traces.trace_table(), traces.query_table())
+    at = open_page()
+    edit(at, "queries_editor", edited={1: {"query": "I want to learn how to code in Rust"}})
+    at.run()
+    at = upload_own(at, own_parquet(prepared.texts, embedlab.encode(prepared.texts)), name="traces only")
+    first = "I'm feeling stressed about my job"
+    assert texts(at.error) == [
+        f"3 of the 6 trace and query texts have no vector in “traces only”, e.g. “{first}”: the file must hold "
+        "every trace as the template renders it, and every query, exactly."
+    ]
+    assert at.text_input(key="retrieval_own_name").value == "traces only"
+    assert at.session_state[QUERIES_KEY].loc[1, "query"] == "I want to learn how to code in Rust"
+    evaluate(at)
+    assert list(at.session_state[FIGURES_KEY]) == [embedlab.DEFAULT_MODEL]  # the catalog model still runs
+
+
+@pytest.mark.parametrize("case", ["nan", "ragged", "flat", "huge"])
+def test_a_bad_vectors_file_gets_the_cores_sentence(case, monkeypatch):
+    from embedlab.models import own
+
+    prepared = traces.prepare(traces.trace_table(), traces.query_table())
+    texts_in_file = prepared.texts + prepared.queries
+    vectors = [list(map(float, v)) for v in embedlab.encode(texts_in_file)]
+    if case == "nan":
+        vectors[4][7] = float("nan")
+    elif case == "ragged":
+        vectors[2] = vectors[2][:100]
+    elif case == "huge":
+        monkeypatch.setattr(own, "MAX_BYTES", 1000)
+    import io
+
+    import pandas as pd
+
+    buffer = io.BytesIO()
+    column = [v[0] for v in vectors] if case == "flat" else vectors  # "flat": one number per text (1-D)
+    pd.DataFrame({"text": texts_in_file, "embedding": column}).to_parquet(buffer)
+    data = buffer.getvalue()
+    with pytest.raises(ValueError) as raised:
+        own.read_vectors(data, "mine.parquet", name="mine")
+    sentence = str(raised.value)
+    at = open_page()
+    at.multiselect(key="retrieval_models").set_value(["static-64d"]).run()
+    at = upload_own(at, data, name="mine")
+    assert texts(at.error) == [sentence[:1].upper() + sentence[1:]]
+    assert at.text_input(key="retrieval_own_name").value == "mine"
+    assert at.multiselect(key="retrieval_models").value == ["static-64d"]
+    assert not at.button(key="retrieval_run").disabled

@@ -18,10 +18,11 @@ import streamlit as st
 
 from embedlab import seed
 from embedlab.maps import explore
-from embedlab.markup import markdown_sentence
+from embedlab.markup import markdown_literal, markdown_sentence
 from embedlab.retrieval import traces
 from embedlab.reviewing.results import Review
 from embedlab.reviewing.store import ReviewStore
+from ui import storage_table as storage_view
 from ui.state import trace_data
 
 state = st.session_state
@@ -135,6 +136,24 @@ def display_table(review: Review) -> pd.DataFrame:
     missing = table["load_mb"].isna() & table["encode_mb"].isna()
     shown.loc[missing, "mem MB"] = float("nan")
     return shown
+
+
+def storage_section(review: Review) -> None:
+    """Per candidate model, what its vectors keep truncated and quantised, on the review's traces."""
+    finished = (review.table["status"] == "ok").any()
+    with st.expander("Dimensions and storage: smaller vectors, and what they keep", icon=":material/compress:"):
+        if not review.storage:
+            st.caption(
+                "This review has no storage tables: it was saved before they existed, or no model finished. "
+                "Run it again to see them."
+                if finished
+                else "No model finished, so there is nothing to compare."
+            )
+            return
+        tabs = st.tabs([markdown_literal(model) for model in review.storage])
+        for tab, (model, table) in zip(tabs, review.storage.items(), strict=True):
+            with tab:
+                storage_view.show(table, key=f"review_storage_{model}")
 
 
 def column_config(k) -> dict:

@@ -6,7 +6,7 @@ State kept in ``st.session_state`` (one home per kind):
 
 * ``<kind>_base``: the table the editor starts from (changes only on upload, paste or reset);
 * ``<kind>_editor``: Streamlit's own edit state of the ``st.data_editor``;
-* ``retrieval_runs``: the last evaluation (results per model, what they were computed from).
+* ``retrieval_runs``: the last evaluation (kept by :mod:`ui.trace_results`, which describes it).
 
 What other pages read — the tables as the user last left them, the template and the last
 evaluation's figures — lives under the keys of :mod:`ui.state`, which is how they read it.
@@ -191,10 +191,12 @@ def problems_box(problems: list[str], what: str, skipped: int, *, evaluated: boo
 
 
 # -- running -----------------------------------------------------------------------------------
-def signature(prepared: traces.Prepared, k: int, models: list[str]) -> str:
-    """Identifies what a result was computed from, to tell when it is out of date."""
+def signature(prepared: traces.Prepared, k: int, models: list[str], own=None) -> str:
+    """Identifies what a result was computed from, to tell when it is out of date (``own``: the
+    user's vectors, by their contents' digest)."""
     payload = json.dumps([prepared.texts, prepared.ids, prepared.queries, list(map(str, prepared.expected)), k])
-    return hashlib.sha256(payload.encode("utf-8", "surrogatepass")).hexdigest() + "|" + ",".join(models)
+    mine = f"|{own.digest}" if own is not None else ""
+    return hashlib.sha256(payload.encode("utf-8", "surrogatepass")).hexdigest() + "|" + ",".join(models) + mine
 
 
 @dataclass

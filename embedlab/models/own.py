@@ -119,7 +119,8 @@ def _check_size(data: bytes, filename: str) -> None:
         raise TypeError(f"data must be bytes, got {type(data).__name__}.")
     if len(data) > MAX_BYTES:
         raise ValueError(
-            f"{filename} is {len(data) / 2**20:,.0f} MB; embedlab reads vector files of at most {MAX_BYTES // 2**20} MB."
+            f"{filename} is {len(data) / 2**20:,.1f} MB; embedlab reads vector files of at most "
+            f"{MAX_BYTES / 2**20:,.1f} MB."
         )
 
 

@@ -1,10 +1,14 @@
 """A review as plain JSON-ready data and back: the document the store saves and the JSON report holds.
 
-The document's shape is the one embedlab has always written (``format`` "embedlab.review",
-``version`` 1): ``rows`` (one dict per model, :data:`~embedlab.reviewing.results.COLUMNS`),
-``machine``, ``settings``, ``fingerprint``, ``versions``, ``retrieval``, ``clusters``,
-``framework``, ``baseline``, ``times``, ``stopped``, and for a saved review ``review_id``,
-``name``, ``notes``, ``decision`` (the reviewer's words) and ``created``.
+The document (``format`` "embedlab.review", ``version`` 2): ``rows`` (one dict per model,
+:data:`~embedlab.reviewing.results.COLUMNS`), ``machine``, ``settings``, ``fingerprint``,
+``versions``, ``retrieval``, ``storage``, ``clusters``, ``framework``, ``baseline``, ``times``,
+``stopped``, and for a saved review ``review_id``, ``name``, ``notes``, ``decision`` (the
+reviewer's words) and ``created``.
+
+Versions: 1 had no ``storage``; 2 adds it (per model, a
+:meth:`~embedlab.retrieval.storage.StorageTable.to_plain` table). Version 1 documents still open,
+with no storage tables.
 
 ``framework`` keeps the keys older readers know (recommended, baseline, upgrade, reasons,
 verdicts, threshold) and adds the rule's structured fields (suggestion, good_enough, fastest,
@@ -22,13 +26,14 @@ import pandas as pd
 from .. import seed
 from ..benchmarking.results import plain
 from ..decision import Decision
+from ..retrieval.storage import StorageTable
 from .results import COLUMNS, Review, decide_table, typed
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "digest", "expected_plain", "framework", "from_document", "to_document"]
 
 #: The ``format`` field of a review document, and its version.
 FORMAT = "embedlab.review"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 def expected_plain(value):
@@ -82,6 +87,7 @@ def to_document(review: Review) -> dict:
                 "fingerprint": review.fingerprint,
                 "versions": review.versions,
                 "retrieval": review.retrieval,
+                "storage": {model: table.to_plain() for model, table in review.storage.items()},
                 "clusters": review.clusters,
                 "framework": framework(review.decision),
                 "baseline": review.baseline,
@@ -114,7 +120,9 @@ def from_document(document: dict) -> Review:
         raise ValueError("this is not an embedlab review document (its format field is missing or different).")
     version = document.get("version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise ValueError(f"this review document has version {version!r}; this embedlab reads version {FORMAT_VERSION}.")
+        raise ValueError(
+            f"this review document has version {version!r}; this embedlab reads versions 1 to {FORMAT_VERSION}."
+        )
     rows = document.get("rows")
     if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
         raise ValueError("this review document has no rows list.")
@@ -136,6 +144,7 @@ def from_document(document: dict) -> Review:
         fingerprint=_dict(document, "fingerprint"),
         versions=_dict(document, "versions"),
         retrieval=retrieval,
+        storage={str(model): StorageTable.from_plain(data) for model, data in _dict(document, "storage").items()},
         clusters=_dict(document, "clusters"),
         baseline=baseline,
         times=_dict(document, "times"),

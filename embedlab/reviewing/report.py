@@ -4,6 +4,7 @@
   Content-Security-Policy forbids fetching anything; every piece of user text (name, notes,
   decision, model names, queries) is escaped, so markup in it shows literally.
 * :func:`to_markdown` — for a pull request or a wiki: the table, the decision and its reasons.
+* both with each model's dimensions-and-storage table (:mod:`~embedlab.reviewing.storage_report`).
 * :func:`to_json` — every figure and detail; :func:`from_json` reads it back.
 
 Each takes the :class:`~embedlab.reviewing.results.Review` that :func:`embedlab.review` returns,
@@ -24,6 +25,7 @@ from ..markup import markdown_literal
 from ..storage.files import write_text_atomic
 from .document import from_document, to_document
 from .results import Review
+from .storage_report import storage_html, storage_markdown
 
 __all__ = ["from_json", "to_html", "to_json", "to_markdown", "write"]
 
@@ -230,6 +232,7 @@ def to_html(review: Review, *, name: str | None = None, notes: str | None = None
         "on the labelled sentences.</p>"
     )
     parts.append(_wrong_traces_html(review))
+    parts.append(storage_html(review))
     parts.append("<h2>Data and settings</h2>")
     parts.append(_definition_list(_settings_lines(settings, fingerprint)))
     parts.append("<h2>Models</h2>")
@@ -371,6 +374,7 @@ def to_markdown(
                 )
     if wrong:
         out += ["## Queries that return wrong traces", "", *wrong, ""]
+    out += storage_markdown(review)
     out += ["## Data and settings", ""]
     out += [f"- **{markdown_literal(a)}:** {markdown_literal(b)}" for a, b in _settings_lines(settings, fingerprint)]
     out += [f"- **Machine:** {markdown_literal(describe(review.machine))}", ""]

@@ -17,6 +17,7 @@ import pandas as pd
 
 from .. import seed
 from ..decision import Candidate, Decision, decide
+from ..retrieval.storage import StorageTable
 
 __all__ = ["COLUMNS", "Review", "ReviewSettings", "decide_table", "pareto_front", "typed"]
 
@@ -90,6 +91,10 @@ class Review:
         Per model: where its weights come from (see :func:`embedlab.reviewing.run.model_version`).
     retrieval : dict
         Per model: ``accuracy_at`` ({"1": …, "3": …}), ``failing`` (queries) and ``per_query``.
+    storage : dict of str to StorageTable
+        Per model: accuracy@1 and MRR@10 of its vectors truncated and quantised on the review's
+        traces, with the storage each needs (:func:`embedlab.retrieval.storage.storage_table`);
+        {} for reviews saved before it existed.
     clusters : dict
         Label chance level of the labelled sentences ({} without them).
     decision : embedlab.decision.Decision
@@ -111,6 +116,7 @@ class Review:
     fingerprint: dict = field(default_factory=dict)
     versions: dict = field(default_factory=dict)
     retrieval: dict = field(default_factory=dict)
+    storage: dict[str, StorageTable] = field(default_factory=dict)
     clusters: dict = field(default_factory=dict)
     baseline: str | None = None
     times: dict = field(default_factory=dict)

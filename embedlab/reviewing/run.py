@@ -4,7 +4,8 @@
 pages make, through the same core functions, so its figures are theirs:
 
 * speed — :func:`embedlab.benchmark` on the benchmark corpus (fresh load, warm-up, repeats);
-* retrieval quality — :func:`embedlab.evaluate_retrieval` on the traces and test queries;
+* retrieval quality — :func:`embedlab.evaluate_retrieval` on the traces and test queries, and
+  what truncated and quantised vectors keep of it (:func:`~embedlab.retrieval.storage.storage_table`);
 * cluster quality (when labelled sentences are given) — :func:`embedlab.silhouette` and
   :func:`embedlab.knn_label_agreement` on their embeddings, as the Space Explorer scores them.
 
@@ -122,7 +123,8 @@ def review(
         (cannot load, fails to encode) has ``status`` "failed" and ``error`` says why; the
         others still run. Also ``machine``, ``settings``, ``fingerprint`` (of the data),
         ``versions`` (per model), ``retrieval`` (per model: accuracy at 1/3/5/10/k and the
-        per-query results), ``clusters`` (label chance level), ``decision`` (the lesson's rule,
+        per-query results), ``storage`` (per model: a StorageTable of its vectors truncated
+        and quantised), ``clusters`` (label chance level), ``decision`` (the lesson's rule,
         :func:`embedlab.decision.decide`), ``baseline``, ``times`` and ``stopped``.
 
     Raises
@@ -170,6 +172,7 @@ class _Run(ModelRun[Review]):
         self.machine: dict = {}
         self.times: dict[str, list[float]] = {}
         self.retrieval: dict[str, dict] = {}
+        self.storage: dict = {}
         self.versions: dict[str, dict] = {}
         stages = ["speed", "retrieval"] + (["clusters"] if data.sentences is not None else [])
         total = sum(_WEIGHTS[s] for s in stages)
@@ -201,6 +204,7 @@ class _Run(ModelRun[Review]):
             fingerprint=self._fingerprint(),
             versions={m: dict(v) for m, v in self.versions.items()},
             retrieval={m: dict(v) for m, v in self.retrieval.items()},
+            storage=dict(self.storage),
             clusters=self.data.clusters_info(self.settings.label_k),
             baseline=used,
             times={m: list(t) for m, t in self.times.items()},
@@ -320,6 +324,7 @@ class _Run(ModelRun[Review]):
     def _retrieval(self, name: str, row: dict) -> None:
         from ..models.catalog import load_model
         from ..retrieval.evaluation import evaluate_retrieval
+        from ..retrieval.storage import storage_for
 
         embedder = load_model(name)
         self.versions[name]["embedder"] = getattr(embedder, "cache_key", "")
@@ -355,6 +360,10 @@ class _Run(ModelRun[Review]):
                 for r in per_query.itertuples(index=False)
             ],
         }
+        # the same vectors (from the embedding cache), truncated and quantised: what smaller storage keeps
+        self.storage[name] = storage_for(
+            d.queries, d.traces, d.expected, ids=d.ids, model=embedder, batch_size=self.settings.batch_size
+        )
 
     def _clusters(self, name: str, row: dict) -> None:
         from ..maps.quality import knn_label_agreement, silhouette
