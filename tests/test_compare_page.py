@@ -328,7 +328,7 @@ def with_nan() -> bytes:
         (
             "huge.npy",
             lambda: npy(np.ones((16, 20_000), dtype=np.float32)),
-            "embedlab reads vector files of at most 1 MB",
+            "embedlab reads vector files of at most 1.0 MB",
         ),
     ],
 )
