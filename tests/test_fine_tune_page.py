@@ -122,7 +122,7 @@ def test_pairs_from_the_trace_retrieval_page_need_ten():
         ("just a line without a separator\n" + pasted(PAIRS[:12]), "Line 1 has no separator"),
         (pasted(PAIRS[:5]), "at least 10 distinct pairs"),
         (pasted(PAIRS[:12]) + f"\n{PAIRS[0][0]} | another document", "has two different positives"),
-        (pasted(PAIRS[:9]) + "\n | an empty query", "Line 10 has no separator"),
+        (pasted(PAIRS[:9]) + "\n | an empty query", "Pair 10's query is empty"),
     ],
 )
 def test_bad_pasted_pairs_get_one_sentence_and_keep_the_text(text, message):
