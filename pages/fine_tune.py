@@ -28,10 +28,10 @@ st.caption(
 )
 common.cache_notices()
 if runs.interrupted("tune") is not None:
-    ui.flash("warning", "The fine-tune was stopped: nothing was saved, and no model was added.")
+    common.flash("tune", "warning", "The fine-tune was stopped: nothing was saved, and no model was added.")
 if runs.interrupted("distil") is not None:
-    ui.flash("warning", "The distillation was stopped: nothing was saved.")
-ui.show_flash()
+    common.flash("tune", "warning", "The distillation was stopped: nothing was saved.")
+common.show_flash("tune")
 
 # ---------------------------------------------------------------- 1. pairs
 st.subheader("1. Your pairs")
@@ -235,7 +235,8 @@ if result is not None:
         use, where = st.columns([1, 3])
         if use.button("Use it on every page", key="tune_use", icon=":material/done_all:"):
             ui.use_everywhere(result.model_name)
-            ui.flash(
+            common.flash(
+                "tune",
                 "success",
                 f"{markdown_literal(result.model_name)} is now chosen in the Space Explorer and added to Trace "
                 "Retrieval, Speed Benchmark and Model Review.",
@@ -251,7 +252,9 @@ if result is not None:
             st.error(markdown_sentence(error))
         else:
             common.catalog.clear()
-            ui.flash("info", f"{markdown_literal(result.model_name)} was kept although its held-out MRR dropped.")
+            common.flash(
+                "tune", "info", f"{markdown_literal(result.model_name)} was kept although its held-out MRR dropped."
+            )
             state["tune_result"] = None
             st.rerun()
 
@@ -333,5 +336,5 @@ else:
             st.error(markdown_sentence(error))
         else:
             common.catalog.clear()
-            ui.flash("info", f"{markdown_literal(chosen)} was deleted.")
+            common.flash("tune", "info", f"{markdown_literal(chosen)} was deleted.")
             st.rerun()

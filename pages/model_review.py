@@ -31,12 +31,13 @@ def keep_interrupted_run() -> None:
         return
     finished = cut.partial
     if finished is None or finished.table.empty:
-        ui.flash("warning", "The review was stopped before any model finished.")
+        common.flash("review", "warning", "The review was stopped before any model finished.")
         return
     state["review_current"] = finished.with_stopped()
     ui.forget_link()
     done = int((finished.table["status"] == "ok").sum())
-    ui.flash(
+    common.flash(
+        "review",
         "warning",
         f"The review was stopped: {done} model(s) finished and are compared; a model cut short is marked “stopped”.",
     )
@@ -55,7 +56,7 @@ for notice in ui.store().notices:
 keep_interrupted_run()
 ui.open_from_link()
 ui.apply_pending_form()
-ui.show_flash()
+common.show_flash("review")
 
 # ---------------------------------------------------------------- candidates and data
 with st.expander("**1. Candidates and review data**", expanded="review_current" not in state, icon=":material/tune:"):
@@ -323,7 +324,11 @@ else:
             st.error(markdown_sentence(error.args[0] if error.args else error))
         else:
             if ui.open_saved(review_id):
-                ui.flash("success", f"{'Updated' if update else 'Saved as'} review #{review_id}; its link is below.")
+                common.flash(
+                    "review",
+                    "success",
+                    f"{'Updated' if update else 'Saved as'} review #{review_id}; its link is below.",
+                )
                 st.rerun()
 
     meta = {"name": name.strip() or current.name or "Model review", "notes": notes, "decision": decision_text}
@@ -390,7 +395,7 @@ with actions.popover("Delete", icon=":material/delete:", key="review_delete_menu
         if shown is not None and shown.review_id == chosen:
             state["review_current"] = shown.unsaved()
             ui.forget_link()
-        ui.flash("success", f"Deleted review #{chosen}.")
+        common.flash("review", "success", f"Deleted review #{chosen}.")
         st.rerun()
 
 if len(labels) >= 2:

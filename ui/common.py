@@ -84,6 +84,19 @@ def models_picker(
     return chosen
 
 
+def flash(prefix: str, level: str, text: str) -> None:
+    """Show ``text`` once, after the next rerun of the page whose state-key prefix is ``prefix``
+    (a click that saved, deleted or was stopped reruns the page; the message survives that rerun)."""
+    st.session_state[f"{prefix}_flash"] = (level, text)
+
+
+def show_flash(prefix: str) -> None:
+    """Draw the page's pending :func:`flash` message, if any (``level``: success, info, warning, error)."""
+    level, text = st.session_state.pop(f"{prefix}_flash", (None, None))
+    if text:
+        {"success": st.success, "warning": st.warning, "error": st.error, "info": st.info}[level](text)
+
+
 def cache_notices() -> None:
     """Show, once per session, any notice the embedding cache raised when it opened (e.g. set aside)."""
     for notice in embedlab.embedding_cache().notices:

@@ -70,14 +70,3 @@ def use_everywhere(name: str) -> None:
     for key in SINGLE_PICKERS:
         state[f"_kept_{key}"] = name
         state.pop(key, None)
-
-
-def flash(kind: str, text: str) -> None:
-    """A message shown once on the next run of the page (after a click that reruns it)."""
-    state["tune_flash"] = (kind, text)
-
-
-def show_flash() -> None:
-    kind, text = state.pop("tune_flash", (None, None))
-    if kind is not None:
-        getattr(st, kind)(text)

@@ -7,7 +7,7 @@ State kept in ``st.session_state``:
   :func:`embedlab.review` returned, or one reopened from the store, whose ``review_id`` is set);
 * ``review_running`` / ``review_partial``: a run in progress and what finished so far (kept by
   :mod:`ui.runs`), so a Stop (or any click while it runs) keeps the finished models;
-* ``review_flash``: a message to show once after a rerun (saved, deleted, stopped);
+* ``review_flash``: a message to show once after a rerun (saved, deleted, stopped; see ``ui.common.flash``);
 * ``review_link_seen``: the ``?review=`` id already handled, so it is opened once per link.
 """
 
@@ -48,17 +48,6 @@ SENTENCE_SOURCES = {
 @st.cache_resource(show_spinner=False)
 def store() -> ReviewStore:
     return ReviewStore()
-
-
-def flash(level: str, text: str) -> None:
-    """Show ``text`` once, after the next rerun."""
-    state["review_flash"] = (level, text)
-
-
-def show_flash() -> None:
-    level, text = state.pop("review_flash", (None, None))
-    if text:
-        {"success": st.success, "warning": st.warning, "error": st.error, "info": st.info}[level](text)
 
 
 # -- review data ------------------------------------------------------------------------------------
