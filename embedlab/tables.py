@@ -133,13 +133,34 @@ def _read_text_table(text: str, kind: str, filename: str):
         value = json.loads(text)
     except json.JSONDecodeError as error:
         raise ValueError(f"{filename} is not valid JSON ({error.msg} at line {error.lineno}).") from None
-    if isinstance(value, dict) and len(value) == 1 and isinstance(next(iter(value.values())), list):
-        value = next(iter(value.values()))  # {"rows": [...]} — a list under one key
+    if isinstance(value, dict):
+        inner = next(iter(value.values()), None) if len(value) == 1 else None
+        if not (isinstance(inner, list) and inner and all(isinstance(row, dict) for row in inner)):
+            raise ValueError(
+                f"{filename} holds a JSON object; it must hold a JSON list of objects, one per row: "
+                '[{"text": "…"}, {"text": "…"}].'
+            )
+        value = inner  # {"rows": [{...}, ...]}: the rows under one key
     if not isinstance(value, list):
-        raise ValueError(f"{filename} must hold a JSON list of objects, got a JSON {type(value).__name__}.")
-    if value and not all(isinstance(row, dict) for row in value):
-        raise ValueError(f"{filename} must hold a JSON list of objects (one per row); some items are not objects.")
+        raise ValueError(f"{filename} must hold a JSON list of objects, got a JSON {json_type(value)}.")
+    for number, row in enumerate(value[: MAX_ROWS + 1], start=1):
+        if not isinstance(row, dict):
+            raise ValueError(
+                f"{filename} must hold a JSON list of objects (one per row); some items are not objects: "
+                f"item {number} is a JSON {json_type(row)}."
+            )
     return pd.DataFrame(value[: MAX_ROWS + 1])
+
+
+def json_type(value) -> str:
+    """JSON's name for a parsed value's type: object, array, string, number, boolean or null."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    return {dict: "object", list: "array", str: "string"}.get(type(value), type(value).__name__)
 
 
 def _json_row(line: str, where: str) -> dict:
@@ -148,7 +169,7 @@ def _json_row(line: str, where: str) -> dict:
     except json.JSONDecodeError as error:
         raise ValueError(f"{where} is not valid JSON ({error.msg}).") from None
     if not isinstance(value, dict):
-        raise ValueError(f"{where} must be a JSON object, got a JSON {type(value).__name__}.")
+        raise ValueError(f"{where} must be a JSON object, got a JSON {json_type(value)}.")
     return value
 
 

@@ -11,6 +11,7 @@ from functools import partial
 import streamlit as st
 
 from embedlab import seed
+from embedlab.formatting import count
 from embedlab.markup import markdown_literal, markdown_sentence
 from embedlab.reviewing.figures import quality_figure, speed_figure, tradeoff_figure
 from embedlab.reviewing.report import to_html, to_json, to_markdown
@@ -111,14 +112,19 @@ with st.expander("**1. Candidates and review data**", expanded="review_current" 
         )
         retrieval, retrieval_problem = None, None
         try:
-            retrieval, description, skipped = ui.retrieval_data(retrieval_source)
+            retrieval, description, prepared = ui.retrieval_data(retrieval_source)
         except ValueError as error:
             retrieval_problem = str(error)
             st.error(markdown_sentence(error))
         else:
             st.caption(description + ("" if "page" in sources else " Edit your own on the Trace Retrieval page."))
+            skipped = [
+                count(n, f"{what} row")
+                for n, what in ((prepared.skipped_traces, "trace"), (prepared.skipped_queries, "query"))
+                if n
+            ]
             if skipped:
-                st.warning(f"{len(skipped)} row(s) skipped: " + markdown_literal(" ".join(skipped[:3])))
+                st.warning(f"{' and '.join(skipped)} skipped: " + markdown_literal(" ".join(prepared.problems[:3])))
         corpus_source = st.radio(
             "Benchmark corpus",
             list(ui.CORPUS_SOURCES),

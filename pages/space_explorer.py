@@ -8,6 +8,7 @@ model's map ("Compare with") and vectors brought from elsewhere are drawn by ui/
 import streamlit as st
 
 import embedlab
+from embedlab.formatting import count
 from embedlab.maps import arithmetic, explore, figures, neighbourhood
 from embedlab.maps.compare import DEFAULT_ALIGNMENT
 from embedlab.markup import markdown_literal
@@ -30,61 +31,70 @@ st.caption(
 common.cache_notices()
 
 # ---------------------------------------------------------------- input
-source = st.radio(
-    "Sentences from",
-    ["paste", "upload"],
-    format_func={"paste": "Pasted lines", "upload": "An uploaded file"}.get,
-    key=ui.key("source"),
-    horizontal=True,
-    persist_state="session",
+# Folded once a map is on show, so the map is in the first screen (1400×1000) and not below the fold.
+input_box = st.expander(
+    "Your sentences: paste them or upload a table",
+    expanded=ui.RESULT not in state and bool(state.get(ui.TRIED)),
+    icon=":material/edit_note:",
 )
-sentences, input_error = None, None
-if source == "paste":
-    text = st.text_area(
-        "Sentences: one per line, optionally with a label before a | (Animals | The cat sits on the mat)",
-        ui.DEFAULT_TEXT,
-        key=ui.key("sentences"),
-        height=200,
+with input_box:
+    source = st.radio(
+        "Sentences from",
+        ["paste", "upload"],
+        format_func={"paste": "Pasted lines", "upload": "An uploaded file"}.get,
+        key=ui.key("source"),
+        horizontal=True,
         persist_state="session",
     )
-    try:
-        sentences = explore.from_lines(text)
-    except ValueError as error:
-        input_error = str(error)
-else:
-    upload = st.file_uploader(
-        "A CSV, TSV, JSON (a list of objects), JSONL or Parquet file", type=list(TABLE_TYPES), key=ui.key("upload")
-    )
-    if upload is None:
-        input_error = "Upload a file, then pick the column that holds the sentences."
-    else:
+    sentences, input_error = None, None
+    if source == "paste":
+        text = st.text_area(
+            "Sentences: one per line, optionally with a label before a | (Animals | The cat sits on the mat)",
+            ui.DEFAULT_TEXT,
+            key=ui.key("sentences"),
+            height=200,
+            persist_state="session",
+        )
         try:
-            frame = ui.read_upload(upload.getvalue(), upload.name)
+            sentences = explore.from_lines(text)
         except ValueError as error:
             input_error = str(error)
+    else:
+        upload = st.file_uploader(
+            f"A CSV, TSV, JSON (a list of objects), JSONL or Parquet file of up to {ui.UPLOAD_LIMIT_MB:,} MB",
+            type=list(TABLE_TYPES),
+            key=ui.key("upload"),
+        )
+        if upload is None:
+            input_error = "Upload a file, then pick the column that holds the sentences."
         else:
-            candidates = explore.text_like_columns(frame)
-            if not candidates:
-                input_error = (
-                    f"{upload.name} has no column of text (its columns: {', '.join(map(str, frame.columns[:8]))}); "
-                    "upload a table with one sentence per row."
-                )
+            try:
+                frame = ui.read_upload(upload.getvalue(), upload.name)
+            except ValueError as error:
+                input_error = str(error)
             else:
-                left, right = st.columns(2)
-                text_column = left.selectbox("Text column", candidates, key=ui.key("text_column"))
-                others = ["(none)"] + [c for c in frame.columns if c != text_column]
-                label_column = right.selectbox(
-                    "Label column (optional)",
-                    others,
-                    key=ui.key("label_column"),
-                    help="Colours the map and scores clusters.",
-                )
-                try:
-                    sentences = explore.from_table(
-                        frame, text_column, None if label_column == "(none)" else label_column
+                candidates = explore.text_like_columns(frame)
+                if not candidates:
+                    input_error = (
+                        f"{upload.name} has no column of text (its columns: {', '.join(map(str, frame.columns[:8]))}); "
+                        "upload a table with one sentence per row."
                     )
-                except ValueError as error:
-                    input_error = str(error)
+                else:
+                    left, right = st.columns(2)
+                    text_column = left.selectbox("Text column", candidates, key=ui.key("text_column"))
+                    others = ["(none)"] + [c for c in frame.columns if c != text_column]
+                    label_column = right.selectbox(
+                        "Label column (optional)",
+                        others,
+                        key=ui.key("label_column"),
+                        help="Colours the map and scores clusters.",
+                    )
+                    try:
+                        sentences = explore.from_table(
+                            frame, text_column, None if label_column == "(none)" else label_column
+                        )
+                    except ValueError as error:
+                        input_error = str(error)
 
 own, own_model = compare_ui.own_vectors(sentences)
 
@@ -167,8 +177,8 @@ if sentences is not None:
         len(sentences), method, n_components=int(n_components), perplexity=float(perplexity)
     )
     info_col.caption(
-        f"{len(sentences):,} sentences"
-        + (f" in {n_labels} labels" if n_labels else " (no labels)")
+        count(len(sentences), "sentence")
+        + (f" in {count(n_labels, 'label')}" if n_labels else " (no labels)")
         + f" · {ui.describe_plan(plan)} · limit {explore.MAX_SENTENCES:,} sentences per map"
     )
     for note in sentences.notes:
@@ -188,12 +198,15 @@ if (go or first_visit) and sentences is not None:
         if previous is None or previous.key != drawn.key:
             ui.forget_picks()
         if previous is not None and (previous.labels is None) != (drawn.labels is None):
-            state.pop(ui.key("color_by"), None)  # labels came or went: colour by them when there are some
+            # labels came or went: colour by them when there are some (set, not deleted: the browser is told)
+            state[ui.key("color_by")] = "label" if drawn.labels else "clusters" if len(drawn) >= 3 else "none"
         state[ui.RESULT] = drawn
         compare_ui.draw(drawn, second, alignment)
     except embedlab.ModelUnavailable as error:
         kept = " The map below is the last one drawn." if ui.RESULT in state else ""
-        st.error(f"{model} cannot run here: {error}.{kept}")
+        # the sidebar's picker already says why a catalog model cannot run: not said twice
+        why = "why is said under the model in the sidebar" if common.unavailable(model) else str(error)
+        st.error(markdown_literal(f"{model} cannot run here: {why}.{kept}"))
     except (ValueError, TypeError, MemoryError) as error:
         st.error(markdown_literal(f"The map could not be drawn: {error}"))
     except Exception as error:  # the page must survive whatever a model or library raises
@@ -284,6 +297,7 @@ if compared is not None:
         look |= {"values": compared.overlap, "value_title": "neighbours shared", "value_range": (0.0, 1.0)}
 map_col, quality_col = st.columns([3, 1], gap="medium") if compared is None else (st.container(), None)
 with map_col:
+    chart_box = st.container()  # the map first, the search under it: the map stays in the first screen
     query = st.text_input(
         "Search: type any sentence to see its neighbours and where it would land",
         key=ui.key("query"),
@@ -298,20 +312,21 @@ with map_col:
         title=result.title(),
         axis_name=result.axis_name,
         query=searched.star if searched else None,
-        height=620 if compared is None else 540,
+        height=600 if compared is None else 540,
         **look,
     )
-    if compared is None:
-        st.plotly_chart(
-            figure,
-            key=ui.key("map"),
-            on_select=ui.remember_selection,
-            selection_mode=("points", "box", "lasso"),
-            config={"displaylogo": False},
-            alt=f"Map of {n:,} sentences: {ui.describe_plan(result.plan)} of {result.model} embeddings.",
-        )
-    else:
-        compare_ui.show_maps(compared, figure, look, height=540)
+    with chart_box:
+        if compared is None:
+            st.plotly_chart(
+                figure,
+                key=ui.key("map"),
+                on_select=ui.remember_selection,
+                selection_mode=("points", "box", "lasso"),
+                config={"displaylogo": False},
+                alt=f"Map of {n:,} sentences: {ui.describe_plan(result.plan)} of {result.model} embeddings.",
+            )
+        else:
+            compare_ui.show_maps(compared, figure, look, height=540)
     how = "Click a point, or drag a box or lasso, to see its nearest neighbours below."
     if result.settings.n_components == 3:
         how = "Drag to rotate; pick a sentence below to see its nearest neighbours."
@@ -369,7 +384,7 @@ with left:
         st.container(key=ui.key("neighbours")).dataframe(
             neighbourhood.neighbour_table(result, k=k, row=first),
             hide_index=True,
-            column_config={"cosine": st.column_config.NumberColumn(format="%.3f")},
+            column_config=ui.NEIGHBOUR_COLUMNS,
             key=ui.key("neighbours_table"),
         )
 with right:
@@ -381,7 +396,7 @@ with right:
         st.container(key=ui.key("search_results")).dataframe(
             searched.neighbours,
             hide_index=True,
-            column_config={"cosine": st.column_config.NumberColumn(format="%.3f")},
+            column_config=ui.NEIGHBOUR_COLUMNS,
             key=ui.key("search_table"),
         )
 

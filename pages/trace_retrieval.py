@@ -8,6 +8,7 @@ import streamlit as st
 
 from embedlab import seed
 from embedlab.decision import decide
+from embedlab.formatting import percent
 from embedlab.markup import markdown_literal
 from embedlab.retrieval import figures, traces
 from embedlab.retrieval.evaluation import RetrievalSummary, summary_table
@@ -129,7 +130,9 @@ if st.button("Evaluate", key="retrieval_run", type="primary", disabled=not ready
 runs = state.get("retrieval_runs")
 if runs:
     for model, message in runs["errors"].items():
-        st.error(f"{markdown_literal(model)} could not run: {markdown_literal(message)}")
+        if common.unavailable(model):  # the sidebar's picker says why: not said twice
+            message = "why is said under the models in the sidebar"
+        st.error(f"{markdown_literal(model)} could not run: {markdown_literal(message)}.".replace("..", "."))
     results = runs["results"]
     if results and runs["signature"] != signature:
         st.info("The tables, template, k or models changed since these results: press Evaluate to update them.")
@@ -137,7 +140,7 @@ if runs:
         st.subheader("Summary")
         summary = summary_table(results)
         st.dataframe(
-            summary,
+            ui.shown_summary(summary),
             hide_index=True,
             key="retrieval_summary",
             column_config={**ui.SUMMARY_COLUMNS, **ui.metric_columns(summary)},
@@ -168,7 +171,9 @@ if runs:
         st.markdown(markdown_literal(decision.rule))
         if len(results) > 1 and decision.best_quality:
             best = results[decision.best_quality]
-            st.caption(f"Best here: {markdown_literal(best.model)} ({best.accuracy:.0%} top-1, MRR {best.mrr:.2f}).")
+            st.caption(
+                f"Best here: {markdown_literal(best.model)} ({percent(best.accuracy)} top-1, MRR {percent(best.mrr)})."
+            )
 
         st.subheader("Per query")
         results_ui.per_query_tabs(runs)

@@ -35,6 +35,8 @@ def wait_for_map(page, n_points: int):
 def paste(page, text: str) -> None:
     """Put ``text`` in the sentences box as a paste would (one input event), then leave the box."""
     box = page.locator(".st-key-space_sentences textarea")
+    if not box.is_visible():  # folded under "Your sentences" once a map is on show (issue #13 item 15)
+        page.get_by_text("Your sentences: paste them or upload a table").click()
     box.focus()
     box.evaluate(
         """(el, value) => {

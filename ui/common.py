@@ -19,6 +19,12 @@ def model_label(info: embedlab.ModelInfo) -> str:
     return label if info.available else f"{label} — unavailable"
 
 
+def unavailable(name: str) -> bool:
+    """Whether ``name`` is a catalog model that cannot run here (its picker says why)."""
+    info = next((m for m in catalog() if m.name == name), None)
+    return info is not None and not info.available
+
+
 def _keep(key: str, names: list[str]) -> None:
     """Carry a widget's value across page switches (Streamlit drops state of widgets not drawn).
 

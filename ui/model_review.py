@@ -17,6 +17,7 @@ import pandas as pd
 import streamlit as st
 
 from embedlab import seed
+from embedlab.formatting import PERCENT_FORMAT, percent_value
 from embedlab.maps import explore
 from embedlab.markup import markdown_literal, markdown_sentence
 from embedlab.retrieval import traces
@@ -55,8 +56,9 @@ def has_trace_page_data() -> bool:
     return trace_data() is not None
 
 
-def retrieval_data(source: str) -> tuple[dict, str, list[str]]:
-    """``(kwargs for review(), a one-line description, row problems)`` for the chosen source.
+def retrieval_data(source: str) -> tuple[dict, str, traces.Prepared]:
+    """``(kwargs for review(), a one-line description, the prepared tables)`` for the chosen source
+    (``skipped_traces``, ``skipped_queries`` and ``problems`` say which rows were left out).
 
     Raises ValueError (one sentence) when the Trace Retrieval page's tables cannot be used.
     """
@@ -69,7 +71,7 @@ def retrieval_data(source: str) -> tuple[dict, str, list[str]]:
         where = "from the lesson"
     data = {"traces": prepared.texts, "ids": prepared.ids, "queries": prepared.queries, "expected": prepared.expected}
     text = f"{len(prepared.queries):,} queries against {len(prepared.texts):,} traces, {where}."
-    return data, text, list(prepared.problems)
+    return data, text, prepared
 
 
 def space_sentences() -> tuple[list[str], list[str]] | None:
@@ -102,7 +104,8 @@ def sentence_data(source: str, pasted: str) -> tuple[list[str] | None, list[str]
 
 # -- the table as shown -------------------------------------------------------------------------------
 def display_table(review: Review) -> pd.DataFrame:
-    """The review with the columns people read first, percentages as 0-100, sizes in MB."""
+    """The review with the columns people read first, shares as percentages (embedlab.formatting's one
+    rule: format them with PERCENT_FORMAT), sizes in MB."""
     table, k = review.table, review.k
     shown = pd.DataFrame(
         {
@@ -110,15 +113,15 @@ def display_table(review: Review) -> pd.DataFrame:
             "verdict": table["verdict"],
             "dims": table["dim"],
             "texts/s": table["texts_per_s"],
-            "spread": table["spread"] * 100,
+            "spread": table["spread"].map(percent_value),
             "load s": table["load_s"],
             "size MB": table["size_bytes"].astype("Float64") / 1e6,
             "mem MB": table["load_mb"].fillna(0) + table["encode_mb"].fillna(0),
-            "acc@1": table["accuracy"] * 100,
-            f"acc@{k}": table["accuracy_at_k"] * 100,
-            f"MRR@{k}": table["mrr"],
+            "acc@1": table["accuracy"].map(percent_value),
+            f"acc@{k}": table["accuracy_at_k"].map(percent_value),
+            f"MRR@{k}": table["mrr"].map(percent_value),
             "silhouette": table["silhouette"],
-            "kNN agree": table["label_agreement"],
+            "kNN agree": table["label_agreement"].map(percent_value),
             "Pareto": table["pareto"],
         }
     )
@@ -149,7 +152,7 @@ def column_config(k) -> dict:
     return {
         "texts/s": st.column_config.NumberColumn(format="%.0f", help="corpus size ÷ median encode time (benchmark)"),
         "spread": st.column_config.NumberColumn(
-            format="%.0f%%", help="(slowest − fastest) ÷ median encode time; high means a noisy machine"
+            format=PERCENT_FORMAT, help="(slowest − fastest) ÷ median encode time; high means a noisy machine"
         ),
         "load s": st.column_config.NumberColumn(format="%.2f", help="building a fresh instance from its files"),
         "size MB": st.column_config.NumberColumn(format="%.0f", help="the weights on disk"),
@@ -157,13 +160,17 @@ def column_config(k) -> dict:
             format="%.0f", help="resident memory added by loading plus the peak while encoding (approximate)"
         ),
         "acc@1": st.column_config.NumberColumn(
-            format="%.0f%%", help="accuracy@1: queries whose expected trace comes first"
+            format=PERCENT_FORMAT, help="accuracy@1: queries whose expected trace comes first"
         ),
-        f"acc@{k}": st.column_config.NumberColumn(format="%.0f%%", help=f"accuracy@{k}: expected trace in the top {k}"),
-        f"MRR@{k}": st.column_config.NumberColumn(format="%.2f", help="mean of 1 / rank of the expected trace"),
+        f"acc@{k}": st.column_config.NumberColumn(
+            format=PERCENT_FORMAT, help=f"accuracy@{k}: expected trace in the top {k}"
+        ),
+        f"MRR@{k}": st.column_config.NumberColumn(
+            format=PERCENT_FORMAT, help="mean of 1 / rank of the expected trace, as a percentage"
+        ),
         "silhouette": st.column_config.NumberColumn(format="%.2f", help="cosine silhouette of the labels (−1 to 1)"),
         "kNN agree": st.column_config.NumberColumn(
-            format="%.2f", help="share of each sentence's nearest neighbours with its label"
+            format=PERCENT_FORMAT, help="share of each sentence's nearest neighbours with its label"
         ),
         "Pareto": st.column_config.CheckboxColumn(help="nothing else is both faster and more accurate"),
     }

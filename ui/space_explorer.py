@@ -18,6 +18,7 @@ from contextlib import ExitStack, contextmanager
 import streamlit as st
 
 from embedlab import seed
+from embedlab.formatting import percent
 from embedlab.maps import explore, neighbourhood
 from embedlab.maps.pipeline import MapProgress, MapResult, MapSettings, build_map, describe_plan, request_key
 from embedlab.markup import markdown_literal
@@ -27,9 +28,11 @@ __all__ = [
     "DEFAULT_TEXT",
     "KEYS",
     "METHOD_NAMES",
+    "NEIGHBOUR_COLUMNS",
     "PICKED",
     "RESULT",
     "TRIED",
+    "UPLOAD_LIMIT_MB",
     "MapResult",
     "MapSettings",
     "clusters",
@@ -52,6 +55,9 @@ __all__ = [
     "show_quality",
 ]
 
+#: The largest upload the server takes (.streamlit/config.toml's server.maxUploadSize), said in the
+#: uploader's label: the browser refuses a bigger file with its reason only on hover.
+UPLOAD_LIMIT_MB = int(st.get_option("server.maxUploadSize"))
 #: The text box's starting content: the lesson's sixteen sentences as "Label | sentence" lines.
 DEFAULT_TEXT = "\n".join(f"{label} | {text}" for label, text in seed.LABELLED_SENTENCES)
 METHOD_NAMES = {"tsne": "t-SNE", "pca": "PCA", "umap": "UMAP"}
@@ -236,6 +242,14 @@ def forget_picks() -> None:
         del st.session_state[name]
 
 
+#: Column settings of the neighbour and search tables: the score and label narrow, the sentence wide.
+NEIGHBOUR_COLUMNS = {
+    "cosine": st.column_config.NumberColumn("cosine", format="%.3f", width="small"),
+    "label": st.column_config.TextColumn("label", width="small"),
+    "sentence": st.column_config.TextColumn("sentence", width="large", help="Hover a cell to read it whole."),
+}
+
+
 def fmt(value: float, style: str = "{:.3f}") -> str:
     """A measure for st.metric; "n/a" when undefined (NaN)."""
     return "n/a" if value != value else style.format(value)
@@ -275,12 +289,15 @@ def show_quality(result: MapResult, cache_key: str, *, compact: bool = False) ->
         help="1.0: every sentence's neighbours on the map are also among its neighbours in the original space "
         "(scikit-learn's trustworthiness, cosine). Below about 0.9, read the map's distances with care.",
     )
-    place().metric(
+    kept = place()
+    kept.metric(
         "Nearest neighbour kept",
-        fmt(quality.neighbour_kept, "{:.0%}"),
-        help="Share of sentences whose nearest point on the map is among their 10 nearest sentences "
-        "in the original space.",
+        percent(quality.neighbour_kept) if quality.neighbour_kept == quality.neighbour_kept else "n/a",
+        help=f"Share of sentences whose nearest point on the map is among their {quality.neighbour_k or 10} "
+        "nearest sentences in the original space. A random layout scores the chance level below.",
     )
+    if quality.neighbour_chance == quality.neighbour_chance:
+        kept.caption(f"By chance: {percent(quality.neighbour_chance)} (a random layout).")
     if result.labels:
         if not compact:
             st.markdown("**Do the labels group?** (original space)")
@@ -291,11 +308,11 @@ def show_quality(result: MapResult, cache_key: str, *, compact: bool = False) ->
         )
         place().metric(
             f"kNN label agreement (k={quality.label_k})",
-            fmt(quality.label_agreement, "{:.0%}"),
+            percent(quality.label_agreement) if quality.label_agreement == quality.label_agreement else "n/a",
             help="Share of each sentence's nearest neighbours that carry its label (original space).",
         )
         if quality.label_chance == quality.label_chance:
-            st.caption(f"By chance: {quality.label_chance:.0%}.")
+            st.caption(f"Label agreement by chance: {percent(quality.label_chance)}.")
     if quality.sampled:
         st.caption(f"Measured on a random sample of {quality.n_used:,} of the {quality.n_total:,} sentences.")
     elif len(result) < 5:

@@ -151,7 +151,7 @@ def per_query_tabs(run: dict) -> None:
             )
             st.download_button(
                 "Per-query results (CSV)",
-                traces.to_csv(figures.per_query_table(result)),
+                figures.per_query_csv(result),
                 f"retrieval-{name.replace('/', '_')}.csv",
                 "text/csv",
                 key=f"retrieval_download_{name}",

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
+from embedlab.formatting import PERCENT_FORMAT, percent_value
 from embedlab.markup import markdown_literal
 from embedlab.retrieval import traces
 from ui.state import TABLE_KEYS
@@ -157,7 +158,7 @@ def table_tools(kind: str, table: pd.DataFrame) -> None:
             key=f"{kind}_upload",
             on_change=_on_upload,
             args=(kind,),
-            help=f"JSON (a list of objects), CSV, TSV, JSONL or Parquet with the columns {', '.join(_columns(kind))}.",
+            help=f"JSON (a list of objects), CSV, TSV, JSONL or Parquet with the columns {_columns_text(kind)}.",
         )
         st.text_area(
             "…or paste one (CSV, TSV or JSON)",
@@ -176,6 +177,12 @@ def table_tools(kind: str, table: pd.DataFrame) -> None:
 
 def _columns(kind: str) -> tuple[str, ...]:
     return traces.TRACE_COLUMNS if kind == "traces" else traces.QUERY_COLUMNS
+
+
+def _columns_text(kind: str) -> str:
+    if kind == "traces":
+        return "id and the fields your template uses (the lesson's: query_pattern, approach, tools_used)"
+    return ", ".join(traces.QUERY_COLUMNS)
 
 
 def problems_box(problems: list[str], what: str, skipped: int, *, evaluated: bool = True) -> None:
@@ -224,8 +231,8 @@ PER_QUERY_COLUMNS = {
     "query": st.column_config.TextColumn("query", width="medium"),
     "expected": st.column_config.TextColumn("expected id", help="The trace that should come first."),
     "correct": st.column_config.CheckboxColumn("correct", help="The expected trace came first (top-1)."),
-    "rank": st.column_config.TextColumn(
-        "rank", help="Where the expected trace came (1 = first); > k when beyond the top k."
+    "rank": st.column_config.NumberColumn(
+        "rank", format="%d", help="Where the expected trace came among all traces (1 = first)."
     ),
     "expected score": st.column_config.NumberColumn("expected score", format="%.3f", help="Its cosine similarity."),
     "top-1": st.column_config.TextColumn("top-1 id"),
@@ -249,12 +256,22 @@ SUMMARY_COLUMNS = {
 }
 
 
+def _metric(column: str) -> bool:
+    return str(column).startswith(("accuracy@", "MRR@"))
+
+
+def shown_summary(summary: pd.DataFrame) -> pd.DataFrame:
+    """The summary table with accuracy@k and MRR@k as the percentages shown everywhere
+    (:func:`embedlab.formatting.percent_value`; format them with :func:`metric_columns`)."""
+    return summary.assign(**{c: summary[c].map(percent_value) for c in summary.columns if _metric(c)})
+
+
 def metric_columns(summary: pd.DataFrame) -> dict:
-    """Percent formatting for the accuracy@k and MRR@k columns of the summary table."""
+    """Percent formatting (the one rule, embedlab.formatting) for the summary's accuracy@k and MRR@k."""
     return {
-        c: st.column_config.NumberColumn(c, format="percent", help=METRIC_HELP[c.split("@")[0]])
+        c: st.column_config.NumberColumn(c, format=PERCENT_FORMAT, help=METRIC_HELP[c.split("@")[0]])
         for c in summary.columns
-        if c.startswith(("accuracy@", "MRR@"))
+        if _metric(c)
     }
 
 

@@ -172,6 +172,10 @@ class MapQuality:
     label_k: int
     n_used: int
     n_total: int
+    #: Neighbours (in the original space) "nearest neighbour kept" looks among.
+    neighbour_k: int = 0
+    #: What "nearest neighbour kept" scores on a random layout (:func:`quality.neighbour_kept_chance`).
+    neighbour_chance: float = float("nan")
 
     @property
     def sampled(self) -> bool:
@@ -232,7 +236,9 @@ def map_quality(
             _, counts = np.unique(ll, return_counts=True)
             # a random other point shares the label with this probability
             chance = float(((counts * (counts - 1)).sum()) / (len(ll) * (len(ll) - 1)))
-    return MapQuality(trust, kept, max(used_k, 0), sil, agree, chance, used_label_k, n, len(x))
+    kept_k = min(k, n - 1) if n >= 3 else 0
+    kept_chance = quality.neighbour_kept_chance(n, k=k) if n >= 3 else float("nan")
+    return MapQuality(trust, kept, max(used_k, 0), sil, agree, chance, used_label_k, n, len(x), kept_k, kept_chance)
 
 
 def neighbours(queries, embeddings, *, k: int = 5, exclude: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:

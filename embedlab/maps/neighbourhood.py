@@ -31,7 +31,8 @@ def neighbour_table(result: MapResult, *, k: int = 5, row: int | None = None, qu
 
     Returns
     -------
-    DataFrame with columns sentence, label ("" when unlabelled) and cosine (float), best first.
+    DataFrame with columns cosine (float), label ("" when unlabelled) and sentence, best first: the
+    short columns first, so a long sentence never pushes them out of view.
     """
     import pandas as pd
 
@@ -47,9 +48,9 @@ def neighbour_table(result: MapResult, *, k: int = 5, row: int | None = None, qu
     found = idx[0].tolist()
     return pd.DataFrame(
         {
-            "sentence": [result.texts[i] for i in found],
-            "label": [result.labels[i] for i in found] if result.labels else [""] * len(found),
             "cosine": scores[0].astype(float),
+            "label": [result.labels[i] for i in found] if result.labels else [""] * len(found),
+            "sentence": [result.texts[i] for i in found],
         }
     )
 

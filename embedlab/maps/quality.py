@@ -60,6 +60,23 @@ def neighbour_kept(embeddings, points, *, k: int = 10) -> float:
     return float(np.mean([nearest[i] in original[i] for i in range(len(x))]))
 
 
+def neighbour_kept_chance(n: int, *, k: int = 10) -> float:
+    """What :func:`neighbour_kept` scores on a random layout of ``n`` points: its chance level.
+
+    On a layout that ignores the embeddings, a point's nearest neighbour on the map is any of
+    the ``n - 1`` others with equal probability, and ``k`` of them (clamped to ``n - 1``, as
+    :func:`neighbour_kept` clamps it) are among its nearest in the original space, so the
+    expected share is ``k / (n - 1)``: 10 / 15 ≈ 67% for 16 sentences. NaN below 2 points.
+
+    >>> round(neighbour_kept_chance(16), 4)
+    0.6667
+    """
+    n = check_positive_int(n, "n")
+    if n < 2:
+        return float("nan")
+    return min(check_positive_int(k, "k"), n - 1) / (n - 1)
+
+
 def silhouette(embeddings, labels) -> float:
     """Silhouette of the labels in the original space (cosine); NaN when undefined."""
     from sklearn.metrics import silhouette_score

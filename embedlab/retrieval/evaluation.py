@@ -71,13 +71,16 @@ class RetrievalResult:
           best first;
         - ``top_id``, ``top_score``: the first of those;
         - ``expected_rank`` (nullable Int64): 1-based rank of the best-ranked expected entry,
-          ``<NA>`` when it is not in the top ``k``;
+          ``<NA>`` when it is not in the top ``k`` (its rank over the whole corpus is in ``ranks``);
         - ``expected_score`` (float): cosine similarity of the expected entry (the best one
           when several), computed whatever its rank;
         - ``correct`` (bool): an expected entry ranks first;
         - ``gap`` (float): ``top_score - expected_score``; 0 when correct.
     n_corpus : int
         Corpus size.
+    ranks : tuple of int, length n_queries
+        Per query, the 1-based rank of the best-ranked expected entry over the whole corpus,
+        whatever ``k`` (ties go to the earlier entry); empty for results made without it.
     """
 
     model: str
@@ -86,6 +89,7 @@ class RetrievalResult:
     mrr: float
     per_query: pd.DataFrame = field(repr=False)
     n_corpus: int
+    ranks: tuple[int, ...] = field(default=(), repr=False)
 
     @property
     def accuracy(self) -> float:
@@ -333,6 +337,12 @@ def evaluate_retrieval(
             expected_scores[q] = float(top_scores[q, hits[0]])
         else:  # beyond the list: score it directly (rows are unit length)
             expected_scores[q] = float((corpus_vectors[wanted] @ query_vectors[q]).max())
+    true_ranks = ranks.copy()  # over the whole corpus: beyond the list, count the traces ahead
+    for q in np.flatnonzero(ranks == 0):
+        scores = corpus_vectors @ query_vectors[q]
+        best = relevant[q][int(np.argmax(scores[relevant[q]]))]
+        ahead = int((scores > scores[best]).sum() + (scores[:best] == scores[best]).sum())
+        true_ranks[q] = max(ahead + 1, depth + 1)
 
     cutoffs = sorted({*STANDARD_K, k})
     found = ranks > 0
@@ -358,7 +368,7 @@ def evaluate_retrieval(
         }
     )
     name = getattr(embedder, "name", str(model))
-    return RetrievalResult(name, k, accuracy_at_k, mrr, per_query, len(corpus))
+    return RetrievalResult(name, k, accuracy_at_k, mrr, per_query, len(corpus), tuple(map(int, true_ranks)))
 
 
 def _expected_label(item):

@@ -13,10 +13,11 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from ..decision import check_fraction
+from ..formatting import percent
 from ..markup import html_literal
 from .evaluation import RetrievalResult
 
-__all__ = ["THRESHOLD_COLOR", "per_query_table", "summary_chart"]
+__all__ = ["THRESHOLD_COLOR", "per_query_csv", "per_query_table", "summary_chart"]
 
 THRESHOLD_COLOR = "#c0392b"
 
@@ -50,9 +51,9 @@ def summary_chart(results: Mapping[str, RetrievalResult], threshold: float) -> g
             x=list(metrics),
             y=list(metrics.values()),
             name=name,
-            text=[f"{v:.0%}" for v in metrics.values()],
+            text=[percent(v) for v in metrics.values()],
             textposition="outside",
-            hovertemplate=name + "<br>%{x}: %{y:.1%}<extra></extra>",
+            hovertemplate=name + "<br>%{x}: %{text}<extra></extra>",
         )
     figure.add_scatter(
         x=categories,
@@ -79,8 +80,9 @@ def per_query_table(result: RetrievalResult) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Columns ``query``, ``expected`` (ids joined with " | "), ``correct``, ``rank`` ("1",
-        "2", …, or "> k"), ``expected score``, ``top-1``, ``top score``, ``gap`` and ``top k``.
+        Columns ``query``, ``expected`` (ids joined with " | "), ``correct``, ``rank`` (int: where
+        the expected trace came over the whole corpus, 1 = first), ``expected score``, ``top-1``,
+        ``top score``, ``gap`` and ``top k`` (lists of "id · score").
     """
     table = result.per_query
     return pd.DataFrame(
@@ -88,7 +90,7 @@ def per_query_table(result: RetrievalResult) -> pd.DataFrame:
             "query": table["query"],
             "expected": table["expected_id"].map(lambda e: " | ".join(map(str, e)) if isinstance(e, tuple) else str(e)),
             "correct": table["correct"],
-            "rank": [f"> {result.k}" if pd.isna(r) else str(int(r)) for r in table["expected_rank"]],
+            "rank": _ranks(result),
             "expected score": table["expected_score"],
             "top-1": table["top_id"].astype(str),
             "top score": table["top_score"],
@@ -99,3 +101,22 @@ def per_query_table(result: RetrievalResult) -> pd.DataFrame:
             ],
         }
     )
+
+
+def _ranks(result: RetrievalResult) -> pd.array:
+    if len(result.ranks) == result.n_queries:
+        return pd.array(result.ranks, dtype="int64")
+    # a result made without the ranks over the whole corpus: only those within the top k are known
+    return result.per_query["expected_rank"].astype("Int64").array
+
+
+def per_query_csv(result: RetrievalResult) -> bytes:
+    """The per-query table as UTF-8 CSV for a spreadsheet: ``rank`` an integer, the top k as two
+    plain columns — ``top k`` (ids joined with " | ", best first) and ``top k scores`` (the same way).
+    """
+    table = per_query_table(result)
+    top = f"top {result.k}"
+    per_query = result.per_query
+    table[top] = [" | ".join(map(str, ids)) for ids in per_query["top_ids"]]
+    table[f"{top} scores"] = [" | ".join(f"{s:.3f}" for s in scores) for scores in per_query["top_scores"]]
+    return table.to_csv(index=False).encode("utf-8")

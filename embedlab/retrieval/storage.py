@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ..decision import check_fraction
+from ..formatting import percent
 from ..models.catalog import DEFAULT_MODEL, load_model
 from ..models.embedders import Embedder
 from ..models.encoding import encode
@@ -157,7 +158,7 @@ class StorageTable:
             )
         return (
             f"{best.dims} dims in {best.precision} keep {kept} of the top-1 accuracy at {best.storage_fraction} "
-            f"of the storage ({bytes_text}; accuracy@1 {best.accuracy:.0%}, at full precision {self.full.accuracy:.0%})."
+            f"of the storage ({bytes_text}; accuracy@1 {percent(best.accuracy)}, at full precision {percent(self.full.accuracy)})."
         )
 
     def to_plain(self) -> dict:

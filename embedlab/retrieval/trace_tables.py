@@ -1,7 +1,8 @@
 """Trace and query tables in their editable form: cells as text, columns checked, files read and written.
 
-A *trace table* has one row per reasoning trace, with the columns ``id``, ``query_pattern``,
-``approach`` and ``tools_used`` (more columns are kept). In a table, ``tools_used`` is a
+A *trace table* has one row per reasoning trace: an ``id`` and the fields the template uses —
+the lesson's ``query_pattern``, ``approach`` and ``tools_used``, or any others (``id,text`` with
+the template ``{text}`` is a trace table too). In a table, ``tools_used`` is a
 comma-separated string ("empathy_engine, planner"); in JSON files it may also be a list. A
 *query table* has ``query`` and ``expected_id``, the id of the trace that should come back
 first (several ids separated by ``|`` when any of them is right).
@@ -28,6 +29,7 @@ __all__ = [
     "LIST_COLUMNS",
     "LIST_SEPARATOR",
     "QUERY_COLUMNS",
+    "REQUIRED_TRACE_COLUMNS",
     "TRACE_COLUMNS",
     "cell_text",
     "cells_by_column",
@@ -46,7 +48,11 @@ __all__ = [
     "traces_to_records",
 ]
 
+#: The lesson's trace columns (its template uses the last three); listed first when present.
 TRACE_COLUMNS: tuple[str, ...] = ("id", "query_pattern", "approach", "tools_used")
+#: What every trace table needs: the id queries name. Other fields are needed only when the
+#: template uses them (checked by :func:`embedlab.retrieval.traces.template_fields`).
+REQUIRED_TRACE_COLUMNS: tuple[str, ...] = ("id",)
 QUERY_COLUMNS: tuple[str, ...] = ("query", "expected_id")
 #: Columns edited as comma-separated text and rendered as a Python list.
 LIST_COLUMNS: tuple[str, ...] = ("tools_used",)
@@ -98,14 +104,18 @@ def split_list(text: str) -> list[str]:
 
 
 # -- tables in their editable form -----------------------------------------------------------------
-def _editable(frame: pd.DataFrame, required: Sequence[str], what: str, source: str) -> pd.DataFrame:
-    """Every cell as text; required columns first, matched case- and space-insensitively."""
+def _editable(
+    frame: pd.DataFrame, required: Sequence[str], what: str, source: str, known: Sequence[str] = ()
+) -> pd.DataFrame:
+    """Every cell as text; required columns first, then the ``known`` ones present, matched case- and
+    space-insensitively."""
     if not isinstance(frame, pd.DataFrame):
         raise TypeError(f"the {what} table must be a pandas DataFrame, got {type(frame).__name__}.")
+    named = [*required, *[c for c in known if c not in required]]
     rename = {}
     for column in frame.columns:
         tidy = str(column).strip().lower().replace(" ", "_")
-        if tidy in required and tidy not in rename.values():
+        if tidy in named and tidy not in rename.values() and tidy not in frame.columns.drop(column):
             rename[column] = tidy
     frame = frame.rename(columns=rename)
     missing = [c for c in required if c not in frame.columns]
@@ -115,7 +125,8 @@ def _editable(frame: pd.DataFrame, required: Sequence[str], what: str, source: s
             f"{source} has no {' or '.join(repr(c) for c in missing)} column "
             f"(a {what} table needs {', '.join(required)}; it has {have})."
         )
-    frame = frame[[*required, *[c for c in frame.columns if c not in required]]]
+    first = [c for c in named if c in frame.columns]
+    frame = frame[[*first, *[c for c in frame.columns if c not in first]]]
     out = pd.DataFrame({str(c): column_cells(frame[c]) for c in frame.columns}, dtype="string")
     out.index = pd.RangeIndex(len(out))
     return out
@@ -141,7 +152,8 @@ def trace_table(
     Parameters
     ----------
     records : DataFrame or iterable of dict, default the lesson's three traces
-        Rows with at least ``id``, ``query_pattern``, ``approach``, ``tools_used``.
+        Rows with at least an ``id`` and the fields the template uses (the lesson's:
+        ``query_pattern``, ``approach``, ``tools_used``, listed first when present).
     source : str
         How to name the table in error messages (e.g. an uploaded file's name).
 
@@ -150,7 +162,7 @@ def trace_table(
     pandas.DataFrame of shape (n_traces, n_columns), dtype string
     """
     frame = records if isinstance(records, pd.DataFrame) else pd.DataFrame(list(records))
-    return _editable(frame, TRACE_COLUMNS, "trace", source)
+    return _editable(frame, REQUIRED_TRACE_COLUMNS, "trace", source, known=TRACE_COLUMNS)
 
 
 def query_table(

@@ -1,7 +1,7 @@
 """Trace and query tables: check them, render traces as text, read and write them.
 
-A *trace table* has one row per reasoning trace, with the columns ``id``, ``query_pattern``,
-``approach`` and ``tools_used`` (more columns are kept and may be used in the template). In a
+A *trace table* has one row per reasoning trace: an ``id`` and the fields the template uses (the
+lesson's ``query_pattern``, ``approach`` and ``tools_used``; any other columns may be used too). In a
 table, ``tools_used`` is a comma-separated string ("empathy_engine, planner"); in JSON files it
 may also be a list. When a trace is rendered with a template it becomes a Python list, exactly
 as the lesson formats it: ``Tools: ['empathy_engine', 'planner']``.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..formatting import percent
 from ..maps.figures import OKABE_ITO
 from ..markup import html_literal
 from .results import Review
@@ -70,8 +71,8 @@ def tradeoff_figure(review: Review, *, threshold: float | None = None):
         hover = [
             html_literal(
                 f"{r.model}\n{r.texts_per_s:,.1f} texts/s · {r.dim}-d\n"
-                f"accuracy@1 {r.accuracy:.0%} ({r.correct}/{r.n_queries}) · accuracy@{k} {r.accuracy_at_k:.0%} · "
-                f"MRR {r.mrr:.2f}\n{r.verdict}"
+                f"accuracy@1 {percent(r.accuracy)} ({r.correct}/{r.n_queries}) · accuracy@{k} {percent(r.accuracy_at_k)} · "
+                f"MRR {percent(r.mrr)}\n{r.verdict}"
             ).replace("\n", "<br>")
             for r in group.itertuples()
         ]
@@ -181,7 +182,15 @@ def quality_figure(review: Review):
     names = [html_literal(m) for m in rows["model"]]
     fig = go.Figure(
         [
-            go.Bar(name=label, x=names, y=rows[column].astype(float), marker_color=colour, hovertemplate="%{y:.2f}")
+            go.Bar(
+                name=label,
+                x=names,
+                y=rows[column].astype(float),
+                marker_color=colour,
+                text=[percent(v) for v in rows[column]],
+                textposition="none",
+                hovertemplate="%{text}<extra>" + label + "</extra>",
+            )
             for (column, label), colour in zip(
                 (("accuracy", "accuracy@1"), ("accuracy_at_k", f"accuracy@{k}"), ("mrr", f"MRR@{k}")),
                 BAR_COLOURS,

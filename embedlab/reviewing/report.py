@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..formatting import percent
 from ..markup import markdown_literal
 from ..storage.files import write_text_atomic
 from .document import from_document, to_document
@@ -65,10 +66,10 @@ def _meta(review: Review, name, notes, decision) -> dict:
     }
 
 
-def _number(value, spec: str, *, percent: bool = False) -> str:
+def _number(value, spec: str) -> str:
     if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return "–"
-    return format(value, ".0%") if percent else format(value, spec)
+    return format(value, spec)
 
 
 def _cells(review: Review) -> list[dict[str, str]]:
@@ -84,15 +85,17 @@ def _cells(review: Review) -> list[dict[str, str]]:
                 "verdict": r.verdict,
                 "dim": "–" if pd.isna(r.dim) else str(int(r.dim)),
                 "texts_per_s": _number(r.texts_per_s, ",.1f"),
-                "spread": _number(r.spread, ".0%"),
+                "spread": percent(r.spread),
                 "load_s": _number(r.load_s, ".2f"),
                 "size_bytes": "–" if pd.isna(r.size_bytes) else f"{r.size_bytes / 1e6:,.0f}",
                 "memory_mb": f"{memory:,.0f}" if measured else "–",
-                "accuracy": "–" if pd.isna(r.accuracy) else f"{r.accuracy:.0%} ({int(r.correct)}/{int(r.n_queries)})",
-                "accuracy_at_k": _number(r.accuracy_at_k, ".0%"),
-                "mrr": _number(r.mrr, ".2f"),
+                "accuracy": "–"
+                if pd.isna(r.accuracy)
+                else f"{percent(r.accuracy)} ({int(r.correct)}/{int(r.n_queries)})",
+                "accuracy_at_k": percent(r.accuracy_at_k),
+                "mrr": percent(r.mrr),
                 "silhouette": _number(r.silhouette, ".2f"),
-                "label_agreement": _number(r.label_agreement, ".2f"),
+                "label_agreement": percent(r.label_agreement),
                 "pareto": "yes" if (not pd.isna(r.pareto) and bool(r.pareto)) else "",
             }
         )

@@ -10,8 +10,8 @@ document's ``storage``).
 from __future__ import annotations
 
 import html
-import math
 
+from ..formatting import percent
 from ..markup import markdown_literal
 from ..retrieval.storage import SCORING, StorageTable
 from .results import Review
@@ -38,7 +38,7 @@ _SCORING_NOTE = (
 
 
 def _percent(value: float) -> str:
-    return "–" if value is None or math.isnan(value) else f"{value:.0%}"
+    return percent(value)
 
 
 def storage_rows(table: StorageTable) -> list[dict[str, str]]:
@@ -55,7 +55,7 @@ def storage_rows(table: StorageTable) -> list[dict[str, str]]:
                 "mb_per_million": f"{r.mb_per_million:,.0f}",
                 "storage_share": _percent(r.storage_share),
                 "accuracy": _percent(r.accuracy),
-                "mrr": f"{r.mrr:.2f}",
+                "mrr": percent(r.mrr),
                 "accuracy_kept": _percent(r.accuracy_kept),
                 "best": f"cheapest keeping ≥ {table.keep:.0%}" if chosen else "",
             }
