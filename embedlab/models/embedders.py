@@ -20,9 +20,20 @@ def normalise_rows(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.maximum(norms, np.float32(1e-12))
 
 
+#: The names two backends had in cache keys before a model could run on several: vectors cached
+#: then were computed exactly as these backends compute them, so they keep answering.
+_KEY_NAMES = {"torch-fp32": "sentence-transformers", "onnx-fp32": "onnxruntime"}
+
+
 def vector_key(name: str, backend: str, dim: int, version: str = "1") -> str:
-    """Identifies one model's vectors in the embedding cache (see :attr:`Embedder.cache_key`)."""
-    return f"{name}|{backend}|{dim}|{version}"
+    """Identifies one model's vectors on one backend in the embedding cache (see :attr:`Embedder.cache_key`).
+
+    Every backend has its own key, so vectors of two backends are never mixed under one:
+    ``vector_key("all-MiniLM-L6-v2", "torch-bf16", 384)`` is ``"all-MiniLM-L6-v2|torch-bf16|384|1"``.
+    ``torch-fp32`` and ``onnx-fp32`` keep the names they had in keys before backends existed
+    (``sentence-transformers``, ``onnxruntime``), so vectors cached then still answer.
+    """
+    return f"{name}|{_KEY_NAMES.get(backend, backend)}|{dim}|{version}"
 
 
 class Embedder:
@@ -37,7 +48,9 @@ class Embedder:
     max_tokens : int
         Longer inputs are truncated to this many tokens.
     backend : str
-        What runs it: ``"sentence-transformers"``, ``"onnxruntime"``, ``"static"`` or ``"model2vec"``.
+        What runs it, one of :data:`embedlab.models.backends.BACKENDS` (``"torch-fp32"``,
+        ``"torch-bf16"``, ``"onnx-fp32"``, ``"onnx-int8"``, ``"openvino"``, ``"cuda-fp16"``), or a
+        static model's own path: ``"static"`` or ``"model2vec"``. It is part of :attr:`cache_key`.
     """
 
     backend = "none"
@@ -78,17 +91,25 @@ class Embedder:
 
 
 class SentenceTransformerEmbedder(Embedder):
-    """A model loaded by sentence-transformers from a folder or a Hugging Face id, on the CPU."""
+    """A model loaded by sentence-transformers from a folder or a Hugging Face id.
 
-    backend = "sentence-transformers"
+    ``backend`` says how it runs: ``"torch-fp32"`` (the reference), ``"torch-bf16"`` (the same
+    weights, the forward pass inside ``torch.autocast("cpu", dtype=torch.bfloat16)``, outputs cast
+    back to float32 before they are normalised) or ``"cuda-fp16"`` (weights in half precision on
+    the GPU). Which of them this machine can run: :func:`embedlab.models.backends.available_backends`.
+    """
 
-    def __init__(self, name: str, source: str | Path, *, version: str = "1"):
+    def __init__(self, name: str, source: str | Path, *, version: str = "1", backend: str = "torch-fp32"):
         # Imported here, not at module level: torch + sentence-transformers cost seconds.
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as transformers_logging
 
         transformers_logging.disable_progress_bar()
-        self.model = SentenceTransformer(str(source), device="cpu", trust_remote_code=False)
+        device = "cuda" if backend == "cuda-fp16" else "cpu"
+        self.model = SentenceTransformer(str(source), device=device, trust_remote_code=False)
+        if backend == "cuda-fp16":
+            self.model.half()
+        self.backend = backend
         super().__init__(
             name,
             dim=int(self.model.get_embedding_dimension()),
@@ -96,18 +117,38 @@ class SentenceTransformerEmbedder(Embedder):
             version=version,
         )
 
+    def sharing_weights(self, backend: str) -> SentenceTransformerEmbedder:
+        """This model on another CPU backend (``"torch-fp32"`` or ``"torch-bf16"``), sharing the
+        loaded weights (autocast changes how products run, not the weights)."""
+        twin = object.__new__(type(self))
+        twin.model, twin.backend, twin.user_made = self.model, backend, self.user_made
+        Embedder.__init__(twin, self.name, dim=self.dim, max_tokens=self.max_tokens, version=self.version)
+        return twin
+
     @property
     def parameters(self) -> int:
         return int(sum(p.numel() for p in self.model.parameters()))
 
     def _encode(self, texts, batch_size):
-        return self.model.encode(
-            texts,
-            batch_size=batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
+        if self.backend == "torch-fp32":
+            return self.model.encode(
+                texts,
+                batch_size=batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        import torch
+
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.backend == "torch-bf16"):
+            vectors = self.model.encode(
+                texts,
+                batch_size=batch_size,
+                convert_to_tensor=True,
+                normalize_embeddings=False,
+                show_progress_bar=False,
+            )
+        return vectors.float().cpu().numpy()  # normalised in float32 by Embedder.encode
 
     def token_counts(self, texts):
         ids = self.model.tokenizer(list(texts), add_special_tokens=True, verbose=False)["input_ids"]
@@ -118,10 +159,10 @@ class OnnxEmbedder(Embedder):
     """A transformer exported to ONNX, run by onnxruntime with the ``tokenizers`` library.
 
     Mean pooling over the attention mask, then L2 normalisation — what sentence-transformers
-    does for the MiniLM family — done here by hand, so no ``optimum`` is needed.
+    does for the MiniLM and MPNet families — done here by hand, so no ``optimum`` is needed.
+    ``backend`` names what the file holds: ``"onnx-fp32"`` or ``"onnx-int8"``
+    (:mod:`embedlab.models.quantization` builds both).
     """
-
-    backend = "onnxruntime"
 
     def __init__(
         self,
@@ -132,6 +173,7 @@ class OnnxEmbedder(Embedder):
         max_tokens: int,
         threads: int | None = None,
         version: str = "1",
+        backend: str = "onnx-fp32",
     ):
         import onnxruntime
         from tokenizers import Tokenizer
@@ -154,6 +196,7 @@ class OnnxEmbedder(Embedder):
         self._size = Path(onnx_file).stat().st_size
         self._file = Path(onnx_file)
         self._parameters: int | None = None
+        self.backend = backend
         super().__init__(name, dim=0, max_tokens=max_tokens, version=version)
         self.dim = int(self._encode(["dimension probe"], 1).shape[1])
 

@@ -6,7 +6,8 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
-from ..validation import check_positive_int, check_texts
+from ..validation import check_choice, check_positive_int, check_texts
+from .backends import BACKENDS, SINGLE_PATHS
 from .cache import embedding_cache, text_key
 from .catalog import DEFAULT_MODEL, cached_identity, load_model
 from .embedders import Embedder
@@ -15,21 +16,25 @@ from .embedders import Embedder
 Progress = Callable[[int, int], None]
 #: Texts handed to the model at once when a progress callback wants news between them.
 PROGRESS_CHUNK = 256
+#: Tokens a tokenizer may add beyond one per byte of text (CLS/SEP, <s></s>, a prefix space), with room to spare.
+SPECIAL_TOKENS = 4
 
 
 def encode(
     texts: Iterable[str],
     model: str | Embedder = DEFAULT_MODEL,
     *,
+    backend: str = "auto",
     batch_size: int = 32,
     progress: Progress | None = None,
     use_cache: bool = True,
 ) -> np.ndarray:
     """Embed texts with a model; rows are L2-normalised.
 
-    Texts already encoded with the same model — in this process or, through the persistent
-    cache, in an earlier one — cost no model work (a catalog model is not even loaded when
-    every text is cached), and a text repeated within ``texts`` is encoded once.
+    Texts already encoded with the same model on the same backend — in this process or, through
+    the persistent cache, in an earlier one — cost no model work (a catalog model is not even
+    loaded when every text is cached), and a text repeated within ``texts`` is encoded once.
+    Vectors of different backends are cached apart and never mixed in one answer.
 
     Parameters
     ----------
@@ -37,6 +42,11 @@ def encode(
         One or more texts. Empty strings are allowed.
     model : str or Embedder, default "all-MiniLM-L6-v2"
         A catalog name, Hugging Face id or allowed local folder, or a loaded Embedder.
+    backend : str, default "auto"
+        How to run the model (see :func:`embedlab.load_model`): ``"auto"`` — the backend chosen
+        for this machine, read from its record without loading anything when the texts are
+        cached (torch-fp32 until a choice is recorded) — or a backend name; ``"torch-fp32"``
+        reproduces sentence-transformers exactly. With an Embedder: "auto" or its own backend.
     batch_size : int, default 32
         Texts per forward pass.
     progress : callable, optional
@@ -47,16 +57,17 @@ def encode(
     Returns
     -------
     ndarray of shape (n_texts, dim), float32
-        Unit-length rows, within 1e-5 of ``SentenceTransformer(...).encode(texts,
-        normalize_embeddings=True)``. (Under the static model a text with no known tokens,
-        such as "", has no direction and is the zero row.)
+        Unit-length rows; with ``backend="torch-fp32"`` within 1e-5 of
+        ``SentenceTransformer(...).encode(texts, normalize_embeddings=True)``, on the other backends
+        within the cosine their check allows (0.999, or 0.99 for int8). (Under the static model a
+        text with no known tokens, such as "", has no direction and is the zero row.)
 
     Raises
     ------
     TypeError, ValueError
         For an empty list, non-string items, text that is not valid Unicode, a bad
-        ``batch_size``; :class:`~embedlab.ModelUnavailable` (a LookupError) when the model
-        cannot be loaded here.
+        ``batch_size``, a ``backend`` that cannot run the model here;
+        :class:`~embedlab.ModelUnavailable` (a LookupError) when the model cannot be loaded here.
 
     Examples
     --------
@@ -67,14 +78,21 @@ def encode(
     """
     texts = check_texts(texts)
     batch_size = check_positive_int(batch_size, "batch_size")
+    if isinstance(model, Embedder):
+        if backend not in ("auto", model.backend):
+            raise ValueError(
+                f"backend must be 'auto' or {model.backend!r} (the backend the given model runs on), got {backend!r}."
+            )
+    else:
+        check_choice(backend, "backend", ("auto", *BACKENDS, *SINGLE_PATHS))
     if not use_cache:
-        embedder = model if isinstance(model, Embedder) else load_model(model)
+        embedder = model if isinstance(model, Embedder) else load_model(model, backend=backend)
         return _encode_with_progress(embedder, texts, batch_size, progress)
 
     embedder = model if isinstance(model, Embedder) else None
-    identity = (embedder.cache_key, embedder.dim) if embedder is not None else cached_identity(model)
+    identity = (embedder.cache_key, embedder.dim) if embedder is not None else cached_identity(model, backend)
     if identity is None:  # not a catalog model: its key is known once it is loaded
-        embedder = load_model(model)
+        embedder = load_model(model, backend=backend)
         identity = (embedder.cache_key, embedder.dim)
     cache_key, dim = identity
 
@@ -83,11 +101,15 @@ def encode(
     for i, key in enumerate(keys):
         first.setdefault(key, i)
     cache = embedding_cache()
-    found = cache.get_many(cache_key, list(first))
-    found = {key: vector for key, vector in found.items() if vector.shape == (dim,)}
+    found = _cached(cache, cache_key, list(first), dim)
     missing = [key for key in first if key not in found]
+    if missing and embedder is None:
+        embedder = load_model(model, backend=backend)
+        if embedder.cache_key != cache_key:  # "auto" chose its backend while loading: look under its key
+            cache_key, dim = embedder.cache_key, embedder.dim
+            found = _cached(cache, cache_key, list(first), dim)
+            missing = [key for key in first if key not in found]
     if missing:
-        embedder = embedder if embedder is not None else load_model(model)
         vectors = _encode_with_progress(embedder, [texts[first[k]] for k in missing], batch_size, progress)
         fresh = dict(zip(missing, vectors, strict=True))
         cache.put_many(cache_key, fresh.items())
@@ -98,6 +120,11 @@ def encode(
     for i, key in enumerate(keys):
         out[i] = found[key]
     return out
+
+
+def _cached(cache, cache_key: str, keys: list[bytes], dim: int) -> dict[bytes, np.ndarray]:
+    found = cache.get_many(cache_key, keys)
+    return {key: vector for key, vector in found.items() if vector.shape == (dim,)}
 
 
 def _encode_with_progress(embedder: Embedder, texts: list[str], batch_size: int, progress: Progress | None):
@@ -113,8 +140,22 @@ def _encode_with_progress(embedder: Embedder, texts: list[str], batch_size: int,
 
 
 def truncated(texts: Iterable[str], model: str | Embedder = DEFAULT_MODEL) -> list[int]:
-    """Indices of the texts longer than the model's maximum tokens (they are truncated when encoded)."""
+    """Indices of the texts longer than the model's maximum tokens (they are truncated when encoded).
+
+    For a catalog model given by name, texts too short in UTF-8 bytes to reach its limit are
+    answered without loading it (a token covers at least one byte; :data:`SPECIAL_TOKENS` spare).
+    Otherwise every backend of a model shares its tokenizer: one already loaded is used, else the
+    reference (no calibration is needed to count tokens).
+    """
+    from .catalog import by_name, loaded_embedder, model_backends
+
     texts = check_texts(texts)
-    embedder = model if isinstance(model, Embedder) else load_model(model)
-    counts = embedder.token_counts(texts)
-    return [int(i) for i in np.flatnonzero(counts > embedder.max_tokens)]
+    if not isinstance(model, Embedder):
+        entry = by_name(model) if isinstance(model, str) else None
+        if entry is not None and all(
+            len(t.encode("utf-8", "surrogatepass")) + SPECIAL_TOKENS <= entry.max_tokens for t in texts
+        ):
+            return []
+        model = loaded_embedder(model) or load_model(model, backend=model_backends(model)[0])
+    counts = model.token_counts(texts)
+    return [int(i) for i in np.flatnonzero(counts > model.max_tokens)]

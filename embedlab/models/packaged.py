@@ -2,7 +2,8 @@
 
 Each ``locate_*`` returns a path or raises :class:`ModelUnavailable` with one sentence saying
 how to make the model available. None of them imports torch. Models made on first use (the
-assembled mpnet, the int8 MiniLM) are made by :func:`embedlab.storage.folders.build_once`.
+assembled mpnet; the ONNX builds, :mod:`embedlab.models.quantization`) are made by
+:func:`embedlab.storage.folders.build_once`.
 """
 
 from __future__ import annotations
@@ -55,30 +56,29 @@ def locate_minilm() -> Path:
 
 
 def minilm_int8_dir() -> Path:
-    """Where the quantised all-MiniLM-L6-v2 lives (it may not exist yet)."""
-    return data_dir() / "models" / "all-MiniLM-L6-v2-int8"
+    """Where the quantised all-MiniLM-L6-v2 lives (it may not exist yet): the default model's
+    onnx-int8 build, ``models/onnx/all-MiniLM-L6-v2/int8`` (see :mod:`embedlab.models.quantization`)."""
+    from .quantization import onnx_dir  # imported here: quantization imports this module
+
+    return onnx_dir("all-MiniLM-L6-v2", "int8")
 
 
 def check_minilm_int8() -> None:
     """Raise :class:`ModelUnavailable` when the quantised MiniLM cannot be built here."""
+    from .quantization import check_onnx
+
     locate_minilm()
-    if importlib.util.find_spec("onnx") is None or importlib.util.find_spec("onnxruntime") is None:
-        raise ModelUnavailable(
-            "all-MiniLM-L6-v2-int8 needs the packages onnx and onnxruntime; run: pip install onnx onnxruntime"
-        )
+    check_onnx()
 
 
 def locate_minilm_int8() -> Path:
-    """all-MiniLM-L6-v2 as dynamically quantised int8 ONNX, built once from the packaged model
-    (:mod:`embedlab.models.quantization`, ~15 s) and kept in embedlab's data directory."""
-    check_minilm_int8()
-    from .quantization import FILE_NAME, build_minilm_int8
+    """all-MiniLM-L6-v2 as dynamically quantised int8 ONNX — its onnx-int8 backend's file — built
+    once from the packaged model (:mod:`embedlab.models.quantization`, ~15 s) and kept in
+    embedlab's data directory."""
+    from .quantization import locate_onnx
 
-    def build(work: Path) -> Path:
-        build_minilm_int8(locate_minilm(), work)
-        return work
-
-    return build_once(minilm_int8_dir(), build) / FILE_NAME
+    locate_minilm()
+    return locate_onnx("all-MiniLM-L6-v2", "int8", locate_minilm)
 
 
 def locate_paraphrase_l3() -> Path:
