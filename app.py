@@ -15,6 +15,7 @@ navigation = st.navigation(
         st.Page("pages/trace_retrieval.py", title="Trace Retrieval", icon=":material/manage_search:"),
         st.Page("pages/model_review.py", title="Model Review", icon=":material/fact_check:"),
         st.Page("pages/fine_tune.py", title="Fine-tune", icon=":material/model_training:", url_path="fine-tune"),
+        st.Page("pages/memory_search.py", title="Memory Search", icon=":material/memory:", url_path="memory-search"),
     ]
 )
 cache_notices()  # a damaged embedding cache was set aside at start: say so once per session

@@ -28,10 +28,14 @@ SCRIPTS: tuple[str, ...] = (
     "encode_cold",
     "encode_warm",
     "onnx_backend",
+    "backends",
     "rank",
     "memory",
     "tsne",
     "umap_first_call",
+    "first_map",
+    "memory_search",
+    "collection_build",
     "finetune",
 )
 RESULTS = ROOT / "bench" / "results.json"

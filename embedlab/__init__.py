@@ -14,6 +14,7 @@ sentence-transformers load only when a model does.
 from .maps.compare import neighbour_overlap
 from .maps.projection import ProjectionPlan, plan_projection, project
 from .maps.quality import knn_label_agreement, neighbour_kept, silhouette, trustworthiness
+from .models.backends import BACKENDS, BackendChoice, available_backends, choose_backend
 from .models.cache import EmbeddingCache, embedding_cache
 from .models.catalog import DEFAULT_MODEL, ModelInfo, list_models, load_model
 from .models.embedders import Embedder
@@ -40,6 +41,9 @@ _LAZY = {
     "FinetuneResult": "tuning.finetune",
     "distil": "tuning.distil",
     "DistilResult": "tuning.distil",
+    "build_collection": "memory",
+    "search_collection": "memory",
+    "list_collections": "memory",
 }
 
 
@@ -54,7 +58,9 @@ def __getattr__(name: str):
 
 
 __all__ = [
+    "BACKENDS",
     "DEFAULT_MODEL",
+    "BackendChoice",
     "BenchmarkStore",
     "DistilResult",
     "Embedder",
@@ -65,7 +71,10 @@ __all__ = [
     "ProjectionPlan",
     "RetrievalResult",
     "StorageTable",
+    "available_backends",
     "benchmark",
+    "build_collection",
+    "choose_backend",
     "data_dir",
     "distil",
     "embedding_cache",
@@ -73,6 +82,7 @@ __all__ = [
     "evaluate_retrieval",
     "finetune",
     "knn_label_agreement",
+    "list_collections",
     "list_models",
     "load_model",
     "neighbour_kept",
@@ -82,6 +92,7 @@ __all__ = [
     "rank",
     "recommend",
     "review",
+    "search_collection",
     "silhouette",
     "storage_table",
     "truncated",

@@ -18,7 +18,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import bench, finetune, models, review, runs
+from . import bench, collection, finetune, models, review, runs
 from .common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError
 
 
@@ -34,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     runs.register(commands)
     review.register(commands)
     finetune.register(commands)
+    collection.register(commands)
     return parser
 
 
