@@ -388,6 +388,10 @@ class _Buffer:
         }
         columns["vector"] = pa.FixedSizeListArray.from_arrays(pa.array(matrix.ravel()), dim)
         _write(self.build.table, pa.table(columns).select(self.build.schema().names).cast(self.build.schema()))
+        # written vectors are dropped unless a row still waiting shares the text: memory stays bounded
+        waiting = set(self.add["text_hash"].iloc[self.rows]) if self.rows else set()
+        for h in set(frame["text_hash"]) - waiting:
+            self.vectors.pop(h, None)
 
 
 def _encode_locally(texts: list[str], model: str, batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:

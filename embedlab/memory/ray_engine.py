@@ -2,8 +2,9 @@
 
 :func:`encode_with_ray` is the one entry point; :func:`embedlab.memory.build_collection` calls it
 when ``engine="ray"`` and writes the vectors it yields into LanceDB itself. The texts go to Ray as
-blocks of ``batch_size`` rows (so every actor gets work), ``map_batches`` runs :class:`TextEncoder`
-in a fixed actor pool, and ``iter_batches`` hands the finished blocks back in the order they finish.
+one block per batch of ``batch_size`` texts (so every actor gets work), ``map_batches`` runs
+:class:`TextEncoder` in a fixed actor pool, and ``iter_batches`` hands the finished blocks back in
+the order they finish.
 
 Why not Ray's own Lance writer (``Dataset.write_lance``): with Ray 2.60 and the pylance that
 installs beside it, it fails (``write_fragments() got an unexpected keyword argument
@@ -283,7 +284,7 @@ def _connect(address: str | None, runtime_env: dict) -> bool:
     _check_answers(address)
     try:
         ray.init(address=address, **quiet)
-    except (ConnectionError, RuntimeError, ValueError) as error:
+    except Exception as error:  # ConnectionError, RuntimeError, ray.exceptions.AuthenticationError, ...
         raise CollectionError(f"Ray at {address} did not answer: {_first_line(error)}.") from None
     return True
 
@@ -302,7 +303,7 @@ def _check_answers(address: str, timeout: float = ADDRESS_TIMEOUT_S) -> None:
         host, _, port = host_port.rpartition(":")
         host = host.strip("[]")
         if not host or not port.isdigit():
-            raise CollectionError(f"Ray at {address} did not answer: the address must be host:port.")
+            raise CollectionError(f"{address!r} is not a Ray address; give host:port, 'auto' or ray://host:port.")
         try:
             with socket.create_connection((host, int(port)), timeout=min(10.0, timeout)):
                 pass

@@ -281,11 +281,22 @@ def _record_key(name: str) -> str:
     return f"{name}|{model_version(name)}"
 
 
+#: Choices already read or made in this process, by (database, model record, fingerprint): a cached
+#: encode asks for the backend of every call, and SQLite costs milliseconds a time under load.
+_known: dict[tuple[Path, str, str], BackendChoice] = {}
+
+
 def recorded_choice(name: str) -> BackendChoice | None:
-    """The choice recorded for ``name`` on this machine (same fingerprint), or None; never calibrates."""
+    """The choice recorded for ``name`` on this machine (same fingerprint), or None; never calibrates.
+
+    A choice found is remembered for the process (a recalibration here replaces it).
+    """
     from .catalog import canonical_name
 
     name = canonical_name(name.strip())
+    key = (_database(), _record_key(name), machine_fingerprint())
+    if key in _known:
+        return _known[key]
     try:
         connection = connect(_database())
         try:
@@ -300,12 +311,15 @@ def recorded_choice(name: str) -> BackendChoice | None:
     if row is None:
         return None
     try:
-        return BackendChoice(**json.loads(row[0]))
+        choice = BackendChoice(**json.loads(row[0]))
     except (TypeError, ValueError):  # written by another version: calibrate again
         return None
+    _known[key] = choice
+    return choice
 
 
 def _record(choice: BackendChoice) -> None:
+    _known.pop((_database(), _record_key(choice.model), choice.machine), None)
     connection = connect(_database())
     try:
         with connection:

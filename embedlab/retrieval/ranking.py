@@ -1,17 +1,134 @@
-"""rank(): exact cosine top-k, in bounded memory."""
+"""rank(): exact cosine top-k, in bounded memory, on every core.
+
+The corpus is read in place (never copied or normalised): each thread scores one range of rows
+in chunks (``corpus rows @ unit queries.T`` into one reused buffer, scaled by the rows' inverse
+norms unless they are unit length) and keeps each query's best k, searching later chunks only
+for scores above the k-th best so far. Arrays from ``embedlab.encode`` carry a mark
+(:func:`mark_unit_rows`) that spares the pass measuring their rows' norms.
+"""
 
 from __future__ import annotations
+
+import os
+import threading
+import weakref
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..validation import check_matrix, check_positive_int
 
-#: Scores held at once per chunk (queries × corpus rows); 2M float32 = 8 MB, so a chunk's
-#: scores stay in the processor's cache while they are scaled and searched.
-CHUNK_ELEMENTS = 1 << 21
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
+
+#: Scores held at once per chunk and per thread (corpus rows × queries); 2^19 float32 = 2 MB, in
+#: the processor's cache while they are scaled and searched. (Measured for 100 queries × 384-d:
+#: 2^17 to 2^20 are within noise of each other; the matrix product takes ~85% of the time.)
+CHUNK_ELEMENTS = 1 << 19
 #: The first chunk is this many times smaller: its full top-k search is the costly one, and a
 #: rough k-th best is enough to skip most of the later chunks.
 FIRST_CHUNK_DIVISOR = 8
+#: Rows whose inverse norm is within this of 1 count as unit length: their scores are used as
+#: they come, with no scaling pass (off by under 1e-6). A normalised float32 vector is a few
+#: roundings off: 1 row in 300 of all-MiniLM-L6-v2's is 2^-22 away, none further.
+UNIT = 2.0**-20
+#: Scores compared with their queries' k-th best per call, at least: the k-th bests are repeated
+#: across a row of this length, so numpy loops over few long rows rather than many short ones.
+COMPARE_ROW = 4096
+#: A chunk where more than 1 score in this many beats its query's k-th best is cut to its own
+#: best k per query at once, rather than keeping every winner (bounds memory on sorted corpora).
+DENSE = 16
+#: Queries scored together, at most: more would leave too few corpus rows per chunk for an
+#: efficient matrix product (a map's neighbours rank every point against every point).
+QUERY_GROUP = 512
+#: Below this many multiply-adds (queries × corpus rows × dim) one thread does it all: handing
+#: work to a second thread costs more than it saves.
+PARALLEL_MIN_WORK = 1 << 25
+
+
+# -- corpora known to have unit rows ----------------------------------------------------------
+
+#: id of a marked array → a weak reference to it (the reference tells a reused id apart).
+_unit_arrays: dict[int, weakref.ref] = {}
+
+
+def mark_unit_rows(vectors: np.ndarray) -> bool:
+    """Mark a read-only float32 matrix as having unit rows, if it has: :func:`rank` then trusts it.
+
+    The rows' norms are measured once, here; a marked corpus (or a view of whole rows of it)
+    skips that pass in every later :func:`rank`, with the same results. The mark lasts while
+    the array lives and stays read-only: made writeable again, it is measured as any other.
+    ``embedlab.encode`` returns such arrays (its rows are normalised by construction).
+
+    Parameters
+    ----------
+    vectors : ndarray of shape (n, dim), float32, read-only
+        Rows of norm 1 within float32 rounding (or all-zero rows, which score 0).
+
+    Returns
+    -------
+    bool
+        Whether the array is now marked: False when a row is not of unit length or not finite.
+
+    Raises
+    ------
+    TypeError, ValueError
+        When ``vectors`` is not a 2-D float32 ndarray, or is writeable (a later write could
+        break the mark).
+    """
+    if not (isinstance(vectors, np.ndarray) and vectors.dtype == np.float32 and vectors.ndim == 2):
+        raise TypeError(f"vectors must be a 2-D float32 ndarray, got {type(vectors).__name__}.")
+    if vectors.flags.writeable:
+        raise ValueError("vectors must be read-only (set vectors.flags.writeable = False), so the mark stays true.")
+    for start in range(0, len(vectors), 1 << 16):  # measured in blocks: no n-long temporaries beyond one
+        inverse, huge = _inverse_norms(vectors[start : start + (1 << 16)], vectors, False)
+        if huge or not np.all(np.isfinite(inverse)) or _needs_scaling(inverse):
+            return False
+    key = id(vectors)
+
+    def forget(_, key=key, arrays=_unit_arrays):
+        if arrays.get(key) is ref:  # not a newer array's mark under the same id
+            arrays.pop(key, None)
+
+    ref = weakref.ref(vectors, forget)
+    _unit_arrays[key] = ref
+    return True
+
+
+def has_unit_rows(corpus: object) -> bool:
+    """Whether ``corpus`` is a marked array (:func:`mark_unit_rows`), or a view of whole rows of one, still read-only."""
+    array = corpus
+    while isinstance(array, np.ndarray):
+        if array.flags.writeable:
+            return False
+        ref = _unit_arrays.get(id(array))
+        if ref is not None and ref() is array:
+            return array is corpus or _whole_rows_of(corpus, array)
+        array = array.base
+    return False
+
+
+def _whole_rows_of(view: np.ndarray, base: np.ndarray) -> bool:
+    """Whether each row of ``view`` is a whole row of ``base`` (``base[a:b:c]``, not columns or a shifted window)."""
+    row = base.strides[0]
+    offset = view.__array_interface__["data"][0] - base.__array_interface__["data"][0]
+    return (
+        view.dtype == base.dtype
+        and view.ndim == 2
+        and view.shape[1] == base.shape[1]
+        and view.strides[1] == base.strides[1]
+        and row != 0
+        and offset % row == 0
+        and view.strides[0] % row == 0
+    )
+
+
+def _needs_scaling(inverse: np.ndarray) -> bool:
+    """Whether scores must be multiplied by these inverse norms: some row is neither unit nor zero."""
+    return bool(np.any((np.abs(inverse - 1) > UNIT) & (inverse != 0)))
+
+
+# -- the search over one range of corpus rows -------------------------------------------------
 
 
 def _best_first(indices: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -36,60 +153,21 @@ def _chunk_top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return _best_first(top, top_scores, k)
 
 
-def _merge(best_idx, best_scores, rows, columns, scores, k):
-    """Merge new candidates (``rows``, ``columns`` with ``scores``) into each row's best k."""
-    n_queries = best_idx.shape[0]
-    all_rows = np.concatenate([np.repeat(np.arange(n_queries), k), rows])
-    all_idx = np.concatenate([best_idx.ravel(), columns])
-    all_scores = np.concatenate([best_scores.ravel(), scores])
-    order = np.lexsort((all_idx, -all_scores, all_rows))  # by row; best first; lower index first
-    starts = np.concatenate([[0], np.cumsum(np.bincount(all_rows, minlength=n_queries))[:-1]])
-    take = order[(starts[:, None] + np.arange(k)).ravel()]
-    return all_idx[take].reshape(n_queries, k), all_scores[take].reshape(n_queries, k)
+def _merge(best_idx, best_scores, found, k):
+    """Each query's best k among its best so far and the ``found`` (rows, queries, scores) candidates.
 
-
-#: Rows whose inverse norm is within this of 1 count as unit length (float32 rounding of a
-#: normalised vector): their scores are used as they come, with no scaling pass.
-UNIT = 2.0**-23
-#: Columns per block when looking for scores that beat a query's k-th best: the maximum of
-#: each block is compared first, so only the few blocks holding a winner are searched.
-BLOCK = 256
-
-
-def _winners(scores: np.ndarray, cut: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(row, column) of every score strictly above its row's ``cut``."""
-    n_rows, n_columns = scores.shape
-    whole = n_columns - n_columns % BLOCK
-    rows, columns = [np.empty(0, np.int64)], [np.empty(0, np.int64)]
-    if whole:
-        blocks = scores[:, :whole].reshape(n_rows, whole // BLOCK, BLOCK)  # a view
-        block_rows, block_ids = np.nonzero(blocks.max(axis=2) > cut[:, None])
-        if block_rows.size:
-            hit, offset = np.nonzero(blocks[block_rows, block_ids] > cut[block_rows, None])
-            rows.append(block_rows[hit])
-            columns.append(block_ids[hit] * BLOCK + offset)
-    if whole < n_columns:
-        hit, offset = np.nonzero(scores[:, whole:] > cut[:, None])
-        rows.append(hit)
-        columns.append(offset + whole)
-    return np.concatenate(rows), np.concatenate(columns)
-
-
-def _corpus(corpus, dim: int) -> tuple[np.ndarray, bool]:
-    """The corpus as a 2-D float32 array, and whether its finiteness is still to be checked.
-
-    A float32 array of the right shape is used as it is — no copy, no extra pass: its rows'
-    norms, computed anyway, reveal any NaN or infinity (see :func:`_inverse_norms`).
+    The candidates come in the order they were found, rows ascending, all after the best so far;
+    so a stable sort by score keeps equal scores in index order, and ties go to the lower index.
     """
-    if (
-        isinstance(corpus, np.ndarray)
-        and corpus.dtype == np.float32
-        and corpus.ndim == 2
-        and corpus.shape[0] > 0
-        and corpus.shape[1] == dim
-    ):
-        return corpus, True
-    return check_matrix(corpus, "corpus", dim=dim), False
+    n_queries = best_idx.shape[0]
+    new_rows, new_queries, new_scores = zip(*found, strict=True)
+    rows = np.concatenate([best_idx.ravel(), *new_rows])
+    queries = np.concatenate([np.repeat(np.arange(n_queries), k), *new_queries])
+    scores = np.concatenate([best_scores.ravel(), *new_scores])
+    order = np.lexsort((-scores, queries))  # by query, then best first (stable: lower index first)
+    starts = np.concatenate([[0], np.cumsum(np.bincount(queries, minlength=n_queries))[:-1]])
+    take = order[(starts[:, None] + np.arange(k)).ravel()]
+    return rows[take].reshape(n_queries, k), scores[take].reshape(n_queries, k)
 
 
 def _inverse_norms(block: np.ndarray, corpus: np.ndarray, check: bool) -> tuple[np.ndarray, bool]:
@@ -111,6 +189,133 @@ def _inverse_norms(block: np.ndarray, corpus: np.ndarray, check: bool) -> tuple[
     return (1.0 / np.maximum(norms, 1e-12)).astype(np.float32) * (norms > 0), huge
 
 
+def _score(block, qt, out, unit, corpus, check) -> None:
+    """Cosine scores of the rows of ``block`` against the unit queries (columns of ``qt``), into ``out``."""
+    if unit:
+        np.matmul(block, qt, out=out)
+        return
+    inverse, huge = _inverse_norms(block, corpus, check)
+    if huge:  # normalise first, so no product overflows
+        np.matmul(block * inverse[:, None], qt, out=out)
+        return
+    np.matmul(block, qt, out=out)  # scale the scores, not the corpus: no copy of it
+    if _needs_scaling(inverse):  # a zero row scores 0 either way
+        out *= inverse[:, None]
+
+
+def _search(qt, corpus, begin, end, k, rows, unit, check):
+    """Best k rows of ``corpus[begin:end]`` for each unit query (columns of ``qt``), best first.
+
+    The rows are scored in chunks into one buffer of ``rows`` × queries. The first chunk is
+    searched in full. In later ones only scores above the query's k-th best so far are kept,
+    and merged into the best k once there are as many of them as best ones.
+    """
+    n_queries = qt.shape[1]
+    repeat = max(1, min(rows, COMPARE_ROW // n_queries))
+    rows += -rows % repeat  # whole compare rows in a full chunk
+    # one chunk holds all the rows: search it whole; else a smaller first chunk gives a rough cut
+    first = end - begin if end - begin <= rows else max(k, rows // FIRST_CHUNK_DIVISOR)
+    buffer = np.empty((max(rows, first), n_queries), dtype=np.float32)
+    above = np.empty(rows * n_queries, dtype=bool)
+    scores = buffer[: min(first, end - begin)]
+    _score(corpus[begin : begin + len(scores)], qt, scores, unit, corpus, check)
+    best_idx, best_scores = _chunk_top_k(np.ascontiguousarray(scores.T), k)
+    best_idx += begin
+    cut = np.tile(best_scores[:, -1], repeat)
+    found, n_found = [], 0
+    for start in range(begin + len(scores), end, rows):
+        block = corpus[start : min(end, start + rows)]
+        scores = buffer[: len(block)]
+        _score(block, qt, scores, unit, corpus, check)
+        # a later row wins only by a strictly higher score: ties go to the lower index
+        mask = above[: scores.size]
+        if len(block) % repeat:  # the last chunk: compare row by row
+            np.greater(scores, cut[:n_queries], out=mask.reshape(scores.shape))
+        else:
+            np.greater(scores.reshape(-1, repeat * n_queries), cut, out=mask.reshape(-1, repeat * n_queries))
+        n_hits = np.count_nonzero(mask)
+        if n_hits > scores.size // DENSE:  # most scores win (a corpus sorted by score): keep the chunk's best k
+            top, top_scores = _chunk_top_k(np.ascontiguousarray(scores.T), k)
+            found.append(((top + start).ravel(), np.repeat(np.arange(n_queries), top.shape[1]), top_scores.ravel()))
+            n_found += top.size
+        elif n_hits:
+            hits = np.flatnonzero(mask)
+            hit_rows, hit_queries = np.divmod(hits, n_queries)
+            found.append((hit_rows + start, hit_queries, scores.ravel()[hits]))
+            n_found += hits.size
+        if found and (n_found >= best_idx.size or start + rows >= end):
+            best_idx, best_scores = _merge(best_idx, best_scores, found, k)
+            cut = np.tile(best_scores[:, -1], repeat)
+            found, n_found = [], 0
+    return best_idx, best_scores
+
+
+# -- threads: one search per core, each on its own range of rows -------------------------------
+
+_pool: ThreadPoolExecutor | None = None
+_pool_size = 0
+_blas_libraries = None
+_parallel_lock = threading.Lock()
+
+
+def _blas():
+    """The BLAS libraries loaded (numpy's), through threadpoolctl: their thread counts, and limits."""
+    global _blas_libraries
+    if _blas_libraries is None:
+        from threadpoolctl import ThreadpoolController  # only once a search is big enough to share
+
+        _blas_libraries = ThreadpoolController().select(user_api="blas")
+    return _blas_libraries
+
+
+def _threads() -> int:
+    """Threads to search with: as many as the BLAS library may use (it follows the user's limits), cores allowing."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min([cores, *(library["num_threads"] for library in _blas().info())]))
+
+
+def _search_in_parallel(qt, corpus, k, rows, unit, check, threads):
+    """Split the rows into ``threads`` ranges, search each in its own thread with a one-thread BLAS, merge."""
+    from concurrent.futures import ThreadPoolExecutor, wait  # only for searches big enough to share
+
+    global _pool, _pool_size
+    n = corpus.shape[0]
+    bounds = [n * i // threads for i in range(threads + 1)]
+    with _parallel_lock:  # the BLAS thread count is process-wide: one parallel search at a time
+        if _pool_size < threads - 1:
+            if _pool is not None:
+                _pool.shutdown(wait=False)
+            _pool, _pool_size = ThreadPoolExecutor(threads - 1, thread_name_prefix="embedlab-rank"), threads - 1
+        with _blas().limit(limits=1):
+            others = [
+                _pool.submit(_search, qt, corpus, bounds[i], bounds[i + 1], k, rows, unit, check)
+                for i in range(1, threads)
+            ]
+            try:
+                parts = [_search(qt, corpus, 0, bounds[1], k, rows, unit, check)]
+            finally:  # an error (a NaN found) leaves no search running behind it
+                wait(others)
+            parts += [future.result() for future in others]
+    return _best_first(np.concatenate([p[0] for p in parts], 1), np.concatenate([p[1] for p in parts], 1), k)
+
+
+def _corpus(corpus, dim: int) -> tuple[np.ndarray, bool]:
+    """The corpus as a 2-D float32 array, and whether its finiteness is still to be checked.
+
+    A float32 array of the right shape is used as it is — no copy, no extra pass: its rows'
+    norms, computed anyway, reveal any NaN or infinity (see :func:`_inverse_norms`).
+    """
+    if (
+        isinstance(corpus, np.ndarray)
+        and corpus.dtype == np.float32
+        and corpus.ndim == 2
+        and corpus.shape[0] > 0
+        and corpus.shape[1] == dim
+    ):
+        return corpus, True
+    return check_matrix(corpus, "corpus", dim=dim), False
+
+
 def rank(queries, corpus, *, k: int = 5) -> tuple[np.ndarray, np.ndarray]:
     """Cosine top-k of each query among the corpus rows, best first.
 
@@ -130,10 +335,19 @@ def rank(queries, corpus, *, k: int = 5) -> tuple[np.ndarray, np.ndarray]:
     scores : ndarray of shape (n_queries, min(k, n_corpus)), float32
         Their cosine similarities, as scikit-learn's ``cosine_similarity`` gives them (to 1e-5).
 
-    The corpus is scored in chunks into a reused buffer, so memory stays bounded for any size.
-    Each query keeps its best k so far; a later chunk is searched only where a score beats
-    the query's current k-th best, so after the first chunk little more than the matrix
-    product is left. ``bench/rank.py`` compares it with scikit-learn and with the machine's bound.
+    The corpus is scored in chunks, one range of rows per core (as many threads as the BLAS
+    library may use, each running a one-thread BLAS), so the scores never exist all at once:
+    beyond its inputs and outputs a call holds ~7 bytes per score of one chunk per thread
+    (``CHUNK_ELEMENTS`` scores: 3.5 MB a thread), whatever the corpus size — at most 24 (12 MB),
+    reached only when most scores beat all before them (a corpus sorted by score). Each thread
+    keeps its queries' best k so far; in later chunks only scores above a query's k-th best
+    are kept, so little more than the matrix product is left. A corpus that
+    ``embedlab.encode`` returned is known to have unit rows (:func:`mark_unit_rows`): its norms
+    are not measured again, with the same results. ``bench/rank.py`` compares it with torch,
+    numpy and the machine's matrix-multiply bound.
+
+    While a large search runs, numpy's BLAS runs on one thread in the whole process (its thread
+    count is process-wide); concurrent large searches take turns.
 
     Examples
     --------
@@ -144,30 +358,24 @@ def rank(queries, corpus, *, k: int = 5) -> tuple[np.ndarray, np.ndarray]:
     """
     k = check_positive_int(k, "k")
     queries = check_matrix(queries, "queries")
-    corpus, check = _corpus(corpus, queries.shape[1])
+    unit = has_unit_rows(corpus) and corpus.shape[1] == queries.shape[1] and corpus.shape[0] > 0
+    corpus, check = (corpus, False) if unit else _corpus(corpus, queries.shape[1])
     n = corpus.shape[0]
     k = min(k, n)
-    q = queries * _inverse_norms(queries, queries, False)[0][:, None]
-    rows = max(k, min(n, CHUNK_ELEMENTS // max(1, q.shape[0])))
-    first = max(k, rows // FIRST_CHUNK_DIVISOR)
-    buffer = np.empty((q.shape[0], rows), dtype=np.float32)
-    best_idx = best_scores = None
-    for start in [0, *range(first, n, rows)]:
-        block = corpus[start : start + (first if start == 0 else rows)]
-        scores = buffer[:, : block.shape[0]]
-        inverse, huge = _inverse_norms(block, corpus, check)
-        if huge:  # normalise first, so no product overflows
-            np.matmul(q, (block * inverse[:, None]).T, out=scores)
-        else:  # scale the scores, not the corpus: no copy of it
-            np.matmul(q, block.T, out=scores)
-            if np.abs(inverse - 1).max() > UNIT:
-                scores *= inverse[None, :]
-        if best_idx is None:
-            best_idx, best_scores = _chunk_top_k(scores, k)
-            continue
-        # a later row wins only by a strictly higher score: ties go to the lower index
-        hit_rows, columns = _winners(scores, best_scores[:, -1])
-        if hit_rows.size:
-            found = scores[hit_rows, columns]
-            best_idx, best_scores = _merge(best_idx, best_scores, hit_rows, columns + start, found, k)
+    unit_queries = queries * _inverse_norms(queries, queries, False)[0][:, None]
+    parts = [
+        _rank_group(np.ascontiguousarray(unit_queries[start : start + QUERY_GROUP].T), corpus, k, unit, check)
+        for start in range(0, len(unit_queries), QUERY_GROUP)
+    ]
+    best_idx, best_scores = parts[0] if len(parts) == 1 else map(np.concatenate, zip(*parts, strict=True))
     return best_idx.astype(np.int64), best_scores.astype(np.float32)
+
+
+def _rank_group(qt, corpus, k, unit, check):
+    """Best k of the corpus rows for each unit query (columns of ``qt``), on as many threads as pay."""
+    n = corpus.shape[0]
+    threads = min(_threads(), n // k) if n * qt.size >= PARALLEL_MIN_WORK else 1
+    rows = max(k, min(CHUNK_ELEMENTS // qt.shape[1], -(-n // threads)))
+    if threads > 1:
+        return _search_in_parallel(qt, corpus, k, rows, unit, check, threads)
+    return _search(qt, corpus, 0, n, k, rows, unit, check)
