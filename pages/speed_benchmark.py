@@ -10,21 +10,28 @@ import streamlit as st
 
 import embedlab
 from embedlab import seed
+from embedlab.benchmarking import loading, notes
+from embedlab.benchmarking.comparison import compare_runs
 from embedlab.benchmarking.figures import compare_figure, dims_figure, speed_figure
 from embedlab.benchmarking.machine import describe
-from embedlab.benchmarking.results import compare_runs, results_json
+from embedlab.benchmarking.measure import choice_dict
+from embedlab.benchmarking.results import results_json
 from embedlab.benchmarking.run import advice, repeat_to
 from embedlab.markup import markdown_literal, markdown_sentence
 from embedlab.tables import TABLE_TYPES, column_texts, read_corpus, read_table, text_columns, text_lines
 from ui import common, runs
 from ui import speed_benchmark as ui
-from ui.state import retrieval_figures
+from ui.state import retrieval_figures, trace_data
 
 state = st.session_state
 SOURCES = {
     "lesson": "The lesson's trace texts (5 × 20)",
     "paste": "Paste texts",
     "upload": "Upload a file",
+}
+BACKENDS = {
+    "auto": "The one chosen for this machine (auto)",
+    "all": "Every backend available, side by side",
 }
 
 
@@ -39,25 +46,43 @@ def read_upload(data: bytes, name: str):
 
 
 def keep_interrupted_run() -> None:
-    """A run cut short (Stop, or any click while it ran) keeps the rows it finished (see ui/runs.py)."""
+    """A run cut short (Stop, or any click while it ran) keeps the rows it finished (see ui/runs.py).
+
+    The core saved the run as it went (as "interrupted" when the script was cut); here it is
+    marked "stopped" with the rows of the last progress event, and shown.
+    """
     cut = runs.interrupted("speed")
     if cut is None:
         return
     partial = cut.partial
-    if partial is None or partial.table.empty:
+    if partial is None:
         state["speed_notice"] = "The run was stopped before any model was measured."
         return
     partial = replace(partial, stopped=True)
     previous = state.get("speed_run_id")
-    state["speed_result"] = partial
-    state["speed_run_id"] = store().save(partial, label="stopped")
-    if previous is not None:
+    if partial.id is not None and store().update(partial.id, partial, state="stopped"):
+        run_id = partial.id
+    else:
+        run_id = store().save(partial, label="stopped", state="stopped")
+    state["speed_result"] = replace(partial, id=run_id)
+    state["speed_run_id"] = run_id
+    if previous is not None and previous != run_id:
         state["speed_earlier"] = previous
-    kept = [
-        row.model if row.status != "stopped" else f"{row.model} (cut short after {row.repeats_done} repeat(s))"
-        for row in partial.table.itertuples()
-    ]
-    state["speed_notice"] = f"The run was stopped; kept what finished: {', '.join(kept)}."
+    state["speed_notice"] = notes.stop_notice(partial)
+
+
+def agreement_texts() -> tuple[list[str] | None, list[str] | None]:
+    """The Trace Retrieval page's queries and traces (top-1 agreement is measured on them), or (None, None)."""
+    data = trace_data()
+    if data is None:
+        return None, None
+    try:
+        prepared = data.prepare()
+    except ValueError:
+        return None, None
+    if not prepared.queries or not prepared.texts:
+        return None, None
+    return list(prepared.queries), list(prepared.texts)
 
 
 st.title("Speed Benchmark")
@@ -77,6 +102,10 @@ keep_interrupted_run()
 left, right = st.columns([3, 2], gap="large")
 with left:
     models = common.models_picker("speed_models", label="Models", default=seed.BENCHMARK_MODELS)
+    for model in models:  # the choice already made for this machine (never calibrates here)
+        choice = loading.recorded(model)
+        if choice is not None:
+            st.caption(markdown_literal(notes.choice_sentence(model, choice_dict(choice))))
     source = st.radio(
         "Corpus",
         list(SOURCES),
@@ -180,6 +209,24 @@ with right:
         "sentence-transformers models.",
         persist_state="session",
     )
+    backends = st.radio(
+        "Backends",
+        list(BACKENDS),
+        format_func=BACKENDS.get,
+        key="speed_backends",
+        help="How each model runs: torch-fp32 is the reference; torch-bf16, ONNX fp32/int8 and others can be "
+        "faster on some CPUs. 'auto' runs the backend embedlab chose for this machine; 'every backend' measures "
+        "them side by side, each with how closely its vectors agree with torch-fp32.",
+        persist_state="session",
+    )
+    sweep = st.toggle(
+        "Sweep thread counts and batch sizes",
+        value=False,
+        key="speed_sweep",
+        help="After the run, time each model again with 1, 2, 4 … threads up to the cores here and batch sizes "
+        "16, 32, 64 and 128, and say which setting is fastest on this machine. Takes a while.",
+        persist_state="session",
+    )
     default_baseline = embedlab.DEFAULT_MODEL if embedlab.DEFAULT_MODEL in models else (models or [None])[0]
     baseline = st.selectbox(
         "Baseline",
@@ -203,6 +250,7 @@ if run:
         st.error(problem)
     if not problems:
         state.pop("speed_notice", None)
+        queries, traces = agreement_texts()
         try:
             result = runs.run(
                 "speed",
@@ -214,17 +262,22 @@ if run:
                     warmup=bool(warmup),
                     baseline=baseline if baseline in models else None,
                     threads=int(threads) or None,
+                    backends=backends,
+                    sweep=bool(sweep),
+                    queries=queries,
+                    traces=traces,
                     progress=progress,
+                    store=store(),  # saved as it goes: a reload or a closed tab keeps the finished rows
                 ),
                 stop_help="Stop after the current step; the models that finished are kept.",
-                done=lambda run: f"Done: {len(run.table)} model(s) measured on {len(texts):,} texts.",
+                done=lambda run: f"Done: {len(run.table)} row(s) measured on {len(texts):,} texts.",
             )
         except (ValueError, TypeError) as error:
             st.error(str(error))
         else:
             previous = state.get("speed_run_id")
             state["speed_result"] = result
-            state["speed_run_id"] = store().save(result)
+            state["speed_run_id"] = result.id if result.id is not None else store().save(result)
             if previous is not None:  # compare the new run with the one it replaces
                 state["speed_earlier"] = previous
             else:
@@ -247,15 +300,14 @@ def show_results(result) -> None:
         f"{shown(settings.batch_size)} · {shown(settings.repeats)} repeats · warm-up "
         f"{'on' if settings.warmup else 'off'} · {settings.started or ''}"
     )
+    if result.state == "interrupted":
+        st.warning(notes.stop_notice(result, how="interrupted"))
     for row in table[table["error"] != ""].itertuples():
-        st.warning(f"{row.model}: {row.error}.")
-    noisy = table[table["noisy"].fillna(False)]
-    if len(noisy):
-        st.warning(
-            f"Noisy timing for {', '.join(noisy['model'])}: the slowest repeat took more than "
-            f"{settings.noisy_above:.0%} of the median longer than the fastest. Something else was "
-            "using the CPU; run again or with more repeats."
-        )
+        st.warning(f"{row.name}: {row.error}.")
+    for note in notes.noise_notes(result):
+        st.warning(note)
+    for model, choice in result.choices.items():
+        st.caption(markdown_literal(notes.choice_sentence(model, choice, result)))
     comparisons = [c for c in table["comparison"] if c and c != "baseline"]
     if comparisons:
         st.markdown("\n".join(f"- {c}" for c in comparisons))
@@ -264,26 +316,13 @@ def show_results(result) -> None:
         ui.display_table(table),
         key="speed_table",
         hide_index=True,
-        column_config={
-            "texts/s": st.column_config.NumberColumn(format="%.1f", help="texts ÷ median encode time"),
-            "encode s (median)": st.column_config.NumberColumn(format="%.4f"),
-            "min s": st.column_config.NumberColumn(format="%.4f"),
-            "max s": st.column_config.NumberColumn(format="%.4f"),
-            "tokens/s": st.column_config.NumberColumn(format="%.0f", help="tokens the model read ÷ median encode time"),
-            "load s": st.column_config.NumberColumn(
-                format="%.3f", help="building a fresh instance from its files, libraries already imported"
-            ),
-            "warm-up s": st.column_config.NumberColumn(format="%.3f"),
-            "parameters": st.column_config.NumberColumn(format="compact"),
-            "size MB": st.column_config.NumberColumn(format="%.0f", help="the weights on disk"),
-            "+MB load": st.column_config.NumberColumn(
-                format="%.0f", help="resident memory added by loading (approximate)"
-            ),
-            "+MB encode": st.column_config.NumberColumn(
-                format="%.0f", help="peak resident memory added while encoding (approximate)"
-            ),
-        },
+        column_config=ui.column_help(settings.agreement),
     )
+    if result.sweep is not None:
+        st.markdown("**Fastest settings on this machine** (threads and batch size, each timed as the run was)")
+        for line in notes.sweep_sentence(result):
+            st.markdown(f"- {markdown_literal(line)}")
+        st.dataframe(ui.sweep_table(result.sweep), key="speed_sweep_table", hide_index=True)
 
     if result.measured.empty:
         st.info("No model finished a timed repeat, so there is nothing to chart.")
@@ -342,7 +381,8 @@ def show_earlier_runs(result) -> None:
         st.caption("Every run is saved in embedlab's data directory; the next one can be compared with this one.")
         return
     labels = {
-        int(r.id): f"#{r.id} · {r.created} · {r.models} · {r.n_texts} texts" + (" · stopped" if r.stopped else "")
+        int(r.id): f"#{r.id} · {r.created} · {r.models} · {r.n_texts} texts"
+        + (f" · {r.state}" if r.state != "finished" else "")
         for r in earlier.itertuples()
     }
     chosen = st.selectbox(
@@ -368,6 +408,7 @@ def show_earlier_runs(result) -> None:
                 key="speed_compare_table",
                 hide_index=True,
                 column_config={
+                    "backend_before": st.column_config.TextColumn(f"backend #{chosen}"),
                     "texts_per_s": st.column_config.NumberColumn("texts/s now", format="%.1f"),
                     "texts_per_s_before": st.column_config.NumberColumn(f"texts/s #{chosen}", format="%.1f"),
                     "change": st.column_config.NumberColumn("now ÷ before", format="%.2fx"),

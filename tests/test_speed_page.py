@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -231,12 +233,98 @@ def test_display_table_and_figures_escape_html():
 
     run = embedlab.benchmark(["static-64d"], ["a"], repeats=1)
     table = run.table.copy()
-    table.loc[0, "model"] = "<b>x</b>"
+    table.loc[0, "model"] = table.loc[0, "name"] = "<b>x</b>"
     run = dataclasses.replace(run, table=table, baseline="<b>x</b>")
     figure = speed_figure(run)
     assert figure.data[0].x[0] == "&lt;b&gt;x&lt;/b&gt;"
     assert "<b>" not in figure.data[0].hovertext[0]
     assert "<b>" not in dims_figure(run).data[0].text[0]
-    shown = ui.display_table(run.table)
+    shown = ui.display_table(run.table).data  # a Styler: missing figures are written "—"
     assert shown.loc[0, "size MB"] == pytest.approx(run.table.loc[0, "size_bytes"] / 1e6)
     assert isinstance(shown, pd.DataFrame)
+
+
+# ------------------------------------------------------------------ issue 13 findings 1, 10, 16; issue 14 backends
+def shown_cells(at: AppTest, index: int = 0) -> pd.DataFrame:
+    """What the table's cells show (the Styler's display values), as the browser draws them."""
+    from streamlit import dataframe_util
+
+    proto = at.dataframe[index].proto
+    styler = proto.arrow_data.styler
+    assert styler.display_values, "the table has no display values: missing figures would show as None"
+    return dataframe_util.convert_arrow_bytes_to_pandas_df(styler.display_values)
+
+
+def test_a_row_stopped_before_its_first_repeat_shows_dashes_and_the_notice_names_models_never_started(store):
+    snapshots = []
+    embedlab.benchmark(
+        ["static-64d", "all-MiniLM-L6-v2"],
+        ["a text", "another text"],
+        repeats=2,
+        progress=lambda e: snapshots.append((e, e.results())),
+    )
+    loading = next(r for e, r in snapshots if e.stage == "load" and e.model == "all-MiniLM-L6-v2")
+    partial = dataclasses.replace(
+        loading, settings=dataclasses.replace(loading.settings, models=("static-64d", "all-MiniLM-L6-v2", "gone"))
+    )
+    at = open_page()
+    at.session_state["speed_running"] = True
+    at.session_state["speed_partial"] = partial
+    at.run()
+    assert not at.exception
+    assert any(
+        w.value == "The run was stopped; kept what finished: static-64d, all-MiniLM-L6-v2 (stopped before its first "
+        "timed repeat: no speed). Not started: gone."
+        for w in at.warning
+    )
+    cells = shown_cells(at)
+    stopped = cells.iloc[1]
+    assert not any(str(v) in ("None", "nan", "<NA>", "NaN") for v in stopped.tolist()), stopped.tolist()
+    assert stopped["texts/s"] == "—" and stopped["status"] == "stopped"
+    assert float(cells.iloc[0]["texts/s"].replace(",", "")) > 0
+
+
+def test_noisy_timing_of_a_short_run_is_put_down_to_timer_resolution_not_load():
+    run = embedlab.benchmark(["static-64d"], ["a text"] * 20, repeats=3)
+    table = run.table.copy()
+    table["noisy"] = pd.array([True], dtype="boolean")
+    noisy = dataclasses.replace(run, table=table, machine={**run.machine, "load_average": 0.1})
+    at = open_page()
+    at.session_state["speed_result"] = noisy
+    at.run()
+    assert not at.exception
+    warnings = " ".join(w.value for w in at.warning)
+    assert "too short to time well" in warnings and "not other work on the CPU" in warnings
+    assert "Something else was using the CPU" not in warnings
+
+
+def test_a_run_cut_short_by_a_reload_is_listed_as_interrupted_and_opens(store):
+    class TornDown(BaseException):
+        pass
+
+    def progress(event):
+        if event.stage == "load" and event.model == "all-MiniLM-L6-v2":
+            raise TornDown
+
+    with pytest.raises(TornDown):
+        embedlab.benchmark(["static-64d", "all-MiniLM-L6-v2"], ["x", "y"], repeats=1, progress=progress, store=store)
+    run_id = int(store.runs().loc[0, "id"])
+    at = open_page()  # a new session, as after the reload
+    option = next(o for o in at.selectbox(key="speed_earlier").options if o.startswith(f"#{run_id} · "))
+    assert option.endswith(" · interrupted")
+    at.selectbox(key="speed_earlier").set_value(run_id).run()
+    at.button(key="speed_show").click().run()
+    assert not at.exception
+    assert any(w.value.startswith("The run was interrupted; kept what finished: static-64d") for w in at.warning)
+    assert list(at.dataframe[0].value["model"]) == ["static-64d", "all-MiniLM-L6-v2"]
+
+
+def test_a_page_run_is_saved_as_it_goes_and_says_which_backend_ran(store):
+    before = len(store)
+    at = small_run(open_page(), ["static-64d"])
+    run = at.session_state["speed_result"]
+    assert run.id == at.session_state["speed_run_id"] and store.runs().loc[0, "state"] == "finished"
+    assert len(store) == before + 1  # saved once, as it went; not again at the end
+    assert list(at.dataframe[0].value["backend"]) == ["static"]
+    assert list(at.dataframe[0].value["asked for"]) == ["auto"]
+    assert at.radio(key="speed_backends").value == "auto" and at.toggle(key="speed_sweep").value is False

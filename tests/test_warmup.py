@@ -24,9 +24,11 @@ def fresh(monkeypatch):
     """A warm-up module as in a new process, with a quick fit so the test stays short."""
     monkeypatch.setattr(warmup, "_state", warmup._State())
     monkeypatch.setattr(warmup, "_done", threading.Event())
+    monkeypatch.setattr(warmup, "_model", warmup._ModelState())
+    monkeypatch.setattr(warmup, "_model_done", threading.Event())
     monkeypatch.setattr(warmup, "SIZES", (24,))
     monkeypatch.setattr(warmup, "DIM", 8)
-    monkeypatch.delenv(warmup.ENV_VAR, raising=False)
+    monkeypatch.setenv(warmup.ENV_VAR, "umap")  # the UMAP part only; the model's has its own tests
     return warmup
 
 
@@ -62,6 +64,44 @@ def test_it_can_be_turned_off(fresh, monkeypatch):
     monkeypatch.setenv(fresh.ENV_VAR, "0")
     assert fresh.start(delay=0) is None
     assert fresh.status()["state"] == "not started" and fresh.wait(0) is False
+    assert fresh.model_status()["state"] == "not started" and fresh.wait_model(0) is False
+    assert not fresh.model_ready()
+
+
+def test_the_model_is_loaded_in_the_background_once(fresh, monkeypatch):
+    """The model part alone: load_model's own instance is the one warmed, the default sentences are cached."""
+    from embedlab import seed
+    from embedlab.models import catalog
+    from embedlab.models.cache import embedding_cache, text_key
+
+    monkeypatch.setenv(fresh.ENV_VAR, "model")
+    assert fresh.model_status()["state"] == "not started"
+    thread = fresh.start()
+    assert thread is not None and thread.name == "embedlab-model-warmup" and thread.daemon
+    assert fresh.start() is thread and fresh.status()["state"] == "not started"  # no UMAP in this mode
+    assert fresh.wait_model(timeout=900)
+    status = fresh.model_status()
+    assert status["state"] == "done", status
+    assert (
+        status["model"] == catalog.DEFAULT_MODEL
+        and status["backend"]
+        and 0 < status["load_seconds"] <= status["seconds"]
+    )
+    assert fresh.model_ready()
+    embedder = catalog.load_model(catalog.DEFAULT_MODEL)  # the page's call: the instance the warm-up loaded
+    assert embedder.backend == status["backend"]
+    found = embedding_cache().get_many(embedder.cache_key, [text_key(t) for t in seed.SENTENCES])
+    assert len(found) == len(set(seed.SENTENCES))  # the first map's sentences are already encoded
+    assert fresh.start() is thread  # once per process
+
+
+def test_a_model_that_fails_to_load_is_reported_not_raised(fresh, monkeypatch):
+    monkeypatch.setenv(fresh.ENV_VAR, "model")
+    fresh.start(model="nosuch/model-that-is-not-here")
+    assert fresh.wait_model(timeout=120)
+    status = fresh.model_status()
+    assert status["state"] == "failed" and "nosuch/model-that-is-not-here" in status["error"]
+    assert not fresh.model_ready()
 
 
 def test_warm_up_points_look_like_embeddings():

@@ -12,6 +12,9 @@ nothing may clear them on the way out: the progress callback stores ``event.resu
 touches the bar, and the ``<prefix>_running`` flag and ``<prefix>_partial`` are cleared only when
 the run returns normally (never in a ``finally``). The page calls :func:`interrupted` near its
 top; it finds the flag still set and hands back what was kept.
+
+The callback stores the rows in a holder put in the session when the run starts, by a plain
+attribute assignment, so no Streamlit call stands between computing the rows and keeping them.
 """
 
 from __future__ import annotations
@@ -27,6 +30,13 @@ Result = TypeVar("Result")
 state = st.session_state
 
 
+class _Holder:
+    """What a run finished so far; mutated without a Streamlit call (see the module docstring)."""
+
+    def __init__(self):
+        self.value = None
+
+
 @dataclass(frozen=True)
 class Interrupted:
     """A run that did not return: ``partial`` is what it had finished (None: nothing yet)."""
@@ -39,7 +49,8 @@ def interrupted(prefix: str) -> Interrupted | None:
     if not state.get(f"{prefix}_running"):
         return None
     state[f"{prefix}_running"] = False
-    return Interrupted(state.pop(f"{prefix}_partial", None))
+    kept = state.pop(f"{prefix}_partial", None)
+    return Interrupted(kept.value if isinstance(kept, _Holder) else kept)
 
 
 def run(
@@ -69,13 +80,13 @@ def run(
     Whatever ``start`` raises; the run then counts as ended (not interrupted).
     """
     state[f"{prefix}_running"] = True
-    state[f"{prefix}_partial"] = None
+    holder = state[f"{prefix}_partial"] = _Holder()
     bar = st.progress(0.0, text="Starting…")
     stop_slot = st.empty()
     stop_slot.button("Stop", key=f"{prefix}_stop", icon=":material/stop_circle:", help=stop_help)
 
     def progress(event) -> None:
-        state[f"{prefix}_partial"] = event.results()  # first: Stop raises in the bar update below
+        holder.value = event.results()  # first, and no Streamlit call: Stop raises in the bar update below
         bar.progress(event.fraction, text=event.message)
 
     try:

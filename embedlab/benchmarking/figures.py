@@ -12,7 +12,8 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from ..markup import html_literal
-from .results import BenchmarkRun, Comparison
+from .comparison import Comparison
+from .results import BenchmarkRun
 
 __all__ = ["compare_figure", "dims_figure", "speed_figure"]
 
@@ -43,17 +44,17 @@ def speed_figure(run: BenchmarkRun) -> go.Figure:
     high = rows["texts_per_s_high"].astype(float)
     hover = [
         html_literal(
-            f"{r.model}: {r.texts_per_s:,.1f} texts/s (median of {r.repeats_done}; "
+            f"{r.name}: {r.texts_per_s:,.1f} texts/s (median of {r.repeats_done}; "
             f"{r.texts_per_s_low:,.1f}-{r.texts_per_s_high:,.1f})" + (f" · {r.comparison}" if r.comparison else "")
         )
         for r in rows.itertuples()
     ]
     figure = go.Figure(
         go.Bar(
-            x=[html_literal(m) for m in rows["model"]],
+            x=[html_literal(m) for m in rows["name"]],
             y=speed,
             error_y={"type": "data", "symmetric": False, "array": high - speed, "arrayminus": speed - low},
-            marker_color=[ACCENT if m == baseline else MUTED for m in rows["model"]],
+            marker_color=[ACCENT if m == baseline else MUTED for m in rows["name"]],
             hovertext=hover,
             hoverinfo="text",
         )
@@ -75,7 +76,7 @@ def dims_figure(run: BenchmarkRun) -> go.Figure:
     sizes = [10 + 1.5 * math.sqrt(float(s) / 1e6) if pd.notna(s) and s else 12 for s in rows["size_bytes"].tolist()]
     hover = [
         html_literal(
-            f"{r.model}: {r.dim}-d, {r.texts_per_s:,.1f} texts/s"
+            f"{r.name}: {r.dim}-d, {r.texts_per_s:,.1f} texts/s"
             + (f", {r.size_bytes / 1e6:,.0f} MB on disk" if pd.notna(r.size_bytes) else "")
         )
         for r in rows.itertuples()
@@ -85,7 +86,7 @@ def dims_figure(run: BenchmarkRun) -> go.Figure:
             x=rows["dim"].astype(float),
             y=rows["texts_per_s"].astype(float),
             mode="markers+text",
-            text=[html_literal(m) for m in rows["model"]],
+            text=[html_literal(m) for m in rows["name"]],
             textposition="top center",
             marker={"size": sizes, "color": ACCENT, "opacity": 0.8, "line": {"width": 1, "color": "white"}},
             hovertext=hover,

@@ -2,6 +2,10 @@
 
 :class:`BenchmarkRun` is what :func:`embedlab.benchmark` and :meth:`embedlab.BenchmarkStore.load`
 return; :class:`BenchmarkSettings` is how the run was measured. Nothing here measures anything.
+
+Each row is one model on one backend (``torch-fp32``, ``onnx-int8``, …; see
+:mod:`embedlab.models.backends`). Runs saved before backends could be chosen still open: their
+rows read as what ran then (:func:`upgrade_row`: a sentence-transformers row is ``torch-fp32``).
 """
 
 from __future__ import annotations
@@ -17,16 +21,18 @@ import pandas as pd
 __all__ = [
     "COLUMNS",
     "NOISY_ABOVE",
+    "SWEEP_COLUMNS",
     "BenchmarkRun",
     "BenchmarkSettings",
-    "Comparison",
     "Record",
-    "compare_runs",
+    "legacy_backend",
     "plain",
     "records",
     "results_json",
+    "row_names",
     "table_of",
     "typed",
+    "upgrade_row",
 ]
 
 #: A run is flagged noisy when (max - min) / median of its encode times is above this.
@@ -34,9 +40,11 @@ NOISY_ABOVE = 0.5
 
 #: The result table's columns and their dtypes, in order.
 COLUMNS: dict[str, str] = {
+    "name": "str",  # the model, or "model · backend" when the run measured it on several backends
     "model": "str",
     "status": "str",  # "ok", "failed" or "stopped"
-    "backend": "str",
+    "backend": "str",  # what ran it: "torch-fp32", "onnx-int8", "static", …
+    "requested": "str",  # "auto" (chosen for this machine) or the backend asked for by name
     "dim": "Int64",
     "parameters": "Int64",
     "size_bytes": "Int64",
@@ -61,8 +69,28 @@ COLUMNS: dict[str, str] = {
     "noisy": "boolean",
     "slowdown": "float64",
     "comparison": "str",
+    "vs_fp32": "float64",  # this speed / the same model's torch-fp32 speed in this run (above 1: faster)
+    "cosine_mean": "float64",  # mean cosine of its vectors to the same model's torch-fp32 vectors
+    "cosine_min": "float64",  # the lowest of those cosines
+    "top1_agreement": "float64",  # share of queries whose top-1 trace is the one torch-fp32 ranks first
+    "top1_queries": "Int64",  # how many queries that share is of
     "error": "str",
 }
+
+#: The thread and batch-size sweep's columns (:attr:`BenchmarkRun.sweep`).
+SWEEP_COLUMNS: dict[str, str] = {
+    "name": "str",
+    "model": "str",
+    "backend": "str",
+    "threads": "Int64",
+    "batch_size": "Int64",
+    "encode_median_s": "float64",
+    "texts_per_s": "float64",
+    "fastest": "boolean",  # the fastest setting of this row's model and backend
+}
+
+#: The backend each library of the code before backends ran its models on (see :func:`legacy_backend`).
+_LEGACY = {"sentence-transformers": "torch-fp32"}
 
 
 @dataclass(frozen=True)
@@ -71,6 +99,10 @@ class BenchmarkSettings:
 
     ``started`` / ``finished`` are UTC ISO times (None while the run has not started / ended);
     ``corpus_sha256`` is a short fingerprint of the texts, so two runs on the same corpus can be told.
+    ``backends``: what was asked per model — ``("auto",)`` (the backend chosen for this machine),
+    ``("all",)`` (every backend available for it) or backend names; ``()`` for runs saved before
+    backends could be chosen (each model ran on its only backend). ``sweep``: whether thread counts
+    and batch sizes were swept; ``agreement``: the queries and traces top-1 agreement was measured on.
     """
 
     n_texts: int | None = None
@@ -85,13 +117,17 @@ class BenchmarkSettings:
     threads: int | None = None
     started: str | None = None
     finished: str | None = None
+    backends: tuple[str, ...] = ()
+    sweep: bool | None = None
+    agreement: str | None = None
 
     def as_dict(self) -> dict:
-        """The JSON object saved and downloaded (the same keys as ever; unset times left out)."""
+        """The JSON object saved and downloaded (the keys of earlier versions; unset newer ones left out)."""
         out = {f.name: getattr(self, f.name) for f in fields(self)}
         out["models"] = list(self.models)
-        for key in ("started", "finished"):
-            if out[key] is None:
+        out["backends"] = list(self.backends)
+        for key in ("started", "finished", "backends", "sweep", "agreement"):
+            if out[key] is None or out[key] == []:
                 del out[key]
         return out
 
@@ -100,8 +136,9 @@ class BenchmarkSettings:
         """Settings read back from a saved run; keys it does not know are ignored, missing ones left unset."""
         known = {f.name for f in fields(cls)}
         kept = {k: v for k, v in dict(value).items() if k in known}
-        if "models" in kept:
-            kept["models"] = tuple(str(m) for m in kept["models"] or ())
+        for key in ("models", "backends"):
+            if key in kept:
+                kept[key] = tuple(str(m) for m in kept[key] or ())
         if kept.get("noisy_above") is None:
             kept.pop("noisy_above", None)
         return cls(**kept)
@@ -112,6 +149,7 @@ class Record:
     """One model's measurements while a run goes (mutable; turned into a table row by :func:`table_of`)."""
 
     model: str
+    requested: str = "auto"
     status: str = "ok"
     backend: str = ""
     dim: int | None = None
@@ -125,31 +163,45 @@ class Record:
     load_mb: float = math.nan
     encode_mb: float = math.nan
     times: list[float] = field(default_factory=list)
+    cosine_mean: float = math.nan
+    cosine_min: float = math.nan
+    top1_agreement: float = math.nan
+    top1_queries: int | None = None
     error: str = ""
 
 
 @dataclass(frozen=True, eq=False)
 class BenchmarkRun:
-    """A benchmark run: one row per model in ``table`` and what the figures depend on.
+    """A benchmark run: one row per model and backend in ``table`` and what the figures depend on.
 
     Attributes
     ----------
     table : pandas.DataFrame
-        One row per model measured, columns :data:`COLUMNS`: ``texts_per_s`` is
+        One row per model and backend measured, columns :data:`COLUMNS`: ``texts_per_s`` is
         ``n_texts / encode_median_s``; ``texts_per_s_low`` / ``_high`` are from the slowest and
         fastest repeat; ``slowdown`` is baseline speed / this speed (above 1: slower) and
-        ``comparison`` says it in words.
+        ``comparison`` says it in words; ``vs_fp32`` and the agreement columns compare the row
+        with the same model on torch-fp32.
     machine : dict
         See :func:`embedlab.benchmarking.machine.machine_info`.
     settings : BenchmarkSettings
     times : dict of str to list of float
-        Every timed repeat's seconds, per model.
+        Every timed repeat's seconds, per row ``name`` (the model's name when it has one row).
     baseline : str or None
-        The model the others were compared with (None when no model finished a repeat).
+        The row the others were compared with (None when no row finished a repeat).
     stopped : bool
-        The run ended before every model was measured.
+        The run ended before every row was measured (Stop, or cut short: see ``state``).
+    sweep : pandas.DataFrame or None
+        The thread and batch-size sweep (columns :data:`SWEEP_COLUMNS`), None when not asked for.
     id, label, created
         For a saved run: its id in the store, its label and when it was saved (UTC); else None, "", None.
+    state : str or None
+        For a saved run: "running", "finished", "stopped" (Stop kept what finished) or
+        "interrupted" (the page was reloaded or closed, or the process ended, mid-run); else None.
+    choices : dict of str to dict
+        Per model asked for with ``"auto"``: the backend chosen for this machine and why
+        (``backend``, ``reason``, ``texts_per_second``, ``agreement``, ``min_cosine``,
+        ``top1_unchanged``, ``calibrated_at``: :func:`embedlab.models.backends.choose_backend`).
     """
 
     table: pd.DataFrame = field(repr=False)
@@ -161,6 +213,9 @@ class BenchmarkRun:
     id: int | None = None
     label: str = ""
     created: str | None = None
+    sweep: pd.DataFrame | None = field(default=None, repr=False)
+    state: str | None = None
+    choices: dict[str, dict] = field(default_factory=dict, repr=False)
 
     @property
     def measured(self) -> pd.DataFrame:
@@ -169,28 +224,35 @@ class BenchmarkRun:
 
     @property
     def models(self) -> list[str]:
-        """The models in the table, in order."""
-        return [str(m) for m in self.table["model"]]
+        """The models in the table, in order (each once, whatever the backends it ran on)."""
+        return list(dict.fromkeys(str(m) for m in self.table["model"]))
+
+    @property
+    def names(self) -> list[str]:
+        """The rows' names in order: a model's name, or "model · backend" when it has several rows."""
+        return [str(n) for n in self.table["name"]]
 
 
-@dataclass(frozen=True, eq=False)
-class Comparison:
-    """Two runs side by side (:func:`compare_runs`).
+def row_names(pairs: Sequence[tuple[str, str]]) -> list[str]:
+    """Each row's name: its model, or "model · backend" when the model has several rows.
 
-    ``table``: one row per model measured in both (``texts_per_s`` and ``texts_per_s_before``,
-    ``change`` = now / before, above 1: faster now; encode and load medians of both; ``noisy``
-    for either). ``differences``: settings or machine details that differ, in words (figures
-    compare best when there are none).
+    >>> row_names([("a", "torch-fp32"), ("a", "onnx-int8"), ("b", "static")])
+    ['a · torch-fp32', 'a · onnx-int8', 'b']
     """
-
-    table: pd.DataFrame = field(repr=False)
-    differences: tuple[str, ...] = ()
+    counts: dict[str, int] = {}
+    for model, _ in pairs:
+        counts[model] = counts.get(model, 0) + 1
+    return [f"{model} · {backend or '?'}" if counts[model] > 1 else model for model, backend in pairs]
 
 
 def table_of(records: Sequence[Record], *, n_texts: int, batch_size: int, baseline: str | None, noisy_above: float):
-    """The result table of ``records`` and the baseline used: ``(DataFrame, baseline or None)``."""
+    """The result table of ``records`` and the baseline used: ``(DataFrame, baseline or None)``.
+
+    ``baseline`` is a row name or a model (then that model's first row).
+    """
     rows = []
-    for record in records:
+    names = row_names([(r.model, r.backend or r.requested) for r in records])
+    for record, name in zip(records, names, strict=True):
         times = np.asarray(record.times, dtype=np.float64)
         median = float(np.median(times)) if times.size else math.nan
         fastest = float(times.min()) if times.size else math.nan
@@ -198,9 +260,11 @@ def table_of(records: Sequence[Record], *, n_texts: int, batch_size: int, baseli
         spread = (slowest - fastest) / median if times.size >= 2 and median > 0 else math.nan
         rows.append(
             {
+                "name": name,
                 "model": record.model,
                 "status": record.status,
                 "backend": record.backend,
+                "requested": record.requested,
                 "dim": record.dim,
                 "parameters": record.parameters,
                 "size_bytes": record.size_bytes,
@@ -225,16 +289,63 @@ def table_of(records: Sequence[Record], *, n_texts: int, batch_size: int, baseli
                 "noisy": bool(spread > noisy_above) if not math.isnan(spread) else None,
                 "slowdown": math.nan,
                 "comparison": "",
+                "vs_fp32": math.nan,
+                "cosine_mean": record.cosine_mean,
+                "cosine_min": record.cosine_min,
+                "top1_agreement": record.top1_agreement,
+                "top1_queries": record.top1_queries,
                 "error": record.error,
             }
         )
     frame = typed(pd.DataFrame(rows, columns=list(COLUMNS)))
+    _against_fp32(frame)
     return frame, _compare(frame, baseline)
 
 
-def typed(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with every column of :data:`COLUMNS` in its dtype (strings: "" for missing)."""
-    for column, dtype in COLUMNS.items():
+def _against_fp32(frame: pd.DataFrame) -> None:
+    """Fill ``vs_fp32``: each measured row's speed over its model's torch-fp32 row in the same run."""
+    reference = frame[(frame["backend"] == "torch-fp32") & frame["texts_per_s"].notna()]
+    speeds = dict(zip(reference["model"], reference["texts_per_s"].astype(float), strict=True))
+    for i in frame.index[frame["texts_per_s"].notna()]:
+        base = speeds.get(frame.at[i, "model"])
+        if base:
+            frame.at[i, "vs_fp32"] = float(frame.at[i, "texts_per_s"]) / base
+
+
+def legacy_backend(model: str, library: str) -> str:
+    """The backend a row saved before backends existed ran on, from the library it recorded.
+
+    sentence-transformers ran models in float32 torch (``"torch-fp32"``); the catalog's ONNX
+    models ran as built (``"onnx-int8"`` for the int8 build, else ``"onnx-fp32"``); a static or
+    model2vec model keeps its name.
+
+    >>> legacy_backend("all-MiniLM-L6-v2", "sentence-transformers")
+    'torch-fp32'
+    >>> legacy_backend("all-MiniLM-L6-v2-int8", "onnxruntime")
+    'onnx-int8'
+    """
+    if library == "onnxruntime":
+        return "onnx-int8" if model.endswith("-int8") else "onnx-fp32"
+    return _LEGACY.get(library, library)
+
+
+def upgrade_row(row: Mapping) -> dict:
+    """A saved row as the current columns read it: rows saved before backends could be chosen get
+    their ``name`` (the model), their ``backend`` in today's names (:func:`legacy_backend`) and
+    ``requested`` equal to it (what ran is what there was: no automatic choice was made)."""
+    row = dict(row)
+    if "requested" in row:
+        return row
+    model = str(row.get("model") or "")
+    row["name"] = row.get("name") or model
+    row["backend"] = legacy_backend(model, str(row.get("backend") or ""))
+    row["requested"] = row["backend"]
+    return row
+
+
+def typed(frame: pd.DataFrame, columns: Mapping[str, str] = COLUMNS) -> pd.DataFrame:
+    """``frame`` with every column of ``columns`` (default :data:`COLUMNS`) in its dtype (strings: "" for missing)."""
+    for column, dtype in columns.items():
         if dtype == "str":
             frame[column] = frame[column].fillna("").astype(str)
         else:
@@ -247,11 +358,14 @@ def _compare(frame: pd.DataFrame, baseline: str | None) -> str | None:
     measured = frame[frame["texts_per_s"].notna()]
     if measured.empty:
         return None
-    if baseline is None or baseline not in set(measured["model"]):
-        baseline = str(measured["model"].iloc[0])
-    base_speed = float(measured.loc[measured["model"] == baseline, "texts_per_s"].iloc[0])
+    if baseline is not None and baseline not in set(measured["name"]):
+        of_model = measured[measured["model"] == baseline]
+        baseline = str(of_model["name"].iloc[0]) if len(of_model) else None
+    if baseline is None:
+        baseline = str(measured["name"].iloc[0])
+    base_speed = float(measured.loc[measured["name"] == baseline, "texts_per_s"].iloc[0])
     for i in measured.index:
-        model = frame.at[i, "model"]
+        model = frame.at[i, "name"]
         ratio = base_speed / float(frame.at[i, "texts_per_s"])
         frame.at[i, "slowdown"] = ratio
         if model == baseline:
@@ -299,47 +413,8 @@ def results_json(run: BenchmarkRun) -> str:
         "times": plain(run.times),
         "results": records(run.table),
     }
+    if run.sweep is not None:
+        document["sweep"] = records(run.sweep)
+    if run.choices:
+        document["choices"] = plain(run.choices)
     return json.dumps(document, indent=2, ensure_ascii=False)
-
-
-def compare_runs(current: BenchmarkRun, earlier: BenchmarkRun) -> Comparison:
-    """The models measured in both runs, side by side, and what differs between the runs."""
-    keep = ["model", "texts_per_s", "encode_median_s", "load_s", "noisy"]
-    now = current.measured[keep]
-    before = earlier.measured[keep]
-    both = now.merge(before, on="model", suffixes=("", "_before"))
-    both.insert(3, "change", both["texts_per_s"] / both["texts_per_s_before"])
-    both["noisy"] = both["noisy"].fillna(False) | both.pop("noisy_before").fillna(False)
-    columns = [
-        "model",
-        "texts_per_s",
-        "texts_per_s_before",
-        "change",
-        "encode_median_s",
-        "encode_median_s_before",
-        "load_s",
-        "load_s_before",
-        "noisy",
-    ]
-    return Comparison(both[columns].reset_index(drop=True), tuple(_differences(current, earlier)))
-
-
-def _differences(now: BenchmarkRun, before: BenchmarkRun) -> list[str]:
-    out = []
-    settings_now, settings_before = now.settings, before.settings
-    if settings_now.corpus_sha256 != settings_before.corpus_sha256:
-        out.append(f"different corpora ({settings_now.n_texts} texts now, {settings_before.n_texts} before)")
-    for key, label in (("batch_size", "batch size"), ("warmup", "warm-up"), ("repeats", "repeats")):
-        value_now, value_before = getattr(settings_now, key), getattr(settings_before, key)
-        if value_now != value_before:
-            out.append(f"{label} {value_now} now, {value_before} before")
-    for key, label in (
-        ("cpu_model", "CPU"),
-        ("usable_cores", "cores"),
-        ("torch_threads", "torch threads"),
-        ("torch", "torch version"),
-        ("sentence-transformers", "sentence-transformers version"),
-    ):
-        if now.machine.get(key) != before.machine.get(key):
-            out.append(f"{label} {now.machine.get(key)} now, {before.machine.get(key)} before")
-    return out

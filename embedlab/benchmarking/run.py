@@ -1,8 +1,11 @@
-"""Speed benchmark: time embedding models on your texts, on this machine.
+"""Speed benchmark: time embedding models on your texts, on this machine, on each backend.
 
 The lesson's Experiment 2.1, measured honestly: every model is loaded fresh, warmed up, then
 timed over several repeats of the same corpus with the embedding cache bypassed, and the
 machine it ran on is recorded with the figures (speeds only compare on the same hardware).
+A model can be measured on the backend chosen for this machine (``"auto"``), on every backend
+available to it (``"all"``: torch-fp32 beside torch-bf16, onnx-int8, …), with how closely each
+agrees with torch-fp32, and with a sweep of thread counts and batch sizes.
 
 What each figure includes
 -------------------------
@@ -34,31 +37,20 @@ load_mb, encode_mb
 
 from __future__ import annotations
 
-import gc
 import hashlib
-import sys
-import threading
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import replace
-from datetime import UTC, datetime
 
-import numpy as np
-
-from ..runs import ModelRun, Progress, check_models, reason
+from ..runs import Progress, check_models
 from ..validation import check_positive_int, check_texts
 from . import loading
-from .results import NOISY_ABOVE, BenchmarkRun, BenchmarkSettings, Record, table_of
+from .agreement import agreement_set
+from .measure import WAITING, Measurement
+from .results import NOISY_ABOVE, BenchmarkRun, BenchmarkSettings
 
-__all__ = ["NOISY_ABOVE", "BenchmarkProgress", "advice", "benchmark", "repeat_to"]
+__all__ = ["NOISY_ABOVE", "WAITING", "BenchmarkProgress", "advice", "benchmark", "repeat_to"]
 
 #: The events a benchmark's ``progress`` callback receives (:class:`embedlab.runs.Progress`).
 BenchmarkProgress = Progress
-
-# One benchmark at a time per process: two at once would slow each other down and both
-# would report wrong figures. A second caller waits (and may stop while waiting).
-_RUN_LOCK = threading.Lock()
-WAITING = "Waiting for another benchmark in this process to finish (two at once would skew both)"
 
 
 def benchmark(
@@ -73,12 +65,18 @@ def benchmark(
     should_stop: Callable[[], bool] | None = None,
     noisy_above: float = NOISY_ABOVE,
     threads: int | None = None,
+    backends: str | Sequence[str] = "auto",
+    sweep: bool = False,
+    queries: Sequence[str] | None = None,
+    traces: Sequence[str] | None = None,
+    store=None,
+    label: str = "",
 ) -> BenchmarkRun:
-    """Time each model on ``texts``: load, warm-up, and encoding over ``repeats`` passes.
+    """Time each model on ``texts``, on each backend asked for: load, warm-up, and encoding over ``repeats`` passes.
 
-    Every model is measured the same way, in a fresh state (see the module docstring for what
-    each figure includes). A model that cannot load, or fails while encoding, gets a row whose
-    ``error`` says why; the others still run.
+    Every row is measured the same way, in a fresh state (see the module docstring for what
+    each figure includes). A row that cannot load, or fails while encoding, says why in its
+    ``error``; the others still run.
 
     Parameters
     ----------
@@ -89,39 +87,55 @@ def benchmark(
     batch_size : int, default 32
         Texts per forward pass.
     repeats : int, default 3
-        Timed passes over the corpus per model; the median is reported with the min and max.
+        Timed passes over the corpus per row; the median is reported with the min and max.
     warmup : bool, default True
         Encode one batch before timing (the first call of a model is slower).
     baseline : str, optional
-        The model others are compared with ("X is 5.8x slower than <baseline>"). Default:
-        the first model in ``models`` (or the first one that ran, if it failed).
+        The model (or row name) others are compared with ("X is 5.8x slower than <baseline>").
+        Default: the first row (or the first one that ran, if it failed).
     progress : callable, optional
-        Called with a :class:`embedlab.runs.Progress` before loading each model and after every
-        step (stages "waiting", "load", "warmup", "encode", "done"); its ``results()`` gives the
-        run so far, so a caller interrupted mid-run keeps it.
+        Called with a :class:`embedlab.runs.Progress` before each step starts (stages
+        "waiting", "choose", "load", "warmup", "encode", "agreement", "sweep") and when a row is
+        done ("done"); its ``results()`` gives the run so far, so a caller interrupted mid-run keeps it.
     should_stop : callable, optional
-        Called between repeats and between models; when it returns True the run ends and
-        what was measured so far is returned, with ``stopped`` True.
+        Called between steps; when it returns True the run ends and what was measured so far
+        is returned, with ``stopped`` True.
     noisy_above : float, default 0.5
-        Flag a model ``noisy`` when (max - min) / median of its encode times exceeds this.
+        Flag a row ``noisy`` when (max - min) / median of its encode times exceeds this.
     threads : int, optional
         Threads torch computes with during the run (restored afterwards); default: torch's
-        own choice (one per core). On a machine busy with other work, fewer threads can be
-        much faster. Affects sentence-transformers models only; it is process-wide while
-        the run lasts.
+        own choice (one per core). Affects torch backends only; process-wide while the run lasts.
+    backends : "auto", "all" or list of str, default "auto"
+        ``"auto"``: each model on the backend chosen for this machine
+        (:func:`embedlab.models.backends.choose_backend`; chosen once per machine).
+        ``"all"``: one row per backend available to the model. A list of backend names
+        (``"torch-fp32"``, ``"onnx-int8"``, …): those of them available to each model.
+    sweep : bool, default False
+        Also time each finished row with every thread count (1, 2, 4, … the usable cores) and
+        batch size (16, 32, 64, 128): :attr:`BenchmarkRun.sweep`.
+    queries, traces : list of str, optional
+        Where top-1 agreement with torch-fp32 is measured (the Trace Retrieval page's); default:
+        the lesson's queries and traces.
+    store : BenchmarkStore, optional
+        Save the run there as it goes: when it starts, after each row, and at the end, so a run
+        cut short (a reload, a closed tab, a killed process) keeps its finished rows; the result's
+        ``id`` is the saved run's.
+    label : str, default ""
+        The saved run's label (with ``store``).
 
     Returns
     -------
     BenchmarkRun
-        ``table`` has one row per model measured (see :data:`embedlab.benchmarking.results.COLUMNS`);
-        ``machine``, ``settings``, ``times``, ``baseline`` and ``stopped`` describe the run.
+        ``table`` has one row per model and backend measured (see
+        :data:`embedlab.benchmarking.results.COLUMNS`); ``machine``, ``settings``, ``times``,
+        ``baseline``, ``stopped``, ``sweep`` and ``choices`` describe the run.
 
     Raises
     ------
     TypeError, ValueError
         Before anything runs, for no models, an empty corpus, a non-positive ``batch_size``
-        or ``repeats``, or a ``baseline`` that is not among ``models``; the message names
-        the parameter.
+        or ``repeats``, a ``baseline`` that is not among ``models``, or an unknown backend;
+        the message names the parameter.
 
     Examples
     --------
@@ -136,12 +150,24 @@ def benchmark(
     repeats = check_positive_int(repeats, "repeats")
     if not isinstance(warmup, bool):
         raise TypeError(f"warmup must be True or False, got {type(warmup).__name__} {warmup!r}.")
+    if not isinstance(sweep, bool):
+        raise TypeError(f"sweep must be True or False, got {type(sweep).__name__} {sweep!r}.")
     if baseline is not None and baseline not in names:
         raise ValueError(f"baseline must be one of the models benchmarked ({', '.join(names)}), got {baseline!r}.")
     if isinstance(noisy_above, bool) or not isinstance(noisy_above, (int, float)) or not noisy_above > 0:
         raise ValueError(f"noisy_above must be a positive number, got {noisy_above!r}.")
     if threads is not None:
         threads = check_positive_int(threads, "threads")
+    asked = _check_backends(backends)
+    if (queries is None) != (traces is None):
+        raise ValueError("queries and traces must be given together (top-1 agreement ranks the traces per query).")
+    if queries is not None:
+        queries, traces = check_texts(queries, "queries"), check_texts(traces, "traces")
+    if store is not None and not hasattr(store, "update"):
+        raise TypeError(f"store must be a BenchmarkStore, got {type(store).__name__}.")
+    if not isinstance(label, str):
+        raise TypeError(f"label must be a str, got {type(label).__name__}.")
+    checks = agreement_set(texts, queries, traces)
     settings = BenchmarkSettings(
         n_texts=len(texts),
         distinct_texts=len(set(texts)),
@@ -153,163 +179,40 @@ def benchmark(
         noisy_above=float(noisy_above),
         models=tuple(names),
         threads=threads,
+        backends=asked,
+        sweep=sweep,
+        agreement=checks.source,
     )
-    return _Benchmark(texts, settings, progress=progress, should_stop=should_stop).execute()
+    rows = loading.rows_for(names, asked)
+    return Measurement(
+        texts, settings, rows, checks, progress=progress, should_stop=should_stop, store=store, label=label
+    ).execute()
 
 
-class _Benchmark(ModelRun[BenchmarkRun]):
-    """One benchmark run: measures the models in turn and reports progress."""
+def _check_backends(backends: object) -> tuple[str, ...]:
+    if isinstance(backends, str):
+        backends = (backends,)
+    try:
+        asked = tuple(backends)  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError(f"backends must be 'auto', 'all' or a list of backend names, got {backends!r}.") from None
+    if not asked or not all(isinstance(b, str) and b for b in asked):
+        raise ValueError(f"backends must be 'auto', 'all' or a list of backend names, got {backends!r}.")
+    if len(asked) > 1 and ("auto" in asked or "all" in asked):
+        raise ValueError(f"backends must be 'auto', 'all' or a list of backend names, not a mix, got {list(asked)}.")
+    known = _known_backends()
+    unknown = [b for b in asked if b not in ("auto", "all") and known and b not in known]
+    if unknown:
+        raise ValueError(f"backends must be 'auto', 'all' or among {', '.join(known)}, got {unknown[0]!r}.")
+    return asked
 
-    def __init__(self, texts: list[str], settings: BenchmarkSettings, *, progress=None, should_stop=None):
-        super().__init__(settings.models, progress=progress, should_stop=should_stop)
-        self.texts = texts
-        self.settings = settings
-        self.records: list[Record] = []
-        self.current: Record | None = None
-        self.machine: dict = {}
-        self._steps_per_model = 1 + int(settings.warmup) + settings.repeats
-        self._done_steps = 0
 
-    def _emit(self, index: int, stage: str, detail: str) -> None:
-        total = len(self.models) * self._steps_per_model
-        self.emit(index, stage, detail, fraction=self._done_steps / total)
-
-    def results(self, *, partial: bool = False) -> BenchmarkRun:
-        """The run so far. ``partial``: as if it ended now (the model being measured is marked
-        "stopped" with the repeats it finished, and ``stopped`` is True unless every model is done)."""
-        records, stopped = self.records, self.stopped
-        if partial:
-            current = self.current
-            stopped = stopped or current is not None or len(records) < len(self.models)
-            if current is not None and current.status == "ok":
-                records = [
-                    r if r is not current else replace(r, status="stopped", times=list(r.times)) for r in records
-                ]
-        table, chosen = table_of(
-            records,
-            n_texts=len(self.texts),
-            batch_size=self.settings.batch_size,
-            baseline=self.settings.baseline,
-            noisy_above=self.settings.noisy_above,
-        )
-        return BenchmarkRun(
-            table=table,
-            machine=dict(self.machine),
-            settings=self.settings,
-            times={r.model: [float(t) for t in r.times] for r in records},
-            baseline=chosen,
-            stopped=stopped,
-        )
-
-    def execute(self) -> BenchmarkRun:
-        while not _RUN_LOCK.acquire(timeout=0.25):
-            self._emit(0, "waiting", WAITING)
-            if self.stop_requested():
-                return self.results()
-        threads, restore = self.settings.threads, None
-        try:
-            from .machine import machine_info
-
-            if threads is not None:
-                import torch  # imported here, not at module level: it costs about a second
-
-                restore = torch.get_num_threads()
-                torch.set_num_threads(threads)
-            self.settings = replace(self.settings, started=_now())
-            # torch is imported only if a model needs it; its thread count is read at the end
-            self.machine = machine_info(torch_threads=False)
-            for index, name in enumerate(self.models):
-                if self.stop_requested():
-                    break
-                self._done_steps = index * self._steps_per_model
-                self._measure(index, name)
-                self.current = None
-                self._done_steps = (index + 1) * self._steps_per_model
-                self._emit(index, "done", "done")
-            self.settings = replace(self.settings, finished=_now())
-            if self.machine.get("torch_threads") is None and "torch" in sys.modules:
-                self.machine["torch_threads"] = int(sys.modules["torch"].get_num_threads())
-        finally:
-            if restore is not None:
-                import torch
-
-                torch.set_num_threads(restore)
-            _RUN_LOCK.release()
-        return self.results()
-
-    def _measure(self, index: int, name: str) -> None:
-        record = Record(model=name)
-        self.records.append(record)
-        self.current = record
-        self._emit(index, "load", "loading")
-        embedder = self._load(record)
-        self._done_steps += 1
-        if embedder is None:
-            return
-        try:
-            self._describe(record, embedder)
-            self._encode(index, record, embedder)
-        except Exception as error:  # a model that fails while encoding: its row says why
-            record.status = "failed"
-            record.error = f"encoding failed: {reason(error)}"
-        finally:
-            del embedder
-            gc.collect()
-
-    def _load(self, record: Record):
-        try:
-            started = time.perf_counter()
-            record.backend = loading.prepare(record.model)
-            record.prepare_s = time.perf_counter() - started
-            gc.collect()
-            before = loading.rss()
-            started = time.perf_counter()
-            embedder = loading.load_fresh(record.model)
-            record.load_s = time.perf_counter() - started
-            record.load_mb = max(0.0, (loading.rss() - before) / loading.MB)
-        except Exception as error:  # whatever the loader raises, the row says why in a sentence
-            record.status = "failed"
-            record.error = f"could not load: {reason(error)}"
-            return None
-        return embedder
-
-    def _describe(self, record: Record, embedder) -> None:
-        from ..models.catalog import canonical_name, list_models
-
-        record.backend = embedder.backend
-        record.dim = int(embedder.dim)
-        record.parameters = embedder.parameters
-        record.max_tokens = int(embedder.max_tokens)
-        info = {m.name: m for m in list_models()}.get(canonical_name(record.model))
-        record.size_bytes = info.size_bytes if info is not None else None
-        counts = np.asarray(embedder.token_counts(self.texts))
-        record.tokens = int(np.minimum(counts, embedder.max_tokens).sum())
-
-    def _encode(self, index: int, record: Record, embedder) -> None:
-        from ..models.encoding import encode
-
-        settings = self.settings
-        memory = loading.PeakMemory()
-        if settings.warmup:
-            if self.stop_requested():
-                record.status = "stopped"
-                return
-            self._emit(index, "warmup", "warming up")
-            started = time.perf_counter()
-            encode(self.texts[: settings.batch_size], embedder, batch_size=settings.batch_size, use_cache=False)
-            record.warmup_s = time.perf_counter() - started
-            self._done_steps += 1
-        for repeat in range(settings.repeats):
-            if self.stop_requested():
-                record.status = "stopped"
-                break
-            gc.collect()
-            started = time.perf_counter()
-            encode(self.texts, embedder, batch_size=settings.batch_size, use_cache=False)
-            record.times.append(time.perf_counter() - started)
-            record.encode_mb = memory.added_mb()
-            self._done_steps += 1
-            self._emit(index, "encode", f"repeat {repeat + 1} of {settings.repeats}")
+def _known_backends() -> tuple[str, ...]:
+    try:
+        from ..models.backends import BACKENDS
+    except ImportError:
+        return ()
+    return tuple(BACKENDS)
 
 
 def advice(run: BenchmarkRun, retrieval: Mapping[str, object] | None = None, *, threshold: float | None = None):
@@ -349,7 +252,7 @@ def advice(run: BenchmarkRun, retrieval: Mapping[str, object] | None = None, *, 
         status = row.status if row.status in ("ok", "failed", "stopped") else "ok"
         if status == "stopped" and speed is not None:
             status = "ok"  # cut short after some repeats: its speed is measured
-        candidates.append(Candidate(row.model, texts_per_s=speed, status=status, error=row.error, **quality))
+        candidates.append(Candidate(row.name, texts_per_s=speed, status=status, error=row.error, **quality))
     limit = seed.GOOD_ENOUGH_ACCURACY if threshold is None else threshold
     return decide(candidates, threshold=limit, baseline=run.baseline)
 
@@ -371,7 +274,3 @@ def _fingerprint(texts: list[str]) -> str:
         digest.update(text.encode("utf-8", "surrogatepass"))
         digest.update(b"\x00")
     return digest.hexdigest()[:16]
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")

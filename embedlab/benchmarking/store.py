@@ -1,12 +1,19 @@
 """Saved benchmark runs: :class:`BenchmarkStore`, SQLite in embedlab's data directory.
 
 The file's schema and the JSON of each record are the same as before the results became typed,
-so runs saved by earlier versions open unchanged.
+so runs saved by earlier versions open unchanged (their rows read as :func:`~embedlab.benchmarking.
+results.upgrade_row` says). Newer keys live in each run's ``extra`` JSON: its ``state`` and, while
+it runs, the process that runs it (``pid``), and the thread and batch-size ``sweep``.
+
+A run given a store (``embedlab.benchmark(..., store=...)``) is saved as "running" when it starts
+and again each time a model finishes, so a reload, a closed tab or a killed process keeps the
+finished rows; :meth:`BenchmarkStore.runs` lists such a run as "interrupted".
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,9 +23,12 @@ import pandas as pd
 
 from ..storage import sqlite as sqlite_files
 from ..storage.home import data_dir
-from .results import COLUMNS, BenchmarkRun, BenchmarkSettings, plain, records, typed
+from .results import COLUMNS, SWEEP_COLUMNS, BenchmarkRun, BenchmarkSettings, plain, records, typed, upgrade_row
 
-__all__ = ["SCHEMA", "BenchmarkStore"]
+__all__ = ["SCHEMA", "STATES", "BenchmarkStore"]
+
+#: What a saved run's ``state`` can be.
+STATES = ("running", "finished", "stopped", "interrupted")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -73,50 +83,62 @@ class BenchmarkStore:
         connection.executescript(SCHEMA)  # cheap, and a file removed while the app runs comes back whole
         return connection
 
-    def save(self, run: BenchmarkRun, *, label: str = "") -> int:
-        """Save a run (rows, machine, settings, times) in one transaction; return its id."""
-        if not isinstance(run, BenchmarkRun):
-            raise TypeError(f"run must be the BenchmarkRun benchmark() returned, got {type(run).__name__}.")
+    def save(self, run: BenchmarkRun, *, label: str = "", state: str | None = None) -> int:
+        """Save a run (rows, machine, settings, times) in one transaction; return its id.
+
+        ``state`` is one of :data:`STATES`; default "stopped" when ``run.stopped``, else "finished".
+        A "running" run records this process, so that it reads as "interrupted" once the process is gone.
+        """
+        _check_run(run)
         if not isinstance(label, str):
             raise TypeError(f"label must be a str, got {type(label).__name__}.")
-        extra = {"times": run.times, "baseline": run.baseline}
         connection = self._connect()
         try:
             with connection:  # one transaction: the run and all its rows, or nothing
                 cursor = connection.execute(
                     "INSERT INTO runs (created, label, models, stopped, machine, settings, extra)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        _now(),
-                        label.strip()[:200],
-                        json.dumps(run.models),
-                        int(bool(run.stopped)),
-                        json.dumps(plain(run.machine)),
-                        json.dumps(plain(run.settings.as_dict())),
-                        json.dumps(plain(extra)),
-                    ),
+                    (_now(), label.strip()[:200], *_head(run, state)),
                 )
                 run_id = int(cursor.lastrowid)
-                connection.executemany(
-                    "INSERT INTO results (run_id, position, row) VALUES (?, ?, ?)",
-                    [(run_id, i, json.dumps(row)) for i, row in enumerate(records(run.table))],
-                )
+                _write_rows(connection, run_id, run)
         finally:
             connection.close()
         return run_id
 
+    def update(self, run_id: int, run: BenchmarkRun, *, state: str | None = None) -> bool:
+        """Replace a saved run's rows, machine, settings and state with ``run``'s (one transaction).
+
+        Returns False, and writes nothing, when there is no such run (deleted meanwhile).
+        """
+        run_id = _check_id(run_id)
+        _check_run(run)
+        connection = self._connect()
+        try:
+            with connection:
+                changed = connection.execute(
+                    "UPDATE runs SET models = ?, stopped = ?, machine = ?, settings = ?, extra = ? WHERE id = ?",
+                    (*_head(run, state), run_id),
+                ).rowcount
+                if changed:
+                    connection.execute("DELETE FROM results WHERE run_id = ?", (run_id,))
+                    _write_rows(connection, run_id, run)
+        finally:
+            connection.close()
+        return bool(changed)
+
     def runs(self) -> pd.DataFrame:
         """Saved runs, newest first: id, created (UTC), label, models, n_texts, batch_size,
-        repeats, stopped, cpu."""
+        repeats, stopped, cpu, state (see :data:`STATES`; a run whose process is gone reads "interrupted")."""
         connection = self._connect()
         try:
             rows = connection.execute(
-                "SELECT id, created, label, models, stopped, machine, settings FROM runs ORDER BY id DESC"
+                "SELECT id, created, label, models, stopped, machine, settings, extra FROM runs ORDER BY id DESC"
             ).fetchall()
         finally:
             connection.close()
         out = []
-        for run_id, created, label, models, stopped, machine, settings in rows:
+        for run_id, created, label, models, stopped, machine, settings, extra in rows:
             machine, settings, models = _loads(machine, {}), _loads(settings, {}), _loads(models, [])
             out.append(
                 {
@@ -129,9 +151,10 @@ class BenchmarkStore:
                     "repeats": settings.get("repeats") if isinstance(settings, dict) else None,
                     "stopped": bool(stopped),
                     "cpu": machine.get("cpu_model") if isinstance(machine, dict) else None,
+                    "state": _state(_loads(extra, {}), bool(stopped)),
                 }
             )
-        columns = ["id", "created", "label", "models", "n_texts", "batch_size", "repeats", "stopped", "cpu"]
+        columns = ["id", "created", "label", "models", "n_texts", "batch_size", "repeats", "stopped", "cpu", "state"]
         frame = pd.DataFrame(out, columns=columns)
         for column in ("id", "n_texts", "batch_size", "repeats"):
             frame[column] = frame[column].astype("Int64")
@@ -162,9 +185,12 @@ class BenchmarkStore:
             raise KeyError(f"no saved benchmark run has id {run_id}; it may have been deleted.")
         created, label, stopped, machine, settings, extra = head
         try:
-            rows = [json.loads(row) for (row,) in rows]
+            rows = [upgrade_row(json.loads(row)) for (row,) in rows]
             machine, settings, extra = json.loads(machine), json.loads(settings), json.loads(extra)
             table = typed(pd.DataFrame(rows, columns=list(COLUMNS)))
+            sweep = extra.get("sweep")
+            if sweep is not None:
+                sweep = typed(pd.DataFrame(sweep, columns=list(SWEEP_COLUMNS)), SWEEP_COLUMNS)
             return BenchmarkRun(
                 table=table,
                 machine=dict(machine),
@@ -175,6 +201,9 @@ class BenchmarkStore:
                 id=run_id,
                 label=label,
                 created=created,
+                sweep=sweep,
+                state=_state(extra, bool(stopped)),
+                choices={str(k): dict(v) for k, v in dict(extra.get("choices") or {}).items()},
             )
         except (ValueError, TypeError, KeyError, AttributeError) as error:
             raise ValueError(f"saved benchmark run {run_id} is damaged and cannot be read ({error}).") from None
@@ -204,6 +233,61 @@ class BenchmarkStore:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _check_run(run: object) -> None:
+    if not isinstance(run, BenchmarkRun):
+        raise TypeError(f"run must be the BenchmarkRun benchmark() returned, got {type(run).__name__}.")
+
+
+def _head(run: BenchmarkRun, state: str | None) -> tuple:
+    """The runs-table values of ``run`` after created and label: models, stopped, machine, settings, extra."""
+    state = state if state is not None else ("stopped" if run.stopped else "finished")
+    if state not in STATES:
+        raise ValueError(f"state must be one of {', '.join(STATES)}, got {state!r}.")
+    extra = {"times": run.times, "baseline": run.baseline, "state": state}
+    if state == "running":
+        extra["pid"] = os.getpid()
+    if run.sweep is not None:
+        extra["sweep"] = records(run.sweep)
+    if run.choices:
+        extra["choices"] = run.choices
+    return (
+        json.dumps(run.names),
+        int(bool(run.stopped) or state in ("stopped", "interrupted")),
+        json.dumps(plain(run.machine)),
+        json.dumps(plain(run.settings.as_dict())),
+        json.dumps(plain(extra)),
+    )
+
+
+def _write_rows(connection: sqlite3.Connection, run_id: int, run: BenchmarkRun) -> None:
+    connection.executemany(
+        "INSERT INTO results (run_id, position, row) VALUES (?, ?, ?)",
+        [(run_id, i, json.dumps(row)) for i, row in enumerate(records(run.table))],
+    )
+
+
+def _state(extra: object, stopped: bool) -> str:
+    """A saved run's state; runs saved before states were recorded read "stopped" or "finished"."""
+    state = extra.get("state") if isinstance(extra, dict) else None
+    if state not in STATES:
+        return "stopped" if stopped else "finished"
+    if state == "running" and not _alive(extra.get("pid")):
+        return "interrupted"  # the process that ran it ended mid-run
+    return state
+
+
+def _alive(pid: object) -> bool:
+    if isinstance(pid, bool) or not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, but belongs to someone else
+        return True
+    return True
 
 
 def _check_id(run_id: object) -> int:

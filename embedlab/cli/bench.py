@@ -79,6 +79,21 @@ def register(commands: argparse._SubParsersAction) -> None:
         "work, 1 can be much faster",
     )
     bench.add_argument(
+        "--backends",
+        nargs="+",
+        metavar="BACKEND",
+        default=["auto"],
+        help="how each model runs: 'auto' (the backend chosen for this machine, the default), 'all' (every backend "
+        "available to it, side by side, with mean/min cosine and top-1 agreement to torch-fp32), or names such as "
+        "torch-fp32 torch-bf16 onnx-fp32 onnx-int8",
+    )
+    bench.add_argument(
+        "--sweep",
+        action="store_true",
+        help="also time each model with 1, 2, 4 ... threads up to the cores here and batch sizes 16, 32, 64, 128, "
+        "and say which setting is fastest on this machine",
+    )
+    bench.add_argument(
         "--baseline",
         metavar="MODEL",
         help="the model others are compared with ('X is 5.8x slower than MODEL'); default: the first of --models",
@@ -100,6 +115,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args) -> int:
+    from ..benchmarking import notes
     from ..benchmarking.machine import describe
     from ..benchmarking.run import advice, benchmark, repeat_to
     from ..benchmarking.store import BenchmarkStore
@@ -114,6 +130,7 @@ def run(args) -> int:
     if args.baseline is not None and args.baseline not in args.models:
         raise UsageError(f"--baseline must be one of --models ({', '.join(args.models)}), got {args.baseline!r}")
 
+    store = BenchmarkStore() if args.save else None
     with StopOnInterrupt() as stop:
         result = benchmark(
             args.models,
@@ -125,6 +142,12 @@ def run(args) -> int:
             progress=None if args.quiet else ProgressLines(),
             should_stop=stop,
             threads=args.threads,
+            backends=args.backends[0]
+            if len(args.backends) == 1 and args.backends[0] in ("auto", "all")
+            else args.backends,
+            sweep=args.sweep,
+            store=store,  # saved as it goes: a killed process keeps the finished rows
+            label=args.label,
         )
     settings = result.settings
     print(
@@ -133,6 +156,14 @@ def run(args) -> int:
     )
     print(f"Machine: {describe(result.machine)}\n")
     print_run(result)
+    for model, choice in result.choices.items():
+        print(notes.choice_sentence(model, choice, result))
+    for line in notes.noise_notes(result):
+        print(line)
+    if result.sweep is not None:
+        print("\nFastest settings on this machine:")
+        for line in notes.sweep_sentence(result):
+            print(f"  - {line}")
     print("\nRecommendation:")
     for line in advice(result).reasons:
         print(f"  - {line}")
@@ -141,10 +172,8 @@ def run(args) -> int:
     if args.out is not None:
         write_run(result, args.out)
         print(f"\nWrote {args.out}")
-    if args.save:
-        store = BenchmarkStore()
-        run_id = store.save(result, label=args.label)
-        print(f"Saved as run {run_id} in {store.path}")
+    if store is not None:
+        print(f"Saved as run {result.id} in {store.path}")
     if result.stopped:
         return EXIT_STOPPED
     return EXIT_OK if not result.measured.empty else EXIT_FAILED

@@ -25,7 +25,7 @@ from typing import Literal
 
 import numpy as np
 
-from ..models.catalog import DEFAULT_MODEL
+from ..models.catalog import DEFAULT_MODEL, by_name, load_model
 from ..models.embedders import Embedder
 from ..models.encoding import encode, truncated
 from ..models.own import OwnVectors
@@ -402,10 +402,18 @@ def build_map(
         plan=plan,
         n_neighbors=used_neighbors,
         truncated=too_long,
-        max_tokens=embedder.max_tokens,
+        max_tokens=_max_tokens(embedder),
         encoded=fresh["n"],
         encode_seconds=encode_seconds,
         project_seconds=time.perf_counter() - started,
         all_same=same,
         embedder=given,
     )
+
+
+def _max_tokens(model) -> int:
+    """The model's token limit, from the catalog when it is a catalog name (no model loaded)."""
+    if isinstance(model, Embedder):
+        return model.max_tokens
+    entry = by_name(model)
+    return entry.max_tokens if entry is not None else load_model(model).max_tokens
