@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..benchmarking.notes import noise_notes
 from .common import table, write_out
 
 __all__ = ["megabytes", "print_run", "write_run"]
@@ -20,6 +21,7 @@ def print_run(run) -> None:
         rows.append(
             {
                 "model": r.model,
+                "backend": getattr(r, "backend", "") or "-",
                 "status": r.status,
                 "dim": "-" if pd.isna(r.dim) else str(r.dim),
                 "load s": _seconds(r.load_s),
@@ -40,13 +42,11 @@ def print_run(run) -> None:
         print("\nComparison:")
         for line in comparisons:
             print(f"  {line}")
-    noisy = results[results["noisy"].fillna(False)]
-    if len(noisy):
-        print(
-            f"\nNoisy (slowest repeat more than {run.settings.noisy_above:.0%} of the median "
-            f"slower than the fastest): {', '.join(noisy['model'])}. Something else was using the CPU; "
-            "run again or with more --repeats."
-        )
+    notes = noise_notes(run)
+    if notes:
+        print("\nTiming:")
+        for line in notes:
+            print(f"  {line}")
     failed = results[results["error"] != ""]
     if len(failed):
         print("\nErrors:")
