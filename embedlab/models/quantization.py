@@ -35,7 +35,7 @@ from pathlib import Path
 
 from ..storage.folders import build_once
 from ..storage.home import data_dir
-from .packaged import ModelUnavailable
+from .errors import ModelUnavailable
 
 #: Products left in fp32: each layer's attention output projection (BERT's ``attention/output/dense``,
 #: MPNet's ``attention/attn/o``). Quantising MiniLM's too flipped the seed's closest call (query 2:
