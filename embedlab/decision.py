@@ -8,7 +8,8 @@ quality only (Trace Retrieval), or both (Model Review) — and returns a :class:
 structured fields (``good_enough``, ``fastest``, ``best_quality``, ``recommended``,
 ``suggestion``) plus one :class:`ModelVerdict` per model, each worded once here, so the pages,
 the reports and the command line say the same thing. A model is called fast only when its
-speed was measured and it is the faster one.
+speed was measured and it is the faster one. Measured shares read as
+:func:`embedlab.formatting.percent` writes them ("94.5%"), like every table and report.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from . import seed
+from .formatting import percent
 
 #: Speeds within this factor of each other are "about as fast".
 SAME_SPEED = 1.05
@@ -230,7 +232,7 @@ def decide(
         notes.insert(
             0,
             f"Cluster quality on the labelled sentences: {top.model} groups them best "
-            f"(kNN label agreement {top.label_agreement:.2f}, silhouette {top.silhouette or 0.0:.2f}).",
+            f"(kNN label agreement {percent(top.label_agreement)}, silhouette {top.silhouette or 0.0:.2f}).",
         )
     return Decision(
         threshold,
@@ -257,8 +259,8 @@ def _score(c: Candidate) -> str:
     if c.accuracy is None:
         return "retrieval quality not measured"
     if c.correct is not None and c.n_queries:
-        return f"{c.correct}/{c.n_queries} correct ({c.accuracy:.0%})"
-    return f"{c.accuracy:.0%} top-1 accuracy"
+        return f"{c.correct}/{c.n_queries} correct ({percent(c.accuracy)})"
+    return f"{percent(c.accuracy)} top-1 accuracy"
 
 
 def _quoted(queries: Sequence[str], limit: int = 3) -> str:
@@ -364,14 +366,14 @@ def _rule(
             else "; no query returns a wrong trace"
         )
         return (
-            f"{rule} — not the case here: {base.model} is at {base.accuracy:.0%}{wrong}. Use {base.model}.",
+            f"{rule} — not the case here: {base.model} is at {percent(base.accuracy)}{wrong}. Use {base.model}.",
             base.model,
             False,
             "keep",
         )
     if upgrade_to is not None:
         return (
-            f"{rule} — the first two hold for {base.model} ({base.accuracy:.0%}, {n_wrong} wrong). "
+            f"{rule} — the first two hold for {base.model} ({percent(base.accuracy)}, {n_wrong} wrong). "
             f"Use {upgrade_to.model} if speed is not critical; otherwise keep {base.model} and improve the traces "
             "or fine-tune.",
             upgrade_to.model,
@@ -457,13 +459,13 @@ def recommend(
     who = model or "The model"
     if accuracy >= threshold:
         headline = (
-            f"{who} is good enough: top-1 accuracy {accuracy:.0%} reaches the {threshold:.0%} threshold, "
+            f"{who} is good enough: top-1 accuracy {percent(accuracy)} reaches the {threshold:.0%} threshold, "
             "so it need not be upgraded."
         )
     else:
         headline = (
             f"Consider a larger model or fine-tuning: {who if model else 'the model'} reaches "
-            f"{accuracy:.0%} top-1 accuracy, below the {threshold:.0%} threshold."
+            f"{percent(accuracy)} top-1 accuracy, below the {threshold:.0%} threshold."
         )
     return Recommendation(accuracy >= threshold, accuracy, threshold, failing, model, headline)
 

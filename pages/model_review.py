@@ -17,7 +17,6 @@ from embedlab.reviewing.figures import quality_figure, speed_figure, tradeoff_fi
 from embedlab.reviewing.report import to_html, to_json, to_markdown
 from embedlab.reviewing.run import review
 from embedlab.reviewing.store import compare_reviews
-from embedlab.tables import text_lines
 from ui import common, runs
 from ui import model_review as ui
 
@@ -126,25 +125,16 @@ with st.expander("**1. Candidates and review data**", expanded="review_current" 
             if skipped:
                 st.warning(f"{' and '.join(skipped)} skipped: " + markdown_literal(" ".join(prepared.problems[:3])))
         corpus_source = st.radio(
-            "Benchmark corpus",
+            "Benchmark corpus (speed)",
             list(ui.CORPUS_SOURCES),
             format_func=ui.CORPUS_SOURCES.get,
             key="review_corpus_source",
             horizontal=True,
+            help="The texts each model is timed on. By default the traces and queries reviewed, so speed and "
+            "quality come from the same data.",
             persist_state="session",
         )
-        corpus = list(seed.BENCHMARK_CORPUS)
-        if corpus_source == "paste":
-            corpus = text_lines(
-                st.text_area(
-                    "One text per line",
-                    key="review_corpus_paste",
-                    height=110,
-                    placeholder="User expressed anxiety about work deadlines\nBot suggested breaking down tasks",
-                    persist_state="session",
-                )
-            )
-        st.caption(f"Corpus: {len(corpus):,} texts ({len(set(corpus)):,} distinct).")
+        corpus, corpus_name, corpus_problem = ui.corpus_data(corpus_source, retrieval)
         sentence_sources = dict(ui.SENTENCE_SOURCES)
         if ui.space_sentences() is None:
             sentence_sources.pop("space")
@@ -174,8 +164,8 @@ if run:
         problems.append("Choose at least one candidate model.")
     if retrieval is None:
         problems.append(f"The traces and queries cannot be used: {retrieval_problem}")
-    if not corpus:
-        problems.append("The benchmark corpus is empty: paste at least one text, or use the lesson's texts.")
+    if corpus_problem:
+        problems.append(corpus_problem)
     sentences = labels = None
     try:
         sentences, labels = ui.sentence_data(sentence_source, pasted)
@@ -190,6 +180,7 @@ if run:
                 models,
                 **retrieval,
                 corpus=corpus,
+                corpus_name=corpus_name,
                 sentences=sentences,
                 labels=labels,
                 k=int(k),
@@ -234,7 +225,7 @@ else:
         st.subheader("This review (not saved yet)", anchor=False)
     st.caption(
         f"{settings_used.get('n_queries', '?')} queries against {settings_used.get('n_traces', '?')} traces · "
-        f"benchmark corpus of {settings_used.get('n_corpus', '?')} texts · {settings_used.get('repeats', '?')} "
+        f"speed measured on {markdown_literal(current.corpus_text)} · {settings_used.get('repeats', '?')} "
         f"repeats · k {settings_used.get('k', '?')}"
         + (f" · {settings_used['n_sentences']} labelled sentences" if settings_used.get("n_sentences") else "")
         + f" · data fingerprint {current.fingerprint.get('data', '?')}"
@@ -420,7 +411,9 @@ if len(labels) >= 2:
         comparison = compare_reviews(loaded["A"], loaded["B"])
         for difference in comparison.differences:
             st.info(f"Not like for like: {markdown_literal(difference)}.")
-        st.dataframe(comparison.table, key="review_compare_table", hide_index=True, column_config=ui.compare_config())
+        st.dataframe(
+            ui.compare_table(comparison), key="review_compare_table", hide_index=True, column_config=ui.compare_config()
+        )
         side_a, side_b = st.columns(2)
         for column, side in ((side_a, "A"), (side_b, "B")):
             other = loaded[side]

@@ -327,7 +327,10 @@ with map_col:
             )
         else:
             compare_ui.show_maps(compared, figure, look, height=540)
-    how = "Click a point, or drag a box or lasso, to see its nearest neighbours below."
+    how = (
+        "Click a point to see its nearest neighbours below; to pick several, choose Box or Lasso select "
+        "in the map's toolbar and drag."
+    )
     if result.settings.n_components == 3:
         how = "Drag to rotate; pick a sentence below to see its nearest neighbours."
     if result.plan.note and not result.plan_changed:

@@ -21,10 +21,12 @@ import pandas as pd
 import pytest
 
 import embedlab
+from embedlab import seed
 from embedlab.maps import explore, figures, quality
 from embedlab.retrieval import figures as retrieval_figures
 from embedlab.retrieval import traces
 from embedlab.retrieval.evaluation import RetrievalResult
+from embedlab.retrieval.storage import StorageTable
 from embedlab.tables import read_table
 
 
@@ -200,9 +202,10 @@ def map_figure(n: int = 40, three_d: bool = False):
     return figures.scatter_figure(table, title="all-MiniLM-L6-v2 · t-SNE 2-D (perplexity 13, seed 42) · 40 sentences")
 
 
-def test_dragging_the_map_selects_and_the_toolbar_sits_above_the_title():
+def test_clicking_the_map_picks_a_point_and_the_toolbar_sits_above_the_title():
     layout = map_figure().layout
-    assert layout.dragmode == "select"  # "drag a box or lasso", as the caption says
+    # not "select": in it Streamlit turns click-to-select off; Box/Lasso are in the toolbar, as the caption says
+    assert layout.dragmode is None
     # the title sits just above the plot area, below the top strip where plotly's toolbar floats
     assert layout.title.yref == "paper" and layout.title.yanchor == "bottom" and layout.title.y == 1
     assert layout.margin.t >= 70
@@ -233,3 +236,151 @@ def test_map_quality_carries_the_chance_level():
     got = explore.map_quality(x, rng.normal(size=(16, 2)))
     assert got.neighbour_chance == pytest.approx(10 / 15)
     assert got.neighbour_k == 10
+
+
+# ------------------------------------------------------------------ 8: the rule's reasons, the CLI, storage and compare tables
+def test_the_decision_words_measured_accuracy_by_the_one_rule():
+    from embedlab.decision import Candidate, decide, recommend
+
+    failing = tuple(f"query {i}" for i in range(11))
+    small = Candidate("small", accuracy=189 / 200, mrr=0.96, texts_per_s=500.0, correct=189, n_queries=200)
+    large = Candidate("large", accuracy=199 / 200, mrr=0.99, texts_per_s=50.0, correct=199, n_queries=200)
+    kept = decide([dataclasses.replace(small, label_agreement=2 / 3, silhouette=0.1), large], threshold=0.9)
+    upgraded = decide([dataclasses.replace(small, failing=failing), large], threshold=0.95)
+    said = " ".join(kept.reasons + upgraded.reasons)
+    assert f"189/200 correct ({oracle_percent(189 / 200)})" in said and "199/200 correct (99.5%)" in said
+    assert f"small is at {oracle_percent(189 / 200)}; no query" in kept.rule
+    assert f"hold for small ({oracle_percent(189 / 200)}, 11 wrong)" in upgraded.rule
+    assert f"kNN label agreement {oracle_percent(2 / 3)}" in said
+    assert not re.search(r"\b(94|95|99|100)%", re.sub(r"(the|<) (90|95)%", "", said))
+    assert "the 90% bar" in said and "< 95%" in said  # thresholds, which are settings, stay whole
+    nearly = recommend(1999 / 2000, model="m", threshold=0.8)
+    assert "top-1 accuracy 99.9% reaches the 80% threshold" in nearly.headline  # below 1: never 100%
+    below = recommend(0.745, model="m")
+    assert "reaches 74.5% top-1 accuracy, below the 80% threshold" in below.headline
+
+
+def test_the_command_line_review_table_uses_the_one_rule(capsys):
+    from embedlab.cli.main import main
+
+    assert main(["review", "--models", "static-64d", "--repeats", "1", "--lesson-sentences", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    header, _, row = out.splitlines()[:3]
+    cells = dict(zip(re.split(r"\s{2,}", header.strip()), re.split(r"\s{2,}", row.strip()), strict=False))
+    lesson = traces.prepare(traces.trace_table(), traces.query_table())
+    result = embedlab.evaluate_retrieval(
+        lesson.queries, lesson.texts, lesson.expected, ids=lesson.ids, model="static-64d", k=5
+    )
+    correct = int(result.per_query["correct"].sum())
+    assert cells["acc@1"] == f"{oracle_percent(result.accuracy)} ({correct}/{result.n_queries})"
+    assert cells["acc@5"] == oracle_percent(result.accuracy_at_k[5])
+    assert cells["MRR@5"] == oracle_percent(result.mrr)
+    assert re.fullmatch(r"\d+\.\d%", cells["kNN agree"])
+    assert "Speed measured on the traces and queries reviewed, cycled to 100: 100 texts, 6 distinct." in out
+
+
+def test_the_storage_and_compare_tables_show_shares_by_the_one_rule(small_review):
+    from embedlab.reviewing.store import compare_reviews
+    from ui import model_review, storage_table
+
+    rows = [
+        {"dims": 32, "precision": "binary", "bytes_per_vector": 4, "storage_share": 4 / 256, "accuracy": 1999 / 2000},
+        {"dims": 64, "precision": "float32", "bytes_per_vector": 256, "storage_share": 1.0, "accuracy": 1.0},
+    ]
+    for row in rows:
+        row.update(mb_per_million=row["bytes_per_vector"], mrr=2 / 3, accuracy_kept=row["accuracy"], mrr_kept=1.0)
+    plain = {"model": "m", "dim": 64, "k": 10, "keep": 0.99, "n_queries": 2000, "n_corpus": 9, "rows": rows}
+    table = StorageTable.from_plain(plain)
+    shown, config = storage_table.display_table(table), storage_table.column_config(10)
+    for column in storage_table.SHARES:
+        fmt = config[column]["type_config"]["format"]
+        for value, cell in zip(table.table[column], shown[column], strict=True):
+            assert fmt % cell == oracle_percent(value), column
+    assert fmt % shown["accuracy"].iloc[0] == "99.9%"  # 1,999 of 2,000: never 100%
+
+    a, b = with_accuracy(small_review, 189, 200), with_accuracy(small_review, 199, 200)
+    comparison = compare_reviews(a, b)
+    shown, config = model_review.compare_table(comparison), model_review.compare_config()
+    for figure in ("spread", "accuracy", "accuracy_at_k", "mrr", "label_agreement"):
+        for side in ("A", "B"):
+            column = f"{figure} {side}"
+            value, cell = comparison.table[column].iloc[0], shown[column].iloc[0]
+            if pd.isna(value):  # a figure not measured stays empty
+                assert pd.isna(cell), column
+                continue
+            assert config[column]["type_config"]["format"] % cell == oracle_percent(float(value)), column
+    assert config["accuracy A"]["type_config"]["format"] % shown["accuracy A"].iloc[0] == "94.5%"
+
+
+# ------------------------------------------------------------------ 2: speed measured on the review's own texts
+UPLOADED_TRACES = (
+    "id,text\n"
+    + "".join(f"t{i},User asks about topic number {i} and gets help with it\n" for i in range(96))
+    + "dup,User asks about topic number 0 and gets help with it\n"
+).encode()
+UPLOADED_QUERIES = ["help me with topic 3", "what about topic 7", "topic 11 please", "help me with topic 3"]
+
+
+def corpus_digest(texts: list[str]) -> str:
+    """The review's corpus fingerprint, computed here: sha256 of the JSON list, 16 hex digits."""
+    import hashlib
+
+    return hashlib.sha256(json.dumps([list(texts)], ensure_ascii=False).encode()).hexdigest()[:16]
+
+
+def test_a_review_over_uploaded_traces_times_speed_on_those_texts():
+    table = traces.read_traces(UPLOADED_TRACES, "traces.csv")
+    queries = traces.query_table(UPLOADED_QUERIES, ["t3", "t7", "t11", "t3"])
+    prepared = traces.prepare(table, queries, "{text}")
+    own = [*prepared.texts, *prepared.queries]  # the texts the review evaluates: 97 traces and 4 queries
+    result = embedlab.review(
+        ["static-64d"],
+        traces=prepared.texts,
+        ids=prepared.ids,
+        queries=prepared.queries,
+        expected=prepared.expected,
+        repeats=2,
+    )
+    settings = result.settings
+    assert settings["corpus_source"] == "review" and result.fingerprint["corpus"] == corpus_digest(own)
+    assert (settings["n_corpus"], settings["distinct_corpus"]) == (len(own), len(set(own))) == (101, 99)
+    row = result.table.iloc[0]
+    assert row["texts_per_s"] == len(own) / float(np.median(result.times["static-64d"]))  # benchmark's formula
+    assert result.corpus_text == "the traces and queries reviewed: 101 texts, 99 distinct"
+    from embedlab.reviewing.report import to_markdown
+
+    markdown = to_markdown(result).replace("\\", "")
+    assert "Speed measured on:** the traces and queries reviewed: 101 texts, 99 distinct" in markdown
+
+    # a handful of texts times too quickly: the lesson's 3 traces and 3 queries are cycled to 100
+    lesson = traces.prepare(traces.trace_table(), traces.query_table())
+    handful = [*lesson.texts, *lesson.queries]
+    small = embedlab.review(["static-64d"], repeats=1)
+    assert small.fingerprint["corpus"] == corpus_digest([handful[i % 6] for i in range(100)])
+    assert small.corpus_text == "the traces and queries reviewed, cycled to 100: 100 texts, 6 distinct"
+    # the other choices, recorded as such
+    theirs = embedlab.review(["static-64d"], repeats=1, corpus="lesson")
+    assert theirs.fingerprint["corpus"] == corpus_digest(list(seed.BENCHMARK_CORPUS))
+    assert theirs.corpus_text.endswith(": 100 texts, 5 distinct")
+    pasted = embedlab.review(["static-64d"], repeats=1, corpus=["a", "b", "a"], corpus_name="pasted texts")
+    assert (pasted.settings["corpus_source"], pasted.corpus_text) == ("given", "pasted texts: 3 texts, 2 distinct")
+    with pytest.raises(ValueError, match="corpus must be 'review', 'lesson' or a list of texts"):
+        embedlab.review(["static-64d"], corpus="mine")
+    with pytest.raises(ValueError, match="corpus_name names a corpus of your own"):
+        embedlab.review(["static-64d"], corpus_name="mine")
+
+
+def test_reviews_saved_before_the_corpus_was_recorded_still_open():
+    from embedlab.reviewing.document import FORMAT_VERSION, from_document, to_document
+
+    lesson = to_document(embedlab.review(["static-64d"], repeats=1, corpus="lesson"))
+    other = to_document(embedlab.review(["static-64d"], repeats=1, corpus=["one text", "two texts"]))
+    assert FORMAT_VERSION == lesson["version"] == 3
+    for document in (lesson, other):
+        for key in ("corpus_source", "corpus_name"):
+            del document["settings"][key]
+        document["version"] = 2
+    opened = from_document(lesson)
+    assert opened.settings["corpus_source"] == "lesson" and opened.corpus_text.endswith(": 100 texts, 5 distinct")
+    older = from_document(other)
+    assert older.settings["corpus_source"] == "unknown" and "not recorded" in older.corpus_text

@@ -144,3 +144,75 @@ def test_trace_retrieval_summary_and_caption_use_the_one_rule():
     best = next(m for m in shown(at.caption) if m.startswith("Best here"))
     chosen = next(f for f in figures.values() if f.model in best)
     assert f"{percent(chosen.accuracy)} top-1, MRR {percent(chosen.mrr)}" in best
+
+
+# ------------------------------------------------------------------ 2: Model Review times speed on the user's own texts
+def test_model_review_times_speed_on_the_uploaded_traces_and_queries():
+    rows = [
+        {
+            "id": f"t{i}",
+            "query_pattern": f"User asks about topic {i}",
+            "approach": f"Explain topic {i}",
+            "tools_used": "docs",
+        }
+        for i in range(8)
+    ]
+    queries = [{"query": f"tell me about topic {i}", "expected_id": f"t{i}"} for i in (1, 4, 6)]
+    at = open_app("pages/trace_retrieval.py")
+    at.file_uploader(key="traces_upload").upload("traces.json", json.dumps(rows).encode(), "application/json").run()
+    at.file_uploader(key="queries_upload").upload(
+        "queries.json", json.dumps(queries).encode(), "application/json"
+    ).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    at.switch_page("pages/model_review.py").run()
+    assert not at.exception, at.exception
+    oracle = traces.prepare(
+        traces.trace_table(rows), traces.query_table([q["query"] for q in queries], ["t1", "t4", "t6"])
+    )
+    own = [*oracle.texts, *oracle.queries]  # 11 texts: cycled to 100, as a handful times too quickly
+    timed = [own[i % len(own)] for i in range(100)]
+    assert at.radio(key="review_retrieval_source").value == "page"
+    assert at.radio(key="review_corpus_source").value == "review"  # the default: the texts reviewed
+    said = "Speed measured on the traces and queries reviewed, cycled to 100: 100 texts (11 distinct)."
+    assert said in shown(at.caption)
+    at.multiselect(key="review_models").set_value(["static-64d"])
+    at.number_input(key="review_repeats").set_value(1)
+    at.radio(key="review_sentence_source").set_value("none")
+    at.button(key="review_run").click().run()
+    assert not at.exception, at.exception
+    result = at.session_state["review_current"]
+    assert result.settings["corpus_source"] == "review" and result.settings["n_corpus"] == 100
+    assert result.settings["distinct_corpus"] == len(set(own)) == 11
+    import hashlib
+
+    assert result.fingerprint["corpus"] == hashlib.sha256(json.dumps([timed]).encode()).hexdigest()[:16]
+    assert any(
+        "speed measured on the traces and queries reviewed, cycled to 100: 100 texts" in m for m in shown(at.caption)
+    )
+
+    # the other choices: the lesson's texts, and an uploaded file (a table: its text column)
+    at.radio(key="review_corpus_source").set_value("upload").run()
+    at.file_uploader(key="review_corpus_upload").upload(
+        "bench.csv", b"n,text\n1,alpha beta\n2,gamma\n3,alpha beta\n", "text/csv"
+    ).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert "Speed measured on bench.csv, column text: 3 texts (2 distinct)." in shown(at.caption)
+    at.button(key="review_run").click().run()
+    result = at.session_state["review_current"]
+    assert (result.settings["corpus_source"], result.settings["corpus_name"]) == ("given", "bench.csv, column text")
+    assert result.settings["n_corpus"] == 3
+
+
+def test_a_bad_benchmark_corpus_file_is_said_plainly_and_nothing_runs():
+    at = open_app("pages/model_review.py")
+    at.radio(key="review_corpus_source").set_value("upload").run()
+    at.button(key="review_run").click().run()
+    assert "Upload a file with the texts to time, or choose another benchmark corpus." in shown(at.error)
+    at.file_uploader(key="review_corpus_upload").upload("x.json", b"{not json", "application/json").run()
+    assert any(m.startswith("x.json is not valid JSON") for m in shown(at.error)), shown(at.error)
+    at.button(key="review_run").click().run()
+    assert not at.exception, at.exception
+    said = shown(at.error)
+    assert "The file x.json cannot be used as the benchmark corpus (see the message under it)." in said
+    assert sum(m.startswith("x.json is not valid JSON") for m in said) == 1  # said once
+    assert "review_current" not in at.session_state

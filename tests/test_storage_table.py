@@ -19,6 +19,7 @@ from streamlit.testing.v1 import AppTest
 from test_retrieval import IDS, QUERIES, TEXTS
 
 import embedlab
+from embedlab.formatting import percent, percent_value
 from embedlab.retrieval import traces
 from embedlab.retrieval.storage import StorageOption, StorageTable, default_dims, storage_for, storage_table
 from embedlab.reviewing.document import FORMAT_VERSION, from_document, to_document
@@ -143,8 +144,27 @@ def test_sizes_shares_and_the_headline():
     assert sizes[(256, "int8")] == 256 and sizes[(384, "float32")] == 1536 and sizes[(32, "binary")] == 4
     best = result.best
     text = result.headline()
-    assert text.startswith(f"{best.dims} dims in {best.precision} keep 100% of the top-1 accuracy at ")
+    full = result.table.set_index(["dims", "precision"])["accuracy"][(384, "float32")]
+    kept = percent(result.table.set_index(["dims", "precision"])["accuracy"][(best.dims, best.precision)] / full)
+    assert text.startswith(f"{best.dims} dims in {best.precision} keep {kept} of the top-1 accuracy at ")
     assert f"{best.bytes_per_vector:,} bytes per vector, {best.bytes_per_vector:,} MB per million vectors" in text
+
+
+@pytest.mark.parametrize("correct", [1999, 1997])
+def test_the_headline_rounds_by_the_one_rule_and_a_share_below_one_never_reads_100_percent(correct):
+    """1,999 of 2,000 kept (99.95%) and 1,997 (99.85%) both read 99.9% (one decimal, half up; never 100%
+    below 1), as in the table and the reports (embedlab.formatting)."""
+    row = {"mb_per_million": 0.0, "mrr": 1.0, "mrr_kept": 1.0}
+    rows = [
+        {**row, "dims": 32, "precision": "binary", "bytes_per_vector": 4, "storage_share": 4 / 256},
+        {**row, "dims": 64, "precision": "float32", "bytes_per_vector": 256, "storage_share": 1.0},
+    ]
+    rows[0].update(accuracy=correct / 2000, accuracy_kept=correct / 2000)
+    rows[1].update(accuracy=1.0, accuracy_kept=1.0)
+    plain = {"model": "m", "dim": 64, "k": 10, "keep": 0.99, "n_queries": 2000, "n_corpus": 2000, "rows": rows}
+    text = StorageTable.from_plain(plain).headline()
+    assert text.startswith("32 dims in binary keep 99.9% of the top-1 accuracy at 1/64 of the storage ")
+    assert "accuracy@1 99.9%, at full precision 100.0%" in text and "keep 100%" not in text
 
 
 @pytest.mark.parametrize(
@@ -194,7 +214,7 @@ def test_a_review_holds_each_finished_models_table_and_old_documents_still_open(
     theirs = storage_for(lesson.queries, lesson.texts, lesson.expected, ids=lesson.ids, model="static-64d")
     pd.testing.assert_frame_equal(reviewed.storage["static-64d"].table, theirs.table)
     document = json.loads(json.dumps(to_document(reviewed)))
-    assert document["version"] == FORMAT_VERSION == 2
+    assert document["version"] == FORMAT_VERSION == 3  # 3: the benchmark corpus recorded (issue #13 item 2)
     assert document["storage"]["static-64d"]["rows"] == json.loads(json.dumps(theirs.to_plain()))["rows"]
     back = from_document(document)
     pd.testing.assert_frame_equal(back.storage["static-64d"].table, theirs.table)
@@ -202,8 +222,16 @@ def test_a_review_holds_each_finished_models_table_and_old_documents_still_open(
     old = {key: value for key, value in document.items() if key != "storage"} | {"version": 1}
     opened = from_document(old)
     assert opened.storage == {} and opened.models == reviewed.models
-    with pytest.raises(ValueError, match="reads versions 1 to 2"):
-        from_document({**document, "version": 3})
+    with pytest.raises(ValueError, match="reads versions 1 to 3"):
+        from_document({**document, "version": 4})
+
+
+SHARES = ["storage_share", "accuracy", "mrr", "accuracy_kept", "mrr_kept"]
+
+
+def as_shown(table: pd.DataFrame) -> pd.DataFrame:
+    """The table as the pages show it: shares as percentages by the one rule (embedlab.formatting)."""
+    return table.assign(**{c: table[c].map(percent_value).astype("float64") for c in SHARES})
 
 
 def test_the_model_review_page_shows_the_storage_tables(reviewed):
@@ -215,7 +243,7 @@ def test_the_model_review_page_shows_the_storage_tables(reviewed):
     shown = [d.value for d in at.dataframe if "bytes_per_vector" in d.value.columns]
     assert len(shown) == 1
     table = reviewed.storage["static-64d"]
-    pd.testing.assert_frame_equal(shown[0].drop(columns="best"), table.table, check_dtype=False)
+    pd.testing.assert_frame_equal(shown[0].drop(columns="best"), as_shown(table.table), check_dtype=False)
     assert shown[0]["best"].tolist() == table.marked()["best"].tolist()
     assert any(table.headline().split(" (")[0] in m.value.replace("\\", "") for m in at.markdown)
 
@@ -233,6 +261,6 @@ def test_the_trace_page_shows_each_models_storage_table_after_evaluate():
     for frame, model in zip(shown, [embedlab.DEFAULT_MODEL, "static-64d"], strict=True):
         queries, corpus = embedlab.encode(lesson.queries, model), embedlab.encode(lesson.texts, model)
         expected = hand_table(queries, corpus, relevant, default_dims(corpus.shape[1]))
-        pd.testing.assert_frame_equal(frame.drop(columns="best"), expected, check_dtype=False, rtol=1e-12)
+        pd.testing.assert_frame_equal(frame.drop(columns="best"), as_shown(expected), check_dtype=False, rtol=1e-12)
         best = frame[frame["best"]]
         assert list(zip(best["dims"], best["precision"], strict=True)) == [hand_best(expected)]

@@ -17,12 +17,14 @@ import pandas as pd
 import streamlit as st
 
 from embedlab import seed
-from embedlab.formatting import PERCENT_FORMAT, percent_value
+from embedlab.formatting import PERCENT_FORMAT, count, percent_value
 from embedlab.maps import explore
 from embedlab.markup import markdown_literal, markdown_sentence
 from embedlab.retrieval import traces
+from embedlab.reviewing.data import benchmark_corpus
 from embedlab.reviewing.results import Review
-from embedlab.reviewing.store import ReviewStore
+from embedlab.reviewing.store import Comparison, ReviewStore
+from embedlab.tables import TABLE_TYPES, column_texts, is_table_file, read_corpus, read_table, text_columns, text_lines
 from ui import storage_table as storage_view
 from ui.state import trace_data
 
@@ -37,7 +39,12 @@ RETRIEVAL_SOURCES = {
     "page": "The Trace Retrieval page's traces and queries",
     "lesson": "The lesson's 3 traces and 3 queries",
 }
-CORPUS_SOURCES = {"lesson": "The lesson's trace texts (5 × 20)", "paste": "Paste texts"}
+CORPUS_SOURCES = {
+    "review": "The traces and queries reviewed",
+    "lesson": "The lesson's texts (5 × 20)",
+    "paste": "Paste texts",
+    "upload": "Upload a file",
+}
 SENTENCE_SOURCES = {
     "lesson": "The lesson's 16 labelled sentences",
     "space": "The Space Explorer's sentences",
@@ -100,6 +107,68 @@ def sentence_data(source: str, pasted: str) -> tuple[list[str] | None, list[str]
             raise ValueError("Cluster quality needs at least two labels: write “label | sentence” on each line.")
         return sentences.texts, sentences.labels
     return None, None
+
+
+def corpus_data(source: str, retrieval: dict | None) -> tuple[list[str] | str | None, str | None, str | None]:
+    """The benchmark corpus chosen (``source``, a key of :data:`CORPUS_SOURCES`), drawing the paste box or
+    the uploader it needs and a caption saying how many texts it holds.
+
+    Returns
+    -------
+    (corpus, corpus_name, problem)
+        ``corpus`` and ``corpus_name`` for :func:`embedlab.review` ("review", "lesson" or the texts,
+        with their name); ``corpus`` is None and ``problem`` one sentence when there are no texts yet
+        (``problem`` is None when the texts reviewed are chosen but the traces and queries themselves
+        cannot be used: the page says why).
+    """
+    corpus, name = source, None
+    if source == "review" and retrieval is None:
+        return None, None, None  # the page says why the traces and queries cannot be used
+    if source == "paste":
+        pasted = st.text_area(
+            "One text per line",
+            key="review_corpus_paste",
+            height=110,
+            placeholder="User expressed anxiety about work deadlines\nBot suggested breaking down tasks",
+            persist_state="session",
+        )
+        corpus, name = text_lines(pasted), "pasted texts"
+        if not corpus:
+            return None, None, "The benchmark corpus is empty: paste at least one text, or use the texts reviewed."
+    elif source == "upload":
+        corpus, name, problem = _uploaded_corpus()
+        if problem:
+            return None, None, problem
+    own = (retrieval["traces"], retrieval["queries"]) if retrieval is not None else ((), ())
+    texts, _, words = benchmark_corpus(corpus, *own, name=name)
+    st.caption(
+        f"Speed measured on {markdown_literal(words)}: {count(len(texts), 'text')} ({len(set(texts)):,} distinct)."
+    )
+    return corpus, name, None
+
+
+def _uploaded_corpus() -> tuple[list[str] | None, str | None, str | None]:
+    upload = st.file_uploader(
+        "A text file (one text per line) or a table",
+        type=["txt", *TABLE_TYPES],
+        key="review_corpus_upload",
+    )
+    if upload is None:
+        return None, None, "Upload a file with the texts to time, or choose another benchmark corpus."
+    try:
+        if not is_table_file(upload.name):
+            return read_corpus(upload.getvalue(), upload.name), upload.name, None
+        frame = read_table(upload.getvalue(), upload.name)
+        columns = text_columns(frame)
+        if not columns:
+            raise ValueError(
+                f"{upload.name} has no column of text; its columns are: {', '.join(map(str, frame.columns))}."
+            )
+        column = st.selectbox("Column with the texts", columns, key="review_corpus_column")
+        return column_texts(frame, column, source=upload.name), f"{upload.name}, column {column}", None
+    except ValueError as error:  # said under the uploader at once; the Run button refers to it
+        st.error(markdown_literal(str(error)))  # literal: the sentence starts with the file's own name
+        return None, None, f"The file {upload.name} cannot be used as the benchmark corpus (see the message under it)."
 
 
 # -- the table as shown -------------------------------------------------------------------------------
@@ -176,16 +245,34 @@ def column_config(k) -> dict:
     }
 
 
+#: The figures of :func:`embedlab.reviewing.store.compare_reviews` that are shares (shown as percentages),
+#: with their column labels.
+COMPARED_SHARES = {
+    "spread": "spread",
+    "accuracy": "accuracy@1",
+    "accuracy_at_k": "accuracy@k",
+    "mrr": "MRR",
+    "label_agreement": "kNN agreement",
+}
+
+
+def compare_table(comparison: Comparison) -> pd.DataFrame:
+    """Two reviews side by side as shown: shares as percentages by the one rule (format: compare_config)."""
+    shown = comparison.table.copy()
+    for figure in COMPARED_SHARES:
+        for side in ("A", "B"):
+            shown[f"{figure} {side}"] = shown[f"{figure} {side}"].map(percent_value).astype("float64")
+    return shown
+
+
 def compare_config() -> dict:
+    """Column settings of :func:`compare_table`."""
     config = {}
     for side in ("A", "B"):
         config[f"texts_per_s {side}"] = st.column_config.NumberColumn(f"texts/s {side}", format="%.1f")
-        config[f"spread {side}"] = st.column_config.NumberColumn(f"spread {side}", format="%.2f")
-        config[f"accuracy {side}"] = st.column_config.NumberColumn(f"accuracy@1 {side}", format="%.2f")
-        config[f"accuracy_at_k {side}"] = st.column_config.NumberColumn(f"accuracy@k {side}", format="%.2f")
-        config[f"mrr {side}"] = st.column_config.NumberColumn(f"MRR {side}", format="%.2f")
+        for figure, label in COMPARED_SHARES.items():
+            config[f"{figure} {side}"] = st.column_config.NumberColumn(f"{label} {side}", format=PERCENT_FORMAT)
         config[f"silhouette {side}"] = st.column_config.NumberColumn(f"silhouette {side}", format="%.2f")
-        config[f"label_agreement {side}"] = st.column_config.NumberColumn(f"kNN agreement {side}", format="%.2f")
         config[f"load_s {side}"] = st.column_config.NumberColumn(f"load s {side}", format="%.2f")
         config[f"verdict {side}"] = st.column_config.TextColumn(f"verdict {side}")
     return config

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from .. import seed
+from ..formatting import percent
 from .common import EXIT_FAILED, EXIT_OK, EXIT_STOPPED, StopOnInterrupt, UsageError, read_file, read_texts, table
 
 
@@ -54,8 +55,10 @@ def register(commands) -> argparse.ArgumentParser:
         "--corpus",
         type=Path,
         metavar="FILE",
-        help="texts timed for speed: one per line, or a table (see --column); default: the lesson's 5 texts x 20",
+        help="texts timed for speed: one per line, or a table (see --column); default: the traces and queries "
+        "reviewed (the texts whose quality is measured)",
     )
+    data.add_argument("--lesson-corpus", action="store_true", help="time speed on the lesson's 5 texts x 20 instead")
     data.add_argument("--column", metavar="NAME", help="for a table --corpus, the column with the texts")
     sentences = data.add_mutually_exclusive_group()
     sentences.add_argument(
@@ -104,7 +107,11 @@ def run(args) -> int:
     if args.save and not args.name.strip():
         raise UsageError("--save needs --name: give the review a name")
     data = _retrieval_data(args)
-    corpus = read_texts("--corpus", args.corpus, args.column) if args.corpus else None
+    if args.corpus and args.lesson_corpus:
+        raise UsageError("give --corpus FILE or --lesson-corpus, not both")
+    corpus, corpus_name = ("lesson" if args.lesson_corpus else "review"), None
+    if args.corpus:
+        corpus, corpus_name = read_texts("--corpus", args.corpus, args.column), args.corpus.name
     texts, labels = _sentences(args)
 
     stop = StopOnInterrupt()
@@ -113,6 +120,7 @@ def run(args) -> int:
             args.models,
             **data,
             corpus=corpus,
+            corpus_name=corpus_name,
             sentences=texts,
             labels=labels,
             k=args.k,
@@ -124,6 +132,7 @@ def run(args) -> int:
             should_stop=stop,
         )
     print(table(_rows(result)))
+    print(f"Speed measured on {result.corpus_text}.")
     print("\nDecision framework:")
     for reason in result.decision.reasons:
         print(f"  - {reason}")
@@ -205,6 +214,9 @@ def _rows(result) -> list[dict]:
     def number(value, spec):
         return "-" if pd.isna(value) else format(value, spec)
 
+    def share(value):
+        return "-" if pd.isna(value) else percent(value)
+
     k = result.k
     rows = []
     for r in result.table.itertuples():
@@ -215,11 +227,11 @@ def _rows(result) -> list[dict]:
                 "dim": "-" if pd.isna(r.dim) else str(r.dim),
                 "texts/s": number(r.texts_per_s, ",.1f"),
                 "load s": number(r.load_s, ".2f"),
-                "acc@1": "-" if pd.isna(r.accuracy) else f"{r.accuracy:.0%} ({r.correct}/{r.n_queries})",
-                f"acc@{k}": number(r.accuracy_at_k, ".0%"),
-                f"MRR@{k}": number(r.mrr, ".2f"),
+                "acc@1": "-" if pd.isna(r.accuracy) else f"{percent(r.accuracy)} ({r.correct}/{r.n_queries})",
+                f"acc@{k}": share(r.accuracy_at_k),
+                f"MRR@{k}": share(r.mrr),
                 "silhouette": number(r.silhouette, ".2f"),
-                "kNN agree": number(r.label_agreement, ".2f"),
+                "kNN agree": share(r.label_agreement),
                 "Pareto": "yes" if not pd.isna(r.pareto) and r.pareto else "",
                 "verdict": r.verdict,
             }

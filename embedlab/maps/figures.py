@@ -245,7 +245,8 @@ def scatter_figure(
         # automargin: the margins grow to hold tick labels and axis titles (none is clipped)
         fig.update_xaxes(title=f"{axis_name} 1", zeroline=False, automargin=True)
         fig.update_yaxes(title=f"{axis_name} 2", zeroline=False, automargin=True)
-        fig.update_layout(dragmode="select")  # a drag selects (box; lasso from the toolbar), as the caption says
+        # no dragmode="select": in it Streamlit turns click-to-select off (a click picks a point);
+        # several points are picked with Box or Lasso from the toolbar, as the caption says
     return fig
 
 

@@ -142,14 +142,16 @@ class StorageTable:
         return self.table.assign(best=chosen.to_numpy(dtype=bool))
 
     def headline(self) -> str:
-        """The finding in one sentence, e.g. "256 dims in int8 keep 100% of the top-1 accuracy at 1/6 of the storage …"."""
+        """The finding in one sentence, e.g. "256 dims in int8 keep 99.5% of the top-1 accuracy at 1/6 of the storage …".
+
+        Shares read as :func:`embedlab.formatting.percent` writes them, so a share below 1 never reads 100%.
+        """
         best = self.best
         if best is None:
             return (
                 "No query finds its trace first at full precision, so there is no top-1 accuracy to keep; "
                 "the table still shows what each size costs."
             )
-        kept = f"{math.floor(best.accuracy_kept * 1000 + 1e-9) / 10:g}%"
         bytes_text = f"{best.bytes_per_vector:,} bytes per vector, {best.bytes_per_vector:,} MB per million vectors"
         if best.dims == self.dim and best.precision == "float32":
             return (
@@ -157,7 +159,7 @@ class StorageTable:
                 f"float32 ({bytes_text})."
             )
         return (
-            f"{best.dims} dims in {best.precision} keep {kept} of the top-1 accuracy at {best.storage_fraction} "
+            f"{best.dims} dims in {best.precision} keep {percent(best.accuracy_kept)} of the top-1 accuracy at {best.storage_fraction} "
             f"of the storage ({bytes_text}; accuracy@1 {percent(best.accuracy)}, at full precision {percent(self.full.accuracy)})."
         )
 

@@ -1,14 +1,16 @@
 """A review as plain JSON-ready data and back: the document the store saves and the JSON report holds.
 
-The document (``format`` "embedlab.review", ``version`` 2): ``rows`` (one dict per model,
+The document (``format`` "embedlab.review", ``version`` 3): ``rows`` (one dict per model,
 :data:`~embedlab.reviewing.results.COLUMNS`), ``machine``, ``settings``, ``fingerprint``,
 ``versions``, ``retrieval``, ``storage``, ``clusters``, ``framework``, ``baseline``, ``times``,
 ``stopped``, and for a saved review ``review_id``, ``name``, ``notes``, ``decision`` (the
 reviewer's words) and ``created``.
 
 Versions: 1 had no ``storage``; 2 adds it (per model, a
-:meth:`~embedlab.retrieval.storage.StorageTable.to_plain` table). Version 1 documents still open,
-with no storage tables.
+:meth:`~embedlab.retrieval.storage.StorageTable.to_plain` table); 3 records which texts the speed
+was timed on (``settings``' ``corpus_source`` and ``corpus_name``). Older documents still open:
+version 1 with no storage tables, versions 1 and 2 with the corpus told from its fingerprint —
+the lesson's benchmark texts, or "unknown" (not recorded).
 
 ``framework`` keeps the keys older readers know (recommended, baseline, upgrade, reasons,
 verdicts, threshold) and adds the rule's structured fields (suggestion, good_enough, fastest,
@@ -27,13 +29,14 @@ from .. import seed
 from ..benchmarking.results import plain
 from ..decision import Decision
 from ..retrieval.storage import StorageTable
+from .data import CORPUS_NAMES
 from .results import COLUMNS, Review, decide_table, typed
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "digest", "expected_plain", "framework", "from_document", "to_document"]
 
 #: The ``format`` field of a review document, and its version.
 FORMAT = "embedlab.review"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 
 def expected_plain(value):
@@ -99,6 +102,13 @@ def to_document(review: Review) -> dict:
     return document
 
 
+def _corpus_before_v3(fingerprint: dict) -> dict:
+    """Which corpus a review saved before version 3 timed: the lesson's (told by its fingerprint) or unknown."""
+    if fingerprint.get("corpus") == digest(list(seed.BENCHMARK_CORPUS)):
+        return {"corpus_source": "lesson", "corpus_name": CORPUS_NAMES["lesson"]}
+    return {"corpus_source": "unknown", "corpus_name": "a corpus not recorded (saved by an older embedlab)"}
+
+
 def _dict(document: dict, key: str) -> dict:
     value = document.get(key)
     if value is None:
@@ -128,6 +138,8 @@ def from_document(document: dict) -> Review:
         raise ValueError("this review document has no rows list.")
     table = typed(pd.DataFrame(rows, columns=list(COLUMNS)))
     settings = _dict(document, "settings")
+    if "corpus_source" not in settings:
+        settings = {**settings, **_corpus_before_v3(_dict(document, "fingerprint"))}
     saved = _dict(document, "framework")
     retrieval = _dict(document, "retrieval")
     threshold = saved.get("threshold", settings.get("threshold", seed.GOOD_ENOUGH_ACCURACY))

@@ -144,7 +144,6 @@ def to_html(review: Review, *, name: str | None = None, notes: str | None = None
     meta = _meta(review, name, notes, decision)
     table = review.table
     rule = review.decision
-    settings = review.settings
     fingerprint = review.fingerprint
     config = {"displaylogo": False, "responsive": True}
 
@@ -237,7 +236,7 @@ def to_html(review: Review, *, name: str | None = None, notes: str | None = None
     parts.append(_wrong_traces_html(review))
     parts.append(storage_html(review))
     parts.append("<h2>Data and settings</h2>")
-    parts.append(_definition_list(_settings_lines(settings, fingerprint)))
+    parts.append(_definition_list(_settings_lines(review)))
     parts.append("<h2>Models</h2>")
     parts.append(_versions_html(review.versions))
     parts.append("</main></body></html>")
@@ -266,15 +265,12 @@ def _ids(value) -> str:
     return " or ".join(map(str, value)) if isinstance(value, list) else str(value)
 
 
-def _settings_lines(settings: dict, fingerprint: dict) -> list[tuple[str, str]]:
+def _settings_lines(review: Review) -> list[tuple[str, str]]:
+    settings, fingerprint = review.settings, review.fingerprint
     lines = [
         ("Traces", f"{settings.get('n_traces', '–')} (fingerprint {fingerprint.get('traces', '–')})"),
         ("Test queries", f"{settings.get('n_queries', '–')} (fingerprint {fingerprint.get('queries', '–')})"),
-        (
-            "Benchmark corpus",
-            f"{settings.get('n_corpus', '–')} texts, {settings.get('distinct_corpus', '–')} distinct "
-            f"(fingerprint {fingerprint.get('corpus', '–')})",
-        ),
+        ("Speed measured on", f"{review.corpus_text} (fingerprint {fingerprint.get('corpus', '–')})"),
     ]
     if settings.get("n_sentences"):
         lines.append(
@@ -340,7 +336,6 @@ def to_markdown(
     _check_review(review)
     meta = _meta(review, name, notes, decision)
     rule = review.decision
-    settings = review.settings
     fingerprint = review.fingerprint
     out = [f"# {markdown_literal(meta['name'])}", ""]
     stamp = ["embedlab model review"]
@@ -379,7 +374,7 @@ def to_markdown(
         out += ["## Queries that return wrong traces", "", *wrong, ""]
     out += storage_markdown(review)
     out += ["## Data and settings", ""]
-    out += [f"- **{markdown_literal(a)}:** {markdown_literal(b)}" for a, b in _settings_lines(settings, fingerprint)]
+    out += [f"- **{markdown_literal(a)}:** {markdown_literal(b)}" for a, b in _settings_lines(review)]
     out += [f"- **Machine:** {markdown_literal(describe(review.machine))}", ""]
     versions = _version_rows(review.versions)
     if versions:

@@ -17,6 +17,7 @@ import pandas as pd
 
 from .. import seed
 from ..decision import Candidate, Decision, decide
+from ..formatting import count
 from ..retrieval.storage import StorageTable
 
 __all__ = ["COLUMNS", "Review", "ReviewSettings", "decide_table", "pareto_front", "typed"]
@@ -83,8 +84,11 @@ class Review:
     machine : dict
         The machine it ran on (:func:`embedlab.benchmarking.machine.machine_info`).
     settings : dict
-        The settings used (models, k, label_k, repeats, batch_size, warmup, threshold, baseline)
-        and the data's sizes (n_traces, n_queries, n_corpus, distinct_corpus, n_sentences, n_labels).
+        The settings used (models, k, label_k, repeats, batch_size, warmup, threshold, baseline),
+        the data's sizes (n_traces, n_queries, n_corpus, distinct_corpus, n_sentences, n_labels)
+        and which texts were timed for speed: ``corpus_source`` ("review": the traces and queries
+        reviewed, "lesson", "given"; "unknown" in a review saved before it was recorded) and
+        ``corpus_name`` (in words; see :attr:`corpus_text`).
     fingerprint : dict
         Digests of the data: ``data`` (all of it), ``traces``, ``queries``, ``corpus``, ``sentences``.
     versions : dict
@@ -140,6 +144,21 @@ class Review:
     @property
     def threshold(self) -> float:
         return self.decision.threshold
+
+    @property
+    def corpus_text(self) -> str:
+        """Which texts the speed was measured on, and how many distinct.
+
+        >>> Review(pd.DataFrame(), None, settings={"corpus_name": "the traces and queries reviewed",
+        ...        "n_corpus": 206, "distinct_corpus": 203}).corpus_text
+        'the traces and queries reviewed: 206 texts, 203 distinct'
+        """
+        s = self.settings
+        name = s.get("corpus_name") or "a benchmark corpus"
+        n, distinct = s.get("n_corpus"), s.get("distinct_corpus")
+        if n is None:
+            return name
+        return f"{name}: {count(n, 'text')}" + ("" if distinct is None else f", {distinct:,} distinct")
 
     def saved(self, *, review_id: int, name: str, notes: str, decision_text: str, created: str) -> Review:
         """This review as saved under ``review_id``."""

@@ -3,7 +3,9 @@
 :func:`review` runs, for each candidate model in turn, the three measurements the dashboard's
 pages make, through the same core functions, so its figures are theirs:
 
-* speed — :func:`embedlab.benchmark` on the benchmark corpus (fresh load, warm-up, repeats);
+* speed — :func:`embedlab.benchmark` on the benchmark corpus (fresh load, warm-up, repeats): by
+  default the review's own texts (its traces and queries), so speed and quality come from the same
+  data; the lesson's texts or any others on request, and the review records which;
 * retrieval quality — :func:`embedlab.evaluate_retrieval` on the traces and test queries, and
   what truncated and quantised vectors keep of it (:func:`~embedlab.retrieval.storage.storage_table`);
 * cluster quality (when labelled sentences are given) — :func:`embedlab.silhouette` and
@@ -20,6 +22,7 @@ from __future__ import annotations
 import importlib.metadata
 import re
 from collections.abc import Callable, Hashable, Iterable, Sequence
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -67,7 +70,8 @@ def review(
     queries: Sequence[str] | None = None,
     expected: Sequence | None = None,
     ids: Sequence[Hashable] | None = None,
-    corpus: Iterable[str] | None = None,
+    corpus: Iterable[str] | Literal["review", "lesson"] | None = "review",
+    corpus_name: str | None = None,
     sentences: Sequence[str] | None = None,
     labels: Sequence[str] | None = None,
     k: int = 5,
@@ -94,8 +98,15 @@ def review(
         Per query, the trace id that should come first, or a collection of ids (any is right).
     ids : list of hashable, length n_traces, optional
         Trace ids used in ``expected`` (default: positions 0..n_traces-1).
-    corpus : list of str, optional
-        The texts timed for speed; default: the lesson's benchmark corpus (5 texts × 20).
+    corpus : "review", "lesson" or list of str, default "review"
+        The texts timed for speed. "review" (or None): the traces, then the queries — the texts
+        whose retrieval quality is measured (the lesson's 3 traces and 3 queries when none are
+        given); "lesson": the lesson's benchmark corpus (its 5 trace texts × 20); or your own texts.
+        ``settings`` records which (``corpus_source``, ``corpus_name``) and how many
+        (``n_corpus``, ``distinct_corpus``); :attr:`Review.corpus_text` says it in words.
+    corpus_name : str, optional
+        What your own ``corpus`` is, for the report ("pasted texts", "bench.txt"); default
+        "the texts given". Only with a list of texts.
     sentences, labels : list of str, optional
         Labelled sentences (same length, at least two labels) for cluster quality; without
         them the cluster columns are NaN.
@@ -141,7 +152,7 @@ def review(
     ('all-MiniLM-L6-v2', 'keep')
     """
     names = check_models(models)
-    data = review_data(traces, queries, expected, ids, corpus, sentences, labels)
+    data = review_data(traces, queries, expected, ids, corpus, sentences, labels, corpus_name)
     if not isinstance(warmup, bool):
         raise TypeError(f"warmup must be True or False, got {type(warmup).__name__} {warmup!r}.")
     settings = ReviewSettings(
@@ -224,6 +235,8 @@ class _Run(ModelRun[Review]):
             "baseline": s.baseline,
             "n_traces": len(d.traces),
             "n_queries": len(d.queries),
+            "corpus_source": d.corpus_source,
+            "corpus_name": d.corpus_name,
             "n_corpus": len(d.corpus),
             "distinct_corpus": len(set(d.corpus)),
             "n_sentences": len(d.sentences) if d.sentences is not None else 0,
