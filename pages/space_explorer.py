@@ -198,8 +198,9 @@ if (go or first_visit) and sentences is not None:
         if previous is None or previous.key != drawn.key:
             ui.forget_picks()
         if previous is not None and (previous.labels is None) != (drawn.labels is None):
-            # labels came or went: colour by them when there are some (set, not deleted: the browser is told)
-            state[ui.key("color_by")] = "label" if drawn.labels else "clusters" if len(drawn) >= 3 else "none"
+            # labels came or went: the display options below start again from the first that applies
+            # (label, else overlap when compared, else clusters) and tell the browser so
+            state.pop(ui.key("color_by"), None)
         state[ui.RESULT] = drawn
         compare_ui.draw(drawn, second, alignment)
     except embedlab.ModelUnavailable as error:

@@ -300,7 +300,11 @@ def test_neighbour_table_and_search_match_scikit_learn(lesson_map, minilm):
     sims[5] = -np.inf
     expected = np.argsort(-sims, kind="stable")[:4]
     table = neighbourhood.neighbour_table(result, k=4, row=5)
-    assert list(table.columns) == ["sentence", "label", "cosine"]
+    assert list(table.columns) == [
+        "cosine",
+        "label",
+        "sentence",
+    ]  # finding 6: the short columns first, the sentence last
     assert table["sentence"].tolist() == [seed.SENTENCES[i] for i in expected]
     assert table["label"].tolist() == [seed.LABELS[i] for i in expected]
     np.testing.assert_allclose(table["cosine"], sims[expected], atol=1e-5)
