@@ -4,6 +4,7 @@ to evaluate_memory's, and delete. Collections are the lesson's 3 traces (under t
 
 from __future__ import annotations
 
+import os
 import re
 
 import numpy as np
@@ -18,6 +19,19 @@ from embedlab.memory.labelled import labelled_from_text
 PAGE = "pages/memory_search.py"
 HOSTILE = "stressed about work <img src=x onerror=alert(1)> [link](http://x) *bold*"
 NOTES = b"note,topic,author\nBuy milk on the way home,errands,ana\nThe meeting moved to Friday,work,bo\n"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def own_home(tmp_path_factory):
+    """This module's own data directory: the collections listed are exactly the ones it builds
+    (other test files build theirs in the session's shared one)."""
+    before = os.environ.get("EMBEDLAB_HOME")
+    os.environ["EMBEDLAB_HOME"] = str(tmp_path_factory.mktemp("memory-page-home"))
+    yield
+    if before is None:
+        os.environ.pop("EMBEDLAB_HOME", None)
+    else:
+        os.environ["EMBEDLAB_HOME"] = before
 
 
 def open_page() -> AppTest:
