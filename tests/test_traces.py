@@ -141,8 +141,12 @@ def test_unusable_tables_raise_one_sentence(traces_rows, queries_rows, words):
 
 
 def test_missing_columns_are_named():
-    with pytest.raises(ValueError, match="has no 'approach' or 'tools_used' column"):
-        traces.trace_table(pd.DataFrame({"id": [1], "query_pattern": ["q"]}))
+    # finding 12: a trace table needs an id and only the fields its template uses
+    with pytest.raises(ValueError, match="has no 'id' column"):
+        traces.trace_table(pd.DataFrame({"query_pattern": ["q"]}))
+    partial = traces.trace_table(pd.DataFrame({"id": [1], "query_pattern": ["q"]}))
+    with pytest.raises(ValueError, match=r"unknown field \{approach\}; the trace table has \{id\}, \{query_pattern\}"):
+        traces.prepare(partial, traces.query_table())  # the default template uses approach and tools_used
     with pytest.raises(ValueError, match=r"queries\.csv has no 'expected_id' column"):
         traces.read_queries(b"query\nhello\n", "queries.csv")
 
