@@ -13,11 +13,24 @@ from embedlab.models.user import list_user_models
 from embedlab.retrieval.figures import summary_chart
 from embedlab.tuning.figures import loss_figure
 from embedlab.tuning.finetune import duration
-from ui import common, runs
+from ui import common, runs, workspace
 from ui import fine_tune as ui
 
 state = st.session_state
 PERCENT = st.column_config.NumberColumn(format="percent")
+LEARNING_RATES = [1e-5, 2e-5, 3e-5, 5e-5, 1e-4]
+PCA_DIMS = [256, 128, 64]
+#: The settings' widget keys and defaults (restored from the workspace, see ui/workspace.py).
+SETTINGS = {
+    "tune_held_out": 0.2,
+    "tune_epochs": 1,
+    "tune_batch": 32,
+    "tune_seed": 0,
+    "tune_name": "",
+    "tune_matryoshka": [],
+    "tune_keep_worse": False,
+    "tune_distil_name": "",
+}
 
 st.title("Fine-tune")
 st.caption(
@@ -35,6 +48,7 @@ common.show_flash("tune")
 
 # ---------------------------------------------------------------- 1. pairs
 st.subheader("1. Your pairs")
+workspace.restore("tune_source", next(iter(ui.SOURCES)), allowed=list(ui.SOURCES))
 source = st.radio(
     "Pairs from",
     list(ui.SOURCES),
@@ -43,6 +57,7 @@ source = st.radio(
     horizontal=True,
     persist_state="session",
 )
+workspace.keep("tune_source")
 pairs, problem = None, None
 if source == "example":
     pairs = ui.example()
@@ -56,13 +71,11 @@ elif source == "upload":
         type=["csv", "tsv", "json", "jsonl", "parquet"],
         key="tune_upload",
         help="CSV, TSV, JSON (a list of objects), JSONL or Parquet; `anchor` is read as query.",
+        on_change=ui.keep_upload,
     )
-    if upload is not None:
-        try:
-            pairs = ui.read_upload(upload.getvalue(), upload.name)
-        except ValueError as error:
-            problem = str(error)
+    pairs, problem = ui.uploaded_pairs(upload)  # in a new session: the file kept in the workspace
 else:
+    workspace.restore("tune_paste", "")
     pasted = st.text_area(
         "One pair a line: the query, a tab or ' | ', then the text it should find",
         key="tune_paste",
@@ -70,6 +83,7 @@ else:
         placeholder="reset my password | To reset your password, open Settings › Account…",
         persist_state="session",
     )
+    workspace.keep("tune_paste")
     if pasted.strip():
         try:
             pairs = tuning.pairs_from_text(pasted)
@@ -81,6 +95,11 @@ if problem:
 # ---------------------------------------------------------------- 2. settings
 st.subheader("2. Settings")
 trainable = [m.name for m in common.catalog() if m.available and m.backend == "sentence-transformers"]
+workspace.restore("tune_base", trainable[0] if trainable else None, allowed=trainable)
+workspace.restore("tune_lr", 3e-5, allowed=LEARNING_RATES)
+workspace.restore("tune_pca", PCA_DIMS[0], allowed=PCA_DIMS)
+for key, default in SETTINGS.items():
+    workspace.restore(key, default)
 left, middle, right = st.columns(3, gap="large")
 with left:
     base = st.selectbox(
@@ -93,33 +112,40 @@ with left:
         "Held out for judging",
         min_value=0.1,
         max_value=0.5,
-        value=0.2,
         step=0.05,
         format="%.2f",
         key="tune_held_out",
         help="Share of the distinct positives (with every pair that has one) kept out of training.",
     )
 with middle:
-    epochs = int(st.number_input("Epochs", 1, 20, 1, key="tune_epochs"))
+    epochs = int(st.number_input("Epochs", min_value=1, max_value=20, key="tune_epochs"))
     batch_size = int(
         st.number_input(
             "Batch size",
-            4,
-            512,
-            32,
+            min_value=4,
+            max_value=512,
             key="tune_batch",
             help="Every other positive in a batch is a negative: bigger batches, harder training. Above 64 the "
             "cached loss keeps memory flat.",
         )
     )
 with right:
-    learning_rate = st.select_slider(
-        "Learning rate", [1e-5, 2e-5, 3e-5, 5e-5, 1e-4], value=3e-5, key="tune_lr", format_func="{:.0e}".format
+    learning_rate = st.select_slider("Learning rate", LEARNING_RATES, key="tune_lr", format_func="{:.0e}".format)
+    random_state = int(
+        st.number_input("Seed", min_value=0, max_value=2**31 - 1, key="tune_seed", help="Seeds the split and training.")
     )
-    random_state = int(st.number_input("Seed", 0, 2**31 - 1, 0, key="tune_seed", help="Seeds the split and training."))
 with st.expander("More: name, Matryoshka dimensions, keeping a worse model"):
     suggested = f"{base.rsplit('/', 1)[-1][:40]}-ft-{pairs.digest[:8]}" if pairs is not None and base else ""
-    name = st.text_input("Name of the new model", value=suggested, key="tune_name", max_chars=64).strip()
+    name = (
+        st.text_input(
+            "Name of the new model",
+            key="tune_name",
+            max_chars=64,
+            placeholder=suggested or "named after the base model and the pairs",
+            help="Empty: the name shown in grey.",
+        ).strip()
+        or suggested
+    )
     matryoshka = st.multiselect(
         "Matryoshka dimensions (optional)",
         [512, 256, 128, 64, 32],
@@ -127,6 +153,7 @@ with st.expander("More: name, Matryoshka dimensions, keeping a worse model"):
         help="Train so that the first d dimensions also work alone (MatryoshkaLoss): store fewer dimensions later.",
     )
     keep_if_worse = st.checkbox("Keep the model even if held-out MRR drops", key="tune_keep_worse")
+workspace.keep("tune_base", "tune_lr", *SETTINGS)
 
 split = None
 if pairs is not None:
@@ -266,12 +293,15 @@ st.caption(
     "held-out queries."
 )
 cols = st.columns([1, 1, 2])
-pca_dims = int(cols[0].selectbox("PCA dimensions", [256, 128, 64], key="tune_pca"))
+pca_dims = int(cols[0].selectbox("PCA dimensions", PCA_DIMS, key="tune_pca"))
+distil_suggested = f"{(base or 'model').rsplit('/', 1)[-1][:40]}-static-{pca_dims}"
 distil_name = (
     cols[1]
-    .text_input("Name", value=f"{(base or 'model').rsplit('/', 1)[-1][:40]}-static-{pca_dims}", key="tune_distil_name")
+    .text_input("Name", key="tune_distil_name", placeholder=distil_suggested, help="Empty: the name shown in grey.")
     .strip()
+    or distil_suggested
 )
+workspace.keep("tune_pca", "tune_distil_name")
 if st.button("Distil", key="tune_distil_run", disabled=not base, icon=":material/compress:"):
 
     def start_distil(progress):

@@ -2,7 +2,7 @@
 
 The lesson's second use of embeddings in a chatbot. Reads widgets, calls embedlab.memory, draws.
 Collections live in $EMBEDLAB_HOME/collections (LanceDB); the last build, search and evaluation
-live in st.session_state (see ui/memory_search.py).
+live in st.session_state; every input is kept in the workspace (see ui/memory_search.py).
 """
 
 import streamlit as st
@@ -11,7 +11,7 @@ from embedlab import memory
 from embedlab.markup import markdown_literal, markdown_sentence
 from embedlab.memory.evaluation import MERGED, REENCODE_ROW_LIMIT
 from embedlab.tables import text_columns
-from ui import common, runs
+from ui import common, runs, workspace
 from ui import memory_search as ui
 
 state = st.session_state
@@ -63,9 +63,12 @@ else:
 
 # ---------------------------------------------------------------- 2. build
 st.subheader("2. Build a collection")
+workspace.restore("memory_source", next(iter(ui.SOURCES)), allowed=list(ui.SOURCES))
 source = st.radio("Texts from", list(ui.SOURCES), format_func=ui.SOURCES.get, key="memory_source", horizontal=True)
+workspace.keep("memory_source")
 frame = None
 if source == "upload":
+    ui.restore_upload()  # a new session: the file kept in the workspace
     st.file_uploader(
         "A table with one memory per row, or a chat log",
         type=ui.UPLOAD_TYPES,
@@ -77,7 +80,10 @@ if source == "upload":
     if state.get("memory_upload_error"):
         st.error(ui.upload_sentence(state["memory_upload_error"]))
     frame = state.get("memory_upload_frame")
-    if frame is not None:
+    if state.get("memory_upload_restored"):
+        rows = f"{len(frame):,} rows" if frame is not None else ""
+        ui.restored_notice(state["memory_upload_name"], rows, key="memory_upload_forget", on_forget=ui.forget_upload)
+    elif frame is not None:
         st.caption(f"{len(frame):,} rows from {markdown_literal(state['memory_upload_name'])}.")
 else:
     frame = ui.example(source)
@@ -85,30 +91,35 @@ if frame is not None:
     columns = [str(c) for c in frame.columns]
     texts = [c for c in text_columns(frame) if c != "id"] or columns
     left, middle, right = st.columns(3, gap="large")
-    name = left.text_input("Collection name", value=ui.suggested_name(source), key="memory_name", max_chars=64)
+    ui.restore_once("memory_name", ui.suggested_name(source))
+    name = left.text_input("Collection name", key="memory_name", max_chars=64)
+    ui.restore_once("memory_text_column", texts[0], allowed=texts)
     text_column = middle.selectbox(
         "Text column", texts, key="memory_text_column", help="What gets embedded: one memory per row."
     )
     ids = [ui.ROW_NUMBER, *[c for c in columns if c != text_column]]
+    ui.restore_once("memory_id_column", "id" if "id" in ids else ids[0], allowed=ids)
     id_column = right.selectbox(
         "Id column",
         ids,
-        index=ids.index("id") if "id" in ids else 0,
         key="memory_id_column",
         help="Names each memory in results and labelled queries; without one, the row number is the id.",
     )
     with left:
+        workspace.restore("memory_model", None)
         model = common.model_picker("memory_model")
     middle.caption(
         "The other columns are kept as metadata, to filter on. Building again with the same name encodes only "
         "new texts."
     )
+    workspace.restore("memory_rebuild", False)
     rebuild = middle.checkbox(
         "Rebuild: re-encode every text",
         key="memory_rebuild",
         help="Needed to change the model of an existing collection (two models' vectors never mix); readers "
         "keep the previous collection until the rebuild is complete.",
     )
+    workspace.keep("memory_name", "memory_text_column", "memory_id_column", "memory_model", "memory_rebuild")
     with st.expander(f"The first rows ({min(len(frame), 20)} of {len(frame):,})"):
         st.dataframe(frame.head(20), hide_index=True, key="memory_preview")
     if st.button("Build", key="memory_build", type="primary", icon=":material/database:", disabled=not name.strip()):
@@ -163,13 +174,11 @@ st.subheader("3. Search")
 if not infos:
     st.info("Build a collection first.")
 else:
+    workspace.restore("memory_search_collections", names[:1])
     ui.forget_deleted("memory_search_collections", names)
-    chosen = st.multiselect(
-        "Collections",
-        names,
-        default=None if "memory_search_collections" in state else names[:1],
-        key="memory_search_collections",
-    )
+    chosen = st.multiselect("Collections", names, key="memory_search_collections")
+    for key, default in (("memory_query", ""), ("memory_k", 5), ("memory_filter_value", "")):
+        workspace.restore(key, default)
     context = st.text_area(
         "Current context",
         key="memory_query",
@@ -177,13 +186,17 @@ else:
         placeholder="What the user just said, or a summary of the conversation so far",
     )
     k_col, column_col, value_col = st.columns([1, 2, 2])
-    k = int(k_col.number_input("Results (k)", 1, 100, 5, key="memory_k"))
+    k = int(k_col.number_input("Results (k)", min_value=1, max_value=100, key="memory_k"))
     metadata = sorted({c for i in infos if i.name in chosen for c in i.metadata_columns})
+    workspace.restore("memory_filter_column", None, allowed=metadata)
     filter_column = column_col.selectbox(
         "Filter on", metadata, index=None, key="memory_filter_column", placeholder="No filter"
     )
     filter_value = value_col.text_input(
         "equal to", key="memory_filter_value", disabled=filter_column is None, help="Exact match on the metadata."
+    )
+    workspace.keep(
+        "memory_search_collections", "memory_query", "memory_k", "memory_filter_column", "memory_filter_value"
     )
     where = {filter_column: filter_value} if filter_column and filter_value else None
     if st.button("Search", key="memory_search_run", type="primary", icon=":material/search:", disabled=not chosen):
@@ -233,6 +246,7 @@ st.caption(
     "with its own model; other models re-encode its texts (up to "
     f"{REENCODE_ROW_LIMIT:,} rows) and rank them exactly; with several collections, all are also searched merged."
 )
+workspace.restore("memory_labelled_source", next(iter(ui.LABELLED_SOURCES)), allowed=list(ui.LABELLED_SOURCES))
 labelled_source = st.radio(
     "Labelled queries from",
     list(ui.LABELLED_SOURCES),
@@ -240,20 +254,24 @@ labelled_source = st.radio(
     key="memory_labelled_source",
     horizontal=True,
 )
+workspace.keep("memory_labelled_source")
 queries, problem = None, None
 if labelled_source == "paste":
+    workspace.restore("memory_labelled_paste", "")
     pasted = st.text_area(
         "One query a line: query | collection | id",
         key="memory_labelled_paste",
         height=140,
         placeholder="I'm feeling stressed about my job | lesson-traces | 0",
     )
+    workspace.keep("memory_labelled_paste")
     if pasted.strip():
         try:
             queries = ui.labelled.labelled_from_text(pasted)
         except ValueError as error:
             problem = str(error)
 elif labelled_source == "upload":
+    ui.restore_labelled()  # a new session: the file kept in the workspace
     st.file_uploader(
         "A table with columns query, collection and id",
         type=ui.UPLOAD_TYPES,
@@ -262,6 +280,11 @@ elif labelled_source == "upload":
     )
     problem = state.get("memory_labelled_error")
     queries = state.get("memory_labelled")
+    if state.get("memory_labelled_restored"):
+        amount = f"{len(queries):,} labelled queries" if queries is not None else ""
+        ui.restored_notice(
+            state["memory_labelled_name"], amount, key="memory_labelled_forget", on_forget=ui.forget_labelled
+        )
 else:
     queries = ui.example_labelled(infos)
     if queries is None:
@@ -273,9 +296,12 @@ if queries is not None:
         f"{len(queries):,} labelled queries in {markdown_literal(', '.join(dict.fromkeys(queries['collection'])))}."
     )
 left, right = st.columns([3, 1])
+workspace.restore("memory_eval_models", [])
+workspace.restore("memory_eval_k", 10)
 with left:
     extra = common.models_picker("memory_eval_models", label="Other models to try", default=())
-eval_k = int(right.number_input("k", 1, 100, 10, key="memory_eval_k"))
+eval_k = int(right.number_input("k", min_value=1, max_value=100, key="memory_eval_k"))
+workspace.keep("memory_eval_models", "memory_eval_k")
 if st.button(
     "Evaluate",
     key="memory_eval_run",

@@ -17,11 +17,18 @@ from embedlab.reviewing.figures import quality_figure, speed_figure, tradeoff_fi
 from embedlab.reviewing.report import to_html, to_json, to_markdown
 from embedlab.reviewing.run import review
 from embedlab.reviewing.store import compare_reviews
-from ui import common, runs
+from ui import common, runs, workspace
 from ui import model_review as ui
 
 state = st.session_state
 CHART_CONFIG = {"displaylogo": False}
+#: The run settings' widget keys and defaults (restored from the workspace; see ui/workspace.py).
+SETTINGS = {
+    "review_repeats": 3,
+    "review_batch": 32,
+    "review_k": 5,
+    "review_threshold": round(seed.GOOD_ENOUGH_ACCURACY * 100),
+}
 
 
 def keep_interrupted_run() -> None:
@@ -62,25 +69,26 @@ common.show_flash("review")
 with st.expander("**1. Candidates and review data**", expanded="review_current" not in state, icon=":material/tune:"):
     left, right = st.columns([1, 1], gap="large")
     with left:
+        workspace.restore("review_models", list(seed.BENCHMARK_MODELS))
         models = common.models_picker("review_models", label="Candidate models", default=seed.BENCHMARK_MODELS)
         settings = st.columns(4)
+        for key, default in SETTINGS.items():
+            workspace.restore(key, default)
         repeats = settings[0].number_input(
             "Repeats",
             min_value=1,
             max_value=20,
-            value=3,
             key="review_repeats",
             help="Timed passes over the corpus per model; the median speed is reported with the spread.",
             persist_state="session",
         )
         batch_size = settings[1].number_input(
-            "Batch size", min_value=1, max_value=1024, value=32, key="review_batch", persist_state="session"
+            "Batch size", min_value=1, max_value=1024, key="review_batch", persist_state="session"
         )
         k = settings[2].number_input(
             "Top k",
             min_value=1,
             max_value=100,
-            value=5,
             key="review_k",
             help="Retrieval cut-off for accuracy@k and MRR@k.",
             persist_state="session",
@@ -90,7 +98,6 @@ with st.expander("**1. Candidates and review data**", expanded="review_current" 
                 "Good enough (%)",
                 min_value=0,
                 max_value=100,
-                value=round(seed.GOOD_ENOUGH_ACCURACY * 100),
                 step=5,
                 key="review_threshold",
                 help="The lesson's rule: keep the small model if its top-1 accuracy reaches this.",
@@ -98,10 +105,12 @@ with st.expander("**1. Candidates and review data**", expanded="review_current" 
             )
             / 100
         )
+        workspace.keep("review_models", *SETTINGS)
     with right:
         sources = dict(ui.RETRIEVAL_SOURCES)
         if not ui.has_trace_page_data():
             sources.pop("page")
+        workspace.restore("review_retrieval_source", next(iter(sources)), allowed=list(sources))
         retrieval_source = st.radio(
             "Traces and test queries",
             list(sources),
@@ -109,6 +118,7 @@ with st.expander("**1. Candidates and review data**", expanded="review_current" 
             key="review_retrieval_source",
             persist_state="session",
         )
+        ui.keep_choice("review_retrieval_source", sources, ui.RETRIEVAL_SOURCES)
         retrieval, retrieval_problem = None, None
         try:
             retrieval, description, prepared = ui.retrieval_data(retrieval_source)
@@ -124,6 +134,7 @@ with st.expander("**1. Candidates and review data**", expanded="review_current" 
             ]
             if skipped:
                 st.warning(f"{' and '.join(skipped)} skipped: " + markdown_literal(" ".join(prepared.problems[:3])))
+        workspace.restore("review_corpus_source", next(iter(ui.CORPUS_SOURCES)), allowed=list(ui.CORPUS_SOURCES))
         corpus_source = st.radio(
             "Benchmark corpus (speed)",
             list(ui.CORPUS_SOURCES),
@@ -134,10 +145,12 @@ with st.expander("**1. Candidates and review data**", expanded="review_current" 
             "quality come from the same data.",
             persist_state="session",
         )
+        workspace.keep("review_corpus_source")
         corpus, corpus_name, corpus_problem = ui.corpus_data(corpus_source, retrieval)
         sentence_sources = dict(ui.SENTENCE_SOURCES)
         if ui.space_sentences() is None:
             sentence_sources.pop("space")
+        workspace.restore("review_sentence_source", next(iter(sentence_sources)), allowed=list(sentence_sources))
         sentence_source = st.radio(
             "Labelled sentences (cluster quality)",
             list(sentence_sources),
@@ -145,8 +158,10 @@ with st.expander("**1. Candidates and review data**", expanded="review_current" 
             key="review_sentence_source",
             persist_state="session",
         )
+        ui.keep_choice("review_sentence_source", sentence_sources, ui.SENTENCE_SOURCES)
         pasted = ""
         if sentence_source == "paste":
+            workspace.restore("review_sentences_paste", "")
             pasted = st.text_area(
                 "One “label | sentence” per line",
                 key="review_sentences_paste",
@@ -154,6 +169,7 @@ with st.expander("**1. Candidates and review data**", expanded="review_current" 
                 placeholder="Animals | The cat sits on the mat\nFood | The pizza tastes delicious",
                 persist_state="session",
             )
+            workspace.keep("review_sentences_paste")
 
 run = st.button("Run review", key="review_run", type="primary", icon=":material/play_arrow:")
 
@@ -202,8 +218,9 @@ if run:
         else:
             state["review_current"] = result
             ui.forget_link()
-            for key in ("review_name", "review_notes", "review_decision"):
+            for key in ui.FORM_KEYS:
                 state.pop(key, None)
+            workspace.forget(*ui.FORM_KEYS)
 
 # ---------------------------------------------------------------- the review
 current = state.get("review_current")
@@ -278,7 +295,10 @@ else:
 
     # ------------------------------------------------------------ save and export
     st.subheader("Record the decision", anchor=False)
-    with st.form("review_save_form", border=True):
+    # Not a form: each field reaches the workspace when it is left, so a reload keeps what was being written.
+    for key, default in zip(ui.FORM_KEYS, ui.form_values(current), strict=True):
+        workspace.restore(key, default)
+    with st.container(border=True, key="review_save_form"):
         name_col, decision_col = st.columns([1, 1])
         name = name_col.text_input(
             "Review name",
@@ -302,14 +322,11 @@ else:
             placeholder="Who reviewed, what was discussed, what to check next…",
         )
         buttons = st.container(horizontal=True)
-        save_new = buttons.form_submit_button(
-            "Save as a new review", key="review_save", type="primary", icon=":material/save:"
-        )
+        save_new = buttons.button("Save as a new review", key="review_save", type="primary", icon=":material/save:")
         update = False
         if current.review_id is not None:
-            update = buttons.form_submit_button(
-                f"Update review #{current.review_id}", key="review_update", icon=":material/edit:"
-            )
+            update = buttons.button(f"Update review #{current.review_id}", key="review_update", icon=":material/edit:")
+    workspace.keep(*ui.FORM_KEYS)
     if save_new or update:
         try:
             if update:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -158,7 +159,7 @@ def open_from_sidebar(page, server, name: str, timeout: int = 60_000) -> None:
     link.click()
     if name != "Space Explorer":  # the default page keeps the root URL
         path = URL_PATHS.get(name, name.lower().replace(" ", "_"))
-        page.wait_for_url(f"**/{path}", timeout=timeout)
+        page.wait_for_url(re.compile(rf"/{path}(\?|$)"), timeout=timeout)  # ?ws=<id> follows the path
     page.get_by_role("heading", name=name).first.wait_for(timeout=timeout)
 
 

@@ -25,7 +25,7 @@ def open_memory_search(page, server, timeout: int = 60_000) -> None:
     link = page.get_by_test_id("stSidebarNav").get_by_role("link", name="Memory Search", exact=True)
     link.wait_for(timeout=timeout)
     link.click()
-    page.wait_for_url("**/memory-search", timeout=timeout)
+    page.wait_for_url(re.compile(r"/memory-search(\?|$)"), timeout=timeout)  # ?ws=<id> follows the path
     page.get_by_role("heading", name="Memory Search").first.wait_for(timeout=timeout)
 
 

@@ -3,6 +3,10 @@
 Session keys are ``tune_``-prefixed. The pairs are read from one of four sources (the Trace
 Retrieval page's test queries, the example pairs, an upload, a paste); the last result is kept in
 ``tune_result`` (a :class:`embedlab.tuning.FinetuneResult`) and ``tune_distil``.
+
+Kept in the workspace (:mod:`ui.workspace`: a reload or the same ``?ws=`` link in another tab finds
+them): every input's widget value under its key, and the uploaded pairs file as it came
+(:data:`UPLOAD_FILE`, with its name). Made models are saved on disk already: nothing more to keep.
 """
 
 from __future__ import annotations
@@ -10,9 +14,10 @@ from __future__ import annotations
 import streamlit as st
 
 from embedlab import DEFAULT_MODEL, seed, tuning
+from embedlab.markup import markdown_literal
 from embedlab.retrieval import traces
 from embedlab.tuning.pairs import Pairs
-from ui import common
+from ui import common, workspace
 from ui.state import TraceData, trace_data
 
 state = st.session_state
@@ -30,6 +35,10 @@ MULTI_PICKERS = {
     "review_models": seed.BENCHMARK_MODELS,
 }
 SINGLE_PICKERS = ("space_model",)
+#: The workspace key of the uploaded pairs file (its bytes, with its name).
+UPLOAD_FILE = "tune_upload_file"
+#: The largest upload kept in the workspace (the server's upload limit, .streamlit/config.toml).
+MAX_KEPT_BYTES = 50 * 2**20
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
@@ -40,6 +49,50 @@ def read_upload(data: bytes, name: str) -> Pairs:
 @st.cache_data(max_entries=1, show_spinner=False)
 def example() -> Pairs:
     return tuning.check_pairs(tuning.example_pairs())
+
+
+def keep_upload() -> None:
+    """The pairs uploader's on_change: keep the new file in the workspace, or forget it when removed."""
+    upload = state.get("tune_upload")
+    if upload is None:
+        workspace.forget(UPLOAD_FILE)
+        return
+    data = upload.getvalue()
+    if len(data) <= MAX_KEPT_BYTES:
+        workspace.current().put_bytes(UPLOAD_FILE, data, upload.name)
+
+
+def uploaded_pairs(upload) -> tuple[Pairs | None, str | None]:
+    """``(pairs, problem)`` from the uploaded file, or in a new session from the one kept in the
+    workspace (said in a caption, with a way to forget it); ``(None, None)`` when there is neither."""
+    if upload is not None:
+        data, name = upload.getvalue(), upload.name
+    else:
+        kept = workspace.current().bytes(UPLOAD_FILE)
+        if kept is None:
+            return None, None
+        data, name = kept.data, kept.name
+    pairs, problem = None, None
+    try:
+        pairs = read_upload(data, name)
+    except ValueError as error:
+        problem = str(error)
+    if upload is None:
+        row = st.container(horizontal=True, vertical_alignment="center")
+        amount = f", {len(pairs):,} pairs" if pairs is not None else ""
+        row.caption(
+            f"Restored from this workspace: {markdown_literal(name)}{amount} — upload another file to replace it."
+        )
+        row.button(
+            "Drop it",
+            key="tune_upload_forget",
+            type="tertiary",
+            icon=":material/close:",
+            help="Forget the restored file.",
+            on_click=workspace.forget,
+            args=(UPLOAD_FILE,),
+        )
+    return pairs, problem
 
 
 def retrieval_pairs() -> tuple[Pairs | None, str]:
@@ -59,14 +112,18 @@ def retrieval_pairs() -> tuple[Pairs | None, str]:
 
 
 def use_everywhere(name: str) -> None:
-    """Put ``name`` into every page's model picker (the other pages read these keys when drawn)."""
+    """Put ``name`` into every page's model picker (the other pages read these keys when drawn, from
+    the session or, restored, from the workspace: both are written)."""
     common.catalog.clear()
+    kept = workspace.current()
     for key, default in MULTI_PICKERS.items():
-        chosen = list(state.get(f"_kept_{key}") or state.get(key) or default)
+        chosen = list(state.get(f"_kept_{key}") or state.get(key) or kept.get(key) or default)
         if name not in chosen:
             chosen.append(name)
         state[f"_kept_{key}"] = chosen
         state.pop(key, None)
+        kept.put(key, chosen)
     for key in SINGLE_PICKERS:
         state[f"_kept_{key}"] = name
         state.pop(key, None)
+        kept.put(key, name)

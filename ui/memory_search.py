@@ -9,7 +9,14 @@ Session keys are ``memory_``-prefixed:
   :class:`embedlab.memory.IndexReport`;
 * ``memory_search``: the last search — ``{"query", "where", "per_collection", "merged"}``;
 * ``memory_labelled`` / ``memory_labelled_error``: the labelled queries read from an upload;
+* ``memory_upload_restored`` / ``memory_labelled_restored``: the file shown is the one kept in the
+  workspace (a new session: the uploader is empty), said in a caption with a "Drop it" button;
 * ``memory_evaluation``: the last :class:`embedlab.memory.evaluation.MemoryEvaluation`.
+
+Kept in the workspace (:mod:`ui.workspace`: a reload or the same ``?ws=`` link in another tab finds
+them): every input's widget value under its key; the uploaded memories file (:data:`UPLOAD_FILE`)
+and labelled queries file (:data:`LABELLED_FILE`) as they came, with their names; which collection
+was built from which example (``memory_examples``). Collections are on disk already.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ from embedlab.markup import markdown_literal, markdown_sentence
 from embedlab.memory import labelled
 from embedlab.memory.search import RRF_K
 from embedlab.tables import read_table
-from ui import runs
+from ui import runs, workspace
 
 state = st.session_state
 
@@ -39,6 +46,11 @@ UPLOAD_TYPES = ["csv", "tsv", "jsonl", "json", "parquet"]
 LABELLED_SOURCES = {"paste": "Paste lines", "upload": "Upload a table", "example": "The examples' labelled queries"}
 #: The column picker's entry for "no id column: the row number is the id".
 ROW_NUMBER = "(row number)"
+#: Workspace keys of the uploaded memories and labelled queries (the files' bytes, with their names).
+UPLOAD_FILE = "memory_upload_file"
+LABELLED_FILE = "memory_labelled_file"
+#: The largest upload kept in the workspace (the server's upload limit, .streamlit/config.toml).
+MAX_KEPT_BYTES = 50 * 2**20
 
 PERCENT = st.column_config.NumberColumn(format="percent")
 HIT_COLUMNS = {
@@ -82,24 +94,66 @@ def read_upload(data: bytes, name: str) -> pd.DataFrame:
 
 
 def on_upload() -> None:
-    """Read the uploaded file; a bad one keeps the previous upload and says why in one sentence."""
+    """Read the uploaded file; a bad one keeps the previous upload and says why in one sentence.
+
+    A file that can be read is kept in the workspace (when at most 50 MB), for a reload to find.
+    """
     upload = state.get("memory_upload")
     state.pop("memory_upload_error", None)
     if upload is None:
         return
+    data = upload.getvalue()
     try:
-        frame = read_upload(upload.getvalue(), upload.name)
+        frame = read_upload(data, upload.name)
     except ValueError as error:
         state["memory_upload_error"] = str(error)
         return
     state["memory_upload_frame"] = frame
     state["memory_upload_name"] = upload.name
+    state.pop("memory_upload_restored", None)
+    if len(data) <= MAX_KEPT_BYTES:
+        workspace.current().put_bytes(UPLOAD_FILE, data, upload.name)
+
+
+def restore_upload() -> None:
+    """Once per session: the file kept in the workspace becomes the upload (``memory_upload_restored``
+    says so); a file that no longer reads gives its sentence in ``memory_upload_error``."""
+    if state.get("memory_upload_checked"):
+        return
+    state["memory_upload_checked"] = True
+    kept = workspace.current().bytes(UPLOAD_FILE)
+    if kept is None or "memory_upload_frame" in state:
+        return
+    try:
+        state["memory_upload_frame"] = read_upload(kept.data, kept.name)
+    except ValueError as error:
+        state["memory_upload_error"] = str(error)
+    state["memory_upload_name"] = kept.name
+    state["memory_upload_restored"] = True
+
+
+def forget_upload() -> None:
+    """The "Drop it" button of a restored upload: gone from the workspace and the session."""
+    workspace.forget(UPLOAD_FILE)
+    for key in ("memory_upload_frame", "memory_upload_name", "memory_upload_restored", "memory_upload_error"):
+        state.pop(key, None)
+
+
+def restore_once(key: str, default, *, allowed=None) -> None:
+    """A build-form widget's value: the workspace's on the session's first draw; later, when the
+    widget comes back after the source changed, ``default`` (as suggested for the new source)."""
+    flag = f"_restored_{key}"
+    if not state.get(flag):
+        state[flag] = True
+        workspace.restore(key, default, allowed=allowed)
+    elif key not in state and default is not None:
+        state[key] = default
 
 
 def upload_sentence(message: str) -> str:
     """A reader's message for st.error: capitalised, unless it starts with the file's own name."""
     upload = state.get("memory_upload")
-    name = upload.name if upload is not None else ""
+    name = upload.name if upload is not None else state.get("memory_upload_name") or ""  # or the restored file's
     return markdown_literal(message) if name and message.startswith(name) else markdown_sentence(message)
 
 
@@ -165,12 +219,21 @@ def build(
         done=lambda r: f"Done: {r.added:,} texts encoded, {r.skipped:,} already there, in {r.seconds:.1f} s.",
     )
     state["memory_search_collections"] = [name]  # search what was just built (section 3 is drawn after this)
-    examples = state.setdefault("memory_examples", {})
+    examples = restore_examples()
     if example is None:
         examples.pop(name, None)
     else:
         examples[name] = example
+    workspace.current().put("memory_examples", examples)
     return result
+
+
+def restore_examples() -> dict:
+    """Collection name → the example it was built from: this session's, else the workspace's."""
+    if "memory_examples" not in state:
+        kept = workspace.current().get("memory_examples", {})
+        state["memory_examples"] = {str(k): str(v) for k, v in kept.items()} if isinstance(kept, dict) else {}
+    return state["memory_examples"]
 
 
 def evaluate(frame: pd.DataFrame, names: list[str], *, k: int, models: list[str]):
@@ -187,21 +250,70 @@ def evaluate(frame: pd.DataFrame, names: list[str], *, k: int, models: list[str]
 
 # -- labelled queries ----------------------------------------------------------------------------------
 def on_labelled_upload() -> None:
-    """Read uploaded labelled queries; a bad file keeps the previous ones and says why."""
+    """Read uploaded labelled queries; a bad file keeps the previous ones and says why; a good one
+    is kept in the workspace too."""
     upload = state.get("memory_labelled_upload")
     state.pop("memory_labelled_error", None)
     if upload is None:
         return
+    data = upload.getvalue()
     try:
-        state["memory_labelled"] = labelled.read_labelled(upload.getvalue(), upload.name)
+        state["memory_labelled"] = labelled.read_labelled(data, upload.name)
     except ValueError as error:
         state["memory_labelled_error"] = str(error)
+        return
+    state["memory_labelled_name"] = upload.name
+    state.pop("memory_labelled_restored", None)
+    if len(data) <= MAX_KEPT_BYTES:
+        workspace.current().put_bytes(LABELLED_FILE, data, upload.name)
+
+
+def restore_labelled() -> None:
+    """Once per session: the labelled queries file kept in the workspace, read again (its sentence
+    in ``memory_labelled_error`` when it no longer reads)."""
+    if state.get("memory_labelled_checked"):
+        return
+    state["memory_labelled_checked"] = True
+    kept = workspace.current().bytes(LABELLED_FILE)
+    if kept is None or "memory_labelled" in state:
+        return
+    try:
+        state["memory_labelled"] = labelled.read_labelled(kept.data, kept.name)
+    except ValueError as error:
+        state["memory_labelled_error"] = str(error)
+    state["memory_labelled_name"] = kept.name
+    state["memory_labelled_restored"] = True
+
+
+def forget_labelled() -> None:
+    """The "Drop it" button of restored labelled queries."""
+    workspace.forget(LABELLED_FILE)
+    for key in ("memory_labelled", "memory_labelled_name", "memory_labelled_restored", "memory_labelled_error"):
+        state.pop(key, None)
+
+
+def restored_notice(name: str, amount: str, *, key: str, on_forget) -> None:
+    """Say that a file is the one kept in the workspace (uploaders cannot show it), with a way to drop it."""
+    row = st.container(horizontal=True, vertical_alignment="center")
+    row.caption(
+        f"Restored from this workspace: {markdown_literal(name)}"
+        + (f", {amount}" if amount else "")
+        + " — upload another file to replace it."
+    )
+    row.button(
+        "Drop it",
+        key=key,
+        type="tertiary",
+        icon=":material/close:",
+        on_click=on_forget,
+        help="Forget the restored file.",
+    )
 
 
 def example_labelled(infos) -> pd.DataFrame | None:
     """The labelled queries of the collections built from an example (in this session, or under
     the example's own name), or None when there is none."""
-    made = state.get("memory_examples", {})
+    made = restore_examples()
     frames = []
     for info in infos:
         example = made.get(info.name) or (info.name if info.name in labelled.EXAMPLES else None)

@@ -8,7 +8,12 @@ State kept in ``st.session_state``:
 * ``review_running`` / ``review_partial``: a run in progress and what finished so far (kept by
   :mod:`ui.runs`), so a Stop (or any click while it runs) keeps the finished models;
 * ``review_flash``: a message to show once after a rerun (saved, deleted, stopped; see ``ui.common.flash``);
-* ``review_link_seen``: the ``?review=`` id already handled, so it is opened once per link.
+* ``review_link_seen``: the ``?review=`` id already handled, so it is opened once per link;
+* ``review_restored``: set once this session has looked for the workspace's last review.
+
+Kept in the workspace (:mod:`ui.workspace`, so a reload or the same ``?ws=`` link in another tab
+finds them): every input's widget value under its own key, the uploaded benchmark corpus as it
+came (:data:`CORPUS_FILE`) and the id of the review last opened or saved (:data:`LAST_REVIEW`).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from embedlab.reviewing.results import Review
 from embedlab.reviewing.store import Comparison, ReviewStore
 from embedlab.tables import TABLE_TYPES, column_texts, is_table_file, read_corpus, read_table, text_columns, text_lines
 from ui import storage_table as storage_view
+from ui import workspace
 from ui.state import trace_data
 
 state = st.session_state
@@ -45,6 +51,15 @@ CORPUS_SOURCES = {
     "paste": "Paste texts",
     "upload": "Upload a file",
 }
+#: The workspace key of the uploaded benchmark corpus (the file's bytes, with its name).
+CORPUS_FILE = "review_corpus_file"
+#: The workspace key of the review last opened or saved: a new session of the workspace reopens it.
+LAST_REVIEW = "review_last_id"
+#: The save form's fields, kept while they are being written.
+FORM_KEYS = ("review_name", "review_decision", "review_notes")
+#: The largest upload kept in the workspace (the server's upload limit, .streamlit/config.toml).
+MAX_KEPT_BYTES = 50 * 2**20
+
 SENTENCE_SOURCES = {
     "lesson": "The lesson's 16 labelled sentences",
     "space": "The Space Explorer's sentences",
@@ -79,6 +94,13 @@ def retrieval_data(source: str) -> tuple[dict, str, traces.Prepared]:
     data = {"traces": prepared.texts, "ids": prepared.ids, "queries": prepared.queries, "expected": prepared.expected}
     text = f"{len(prepared.queries):,} queries against {len(prepared.texts):,} traces, {where}."
     return data, text, prepared
+
+
+def keep_choice(key: str, offered: dict, usual: dict) -> None:
+    """Keep a source choice in the workspace, unless it is the first option only because the one
+    saved (another page's data, not there yet in this session) is not offered now."""
+    if len(offered) == len(usual) or state.get(key) != next(iter(offered)):
+        workspace.keep(key)
 
 
 def space_sentences() -> tuple[list[str], list[str]] | None:
@@ -125,6 +147,7 @@ def corpus_data(source: str, retrieval: dict | None) -> tuple[list[str] | str | 
     if source == "review" and retrieval is None:
         return None, None, None  # the page says why the traces and queries cannot be used
     if source == "paste":
+        workspace.restore("review_corpus_paste", "")
         pasted = st.text_area(
             "One text per line",
             key="review_corpus_paste",
@@ -132,6 +155,7 @@ def corpus_data(source: str, retrieval: dict | None) -> tuple[list[str] | str | 
             placeholder="User expressed anxiety about work deadlines\nBot suggested breaking down tasks",
             persist_state="session",
         )
+        workspace.keep("review_corpus_paste")
         corpus, name = text_lines(pasted), "pasted texts"
         if not corpus:
             return None, None, "The benchmark corpus is empty: paste at least one text, or use the texts reviewed."
@@ -147,28 +171,73 @@ def corpus_data(source: str, retrieval: dict | None) -> tuple[list[str] | str | 
     return corpus, name, None
 
 
+def _keep_corpus_upload() -> None:
+    """The corpus uploader's on_change: keep the new file in the workspace, or forget it when removed."""
+    upload = state.get("review_corpus_upload")
+    if upload is None:
+        workspace.forget(CORPUS_FILE)
+        return
+    data = upload.getvalue()
+    if len(data) <= MAX_KEPT_BYTES:
+        workspace.current().put_bytes(CORPUS_FILE, data, upload.name)
+
+
 def _uploaded_corpus() -> tuple[list[str] | None, str | None, str | None]:
     upload = st.file_uploader(
         "A text file (one text per line) or a table",
         type=["txt", *TABLE_TYPES],
         key="review_corpus_upload",
+        on_change=_keep_corpus_upload,
     )
-    if upload is None:
-        return None, None, "Upload a file with the texts to time, or choose another benchmark corpus."
+    if upload is not None:
+        data, file_name = upload.getvalue(), upload.name
+    else:  # a new session of this workspace: the file uploaded before, if any
+        kept = workspace.current().bytes(CORPUS_FILE)
+        if kept is None:
+            return None, None, "Upload a file with the texts to time, or choose another benchmark corpus."
+        data, file_name = kept.data, kept.name
+    texts = name = problem = None
     try:
-        if not is_table_file(upload.name):
-            return read_corpus(upload.getvalue(), upload.name), upload.name, None
-        frame = read_table(upload.getvalue(), upload.name)
-        columns = text_columns(frame)
-        if not columns:
-            raise ValueError(
-                f"{upload.name} has no column of text; its columns are: {', '.join(map(str, frame.columns))}."
-            )
-        column = st.selectbox("Column with the texts", columns, key="review_corpus_column")
-        return column_texts(frame, column, source=upload.name), f"{upload.name}, column {column}", None
+        if not is_table_file(file_name):
+            texts, name = read_corpus(data, file_name), file_name
+        else:
+            frame = read_table(data, file_name)
+            columns = text_columns(frame)
+            if not columns:
+                raise ValueError(
+                    f"{file_name} has no column of text; its columns are: {', '.join(map(str, frame.columns))}."
+                )
+            if state.get("review_corpus_column") not in columns:  # the column of another file
+                state.pop("review_corpus_column", None)
+            workspace.restore("review_corpus_column", columns[0], allowed=columns)
+            column = st.selectbox("Column with the texts", columns, key="review_corpus_column")
+            workspace.keep("review_corpus_column")
+            texts, name = column_texts(frame, column, source=file_name), f"{file_name}, column {column}"
     except ValueError as error:  # said under the uploader at once; the Run button refers to it
         st.error(markdown_literal(str(error)))  # literal: the sentence starts with the file's own name
-        return None, None, f"The file {upload.name} cannot be used as the benchmark corpus (see the message under it)."
+        problem = f"The file {file_name} cannot be used as the benchmark corpus (see the message under it)."
+    if upload is None:
+        restored_notice(file_name, None if texts is None else count(len(texts), "text"))
+    return texts, name, problem
+
+
+def restored_notice(file_name: str, amount: str | None) -> None:
+    """Say that the corpus file is the one kept in the workspace, with a way to drop it."""
+    row = st.container(horizontal=True, vertical_alignment="center")
+    row.caption(
+        f"Restored from this workspace: {markdown_literal(file_name)}"
+        + (f", {amount}" if amount else "")
+        + " — upload another file to replace it."
+    )
+    row.button(
+        "Drop it",
+        key="review_corpus_forget",
+        type="tertiary",
+        icon=":material/close:",
+        help="Forget the restored file.",
+        on_click=workspace.forget,
+        args=(CORPUS_FILE,),
+    )
 
 
 # -- the table as shown -------------------------------------------------------------------------------
@@ -284,26 +353,38 @@ def review_label(row) -> str:
     return f"#{row.id} · {row.name} · {row.created.replace('T', ' ')[:16]} · {row.models}{damaged}"
 
 
-def open_saved(review_id) -> bool:
-    """Make a saved review the current one (and the link's); False with an error shown when it can't."""
+def open_saved(review_id, *, fill_form: bool = True, quiet: bool = False) -> bool:
+    """Make a saved review the current one (and the link's, and the workspace's last); False when it can't.
+
+    ``fill_form``: put the review's name, notes and decision into the save form (a new session of
+    the workspace that last had this review open keeps what was being written there instead).
+    ``quiet``: say nothing when it can't (the workspace's last review, deleted since).
+    """
     try:
         review = store().load(review_id)
     except KeyError as error:
-        st.error(markdown_sentence(error.args[0] if error.args else "no such review."), icon=":material/link_off:")
+        if not quiet:
+            st.error(markdown_sentence(error.args[0] if error.args else "no such review."), icon=":material/link_off:")
         return False
     except ValueError as error:
-        st.error(markdown_sentence(error), icon=":material/broken_image:")
+        if not quiet:
+            st.error(markdown_sentence(error), icon=":material/broken_image:")
         return False
     state["review_current"] = review
-    # The form's widgets may already be drawn in this run: their values change at the next run's start.
-    state["review_form_pending"] = {
-        "review_name": review.name,
-        "review_notes": review.notes,
-        "review_decision": review.decision_text,
-    }
+    if fill_form:
+        # The form's widgets may already be drawn in this run: their values change at the next run's start.
+        state["review_form_pending"] = dict(zip(FORM_KEYS, form_values(review), strict=True))
     st.query_params[LINK_PARAM] = str(review.review_id)
     state["review_link_seen"] = str(review.review_id)
+    workspace.current().put(LAST_REVIEW, int(review.review_id))
     return True
+
+
+def form_values(review: Review) -> tuple[str, str, str]:
+    """The save form's ``(name, decision, notes)`` for ``review``: its own when saved, else empty."""
+    if review.review_id is None:
+        return "", "", ""
+    return review.name, review.decision_text, review.notes
 
 
 def apply_pending_form() -> None:
@@ -314,12 +395,22 @@ def apply_pending_form() -> None:
 
 
 def open_from_link() -> None:
-    """Open the review a shared link names (``?review=<id>``), once per link."""
+    """Open the review a shared link names (``?review=<id>``), once per link; without a link, on a
+    session's first run, the review last opened or saved in this workspace (a reload, another tab)."""
     wanted = st.query_params.get(LINK_PARAM)
+    first = not state.get("review_restored")
+    state["review_restored"] = True
+    last = workspace.current().get(LAST_REVIEW) if first else None
+    if not wanted and last is not None and "review_current" not in state:
+        state["review_link_seen"] = str(last)
+        if not open_saved(last, fill_form=False, quiet=True):
+            workspace.forget(LAST_REVIEW)  # deleted since: nothing to reopen
+        return
     if not wanted or state.get("review_link_seen") == wanted:
         return
     state["review_link_seen"] = wanted
-    if open_saved(wanted):
+    # the workspace's own last review keeps the form as it was being written; another one fills it
+    if open_saved(wanted, fill_form=str(last) != wanted):
         st.toast(f"Opened review #{wanted} from the link.", icon=":material/link:")
 
 
@@ -332,7 +423,8 @@ def share_link(review_id: int) -> str:
 
 
 def forget_link() -> None:
-    """The review shown is not a saved one any more: drop the id from the address."""
+    """The review shown is not a saved one any more: drop the id from the address and the workspace."""
     if LINK_PARAM in st.query_params:
         del st.query_params[LINK_PARAM]
     state.pop("review_link_seen", None)
+    workspace.forget(LAST_REVIEW)
