@@ -1,7 +1,9 @@
 """Speed Benchmark: models timed on your texts, on this machine (the lesson's Experiment 2.1).
 
 Reads widgets, calls embedlab.benchmark, draws. The current run lives in st.session_state and
-every run is saved in embedlab's data directory, so a Stop, a rerun or a restart loses nothing.
+every run is saved in embedlab's data directory, so a Stop, a rerun or a restart loses nothing;
+the inputs (texts pasted or uploaded, models, settings) and the run shown are kept in the
+session's workspace (``?ws=`` in the address), so a reload or the same link in another tab finds them.
 """
 
 from dataclasses import replace
@@ -17,11 +19,11 @@ from embedlab.benchmarking.machine import describe
 from embedlab.benchmarking.measure import choice_dict
 from embedlab.benchmarking.results import results_json
 from embedlab.benchmarking.run import advice, repeat_to
-from embedlab.markup import markdown_literal, markdown_sentence
-from embedlab.tables import TABLE_TYPES, column_texts, read_corpus, read_table, text_columns, text_lines
-from ui import common, runs
+from embedlab.markup import markdown_literal
+from embedlab.tables import text_lines
+from ui import common, runs, workspace
 from ui import speed_benchmark as ui
-from ui.state import retrieval_figures, trace_data
+from ui.state import retrieval_figures
 
 state = st.session_state
 SOURCES = {
@@ -38,11 +40,6 @@ BACKENDS = {
 @st.cache_resource(show_spinner=False)
 def store() -> embedlab.BenchmarkStore:
     return embedlab.BenchmarkStore()
-
-
-@st.cache_data(max_entries=4, show_spinner=False)
-def read_upload(data: bytes, name: str):
-    return read_table(data, name)
 
 
 def keep_interrupted_run() -> None:
@@ -71,20 +68,6 @@ def keep_interrupted_run() -> None:
     state["speed_notice"] = notes.stop_notice(partial)
 
 
-def agreement_texts() -> tuple[list[str] | None, list[str] | None]:
-    """The Trace Retrieval page's queries and traces (top-1 agreement is measured on them), or (None, None)."""
-    data = trace_data()
-    if data is None:
-        return None, None
-    try:
-        prepared = data.prepare()
-    except ValueError:
-        return None, None
-    if not prepared.queries or not prepared.texts:
-        return None, None
-    return list(prepared.queries), list(prepared.texts)
-
-
 st.title("Speed Benchmark")
 st.caption(
     "How fast is each model on your texts, on this machine? Speeds depend on the hardware, which is why "
@@ -97,15 +80,18 @@ for notice in store().notices:
         state[f"_notice_{notice}"] = True
         st.toast(notice, icon=":material/warning:")
 keep_interrupted_run()
+ui.restore_last_run(store())  # after a reload: the run this workspace last showed
 
 # ---------------------------------------------------------------- inputs
 left, right = st.columns([3, 2], gap="large")
 with left:
+    workspace.restore("speed_models", list(seed.BENCHMARK_MODELS))
     models = common.models_picker("speed_models", label="Models", default=seed.BENCHMARK_MODELS)
     for model in models:  # the choice already made for this machine (never calibrates here)
         choice = loading.recorded(model)
         if choice is not None:
             st.caption(markdown_literal(notes.choice_sentence(model, choice_dict(choice))))
+    workspace.restore("speed_source", "lesson", allowed=list(SOURCES))
     source = st.radio(
         "Corpus",
         list(SOURCES),
@@ -121,6 +107,7 @@ with left:
             for text in seed.TRACE_TEXTS:
                 st.text(text)
     elif source == "paste":
+        workspace.restore("speed_paste", "")
         pasted = st.text_area(
             "One text per line",
             key="speed_paste",
@@ -130,35 +117,12 @@ with left:
         )
         texts = text_lines(pasted or "")
     else:
-        upload = st.file_uploader(
-            "A text file (one text per line) or a table",
-            type=[*ui.LINE_TYPES, *TABLE_TYPES],
-            key="speed_upload",
-        )
-        if upload is not None:
-            data = upload.getvalue()
-            if upload.name.lower().endswith(".txt"):
-                try:
-                    texts = read_corpus(data, upload.name)
-                except ValueError as error:
-                    st.error(markdown_sentence(error))
-            else:
-                try:
-                    frame = read_upload(data, upload.name)
-                except ValueError as error:
-                    st.error(str(error))
-                else:
-                    columns = text_columns(frame)
-                    if not columns:
-                        st.error(f"{upload.name} has no column of text; its columns are: {', '.join(frame.columns)}.")
-                    else:
-                        column = st.selectbox("Column with the texts", columns, key="speed_column")
-                        texts = column_texts(frame, column, source=upload.name)
+        texts = ui.uploaded_texts()  # the file uploaded, or the one kept in this workspace
+    workspace.restore("speed_size", 0, allowed=range(0, ui.MAX_TEXTS + 1))
     size = st.number_input(
         "Repeat the corpus up to N texts (0: as it is)",
         min_value=0,
         max_value=ui.MAX_TEXTS,
-        value=0,
         step=100,
         key="speed_size",
         help="A handful of texts times too quickly to measure well: repeating them to a few hundred steadies "
@@ -174,11 +138,19 @@ with left:
         st.caption(f"Corpus: {len(texts):,} texts ({len(set(texts)):,} distinct).")
 
 with right:
+    for key, default, allowed in (
+        ("speed_batch", 32, range(1, 4097)),
+        ("speed_repeats", 3, range(1, 51)),
+        ("speed_warmup", True, (True, False)),
+        ("speed_threads", 0, range(0, 257)),
+        ("speed_backends", "auto", list(BACKENDS)),
+        ("speed_sweep", False, (True, False)),
+    ):
+        workspace.restore(key, default, allowed=allowed)
     batch_size = st.number_input(
         "Batch size",
         min_value=1,
         max_value=4096,
-        value=32,
         key="speed_batch",
         help="Texts per forward pass.",
         persist_state="session",
@@ -187,14 +159,12 @@ with right:
         "Repeats",
         min_value=1,
         max_value=50,
-        value=3,
         key="speed_repeats",
         help="Timed passes over the whole corpus per model; the median is reported with the fastest and slowest.",
         persist_state="session",
     )
     warmup = st.toggle(
         "Warm up before timing",
-        value=True,
         key="speed_warmup",
         help="Encode one batch first (the first call of a model is slower), as the lesson does.",
         persist_state="session",
@@ -203,7 +173,6 @@ with right:
         "Torch threads (0: one per core)",
         min_value=0,
         max_value=256,
-        value=0,
         key="speed_threads",
         help="On a machine busy with other work, fewer threads can be much faster. Applies to "
         "sentence-transformers models.",
@@ -221,22 +190,22 @@ with right:
     )
     sweep = st.toggle(
         "Sweep thread counts and batch sizes",
-        value=False,
         key="speed_sweep",
         help="After the run, time each model again with 1, 2, 4 … threads up to the cores here and batch sizes "
         "16, 32, 64 and 128, and say which setting is fastest on this machine. Takes a while.",
         persist_state="session",
     )
     default_baseline = embedlab.DEFAULT_MODEL if embedlab.DEFAULT_MODEL in models else (models or [None])[0]
+    ui.restore_baseline(models, default_baseline)
     baseline = st.selectbox(
         "Baseline",
         models,
-        index=models.index(default_baseline) if default_baseline in models else None,
         key="speed_baseline",
         help='Others are compared with it: "all-mpnet-base-v2 is 5.8x slower than all-MiniLM-L6-v2".',
         placeholder="Choose models first",
     )
 
+ui.keep_inputs()  # before a long run: a reload during it loses no input
 run = st.button("Run benchmark", key="speed_run", type="primary", icon=":material/speed:")
 
 # ---------------------------------------------------------------- running
@@ -250,7 +219,7 @@ if run:
         st.error(problem)
     if not problems:
         state.pop("speed_notice", None)
-        queries, traces = agreement_texts()
+        queries, traces = ui.agreement_texts()
         try:
             result = runs.run(
                 "speed",
@@ -445,3 +414,4 @@ if current is None:
 else:
     show_results(current)
 show_earlier_runs(current)
+workspace.keep(ui.RUN_KEY)  # the run shown now, opened again after a reload

@@ -1,21 +1,24 @@
 """Trace Retrieval: do queries bring back the right reasoning trace?
 
 The lesson's Experiment 4.1 for real trace sets. Reads widgets, calls embedlab, draws. Tables,
-edits and results live in st.session_state, so nothing is lost on a rerun or a page change.
+edits and results live in st.session_state, so nothing is lost on a rerun or a page change; the
+tables, their file names, the settings and the last figures are kept in the session's workspace
+too (``?ws=`` in the address), so a reload or the same link in another tab finds them again.
 """
 
 import streamlit as st
 
+import embedlab
 from embedlab import seed
 from embedlab.decision import decide
 from embedlab.formatting import percent
 from embedlab.markup import markdown_literal
 from embedlab.retrieval import figures, traces
 from embedlab.retrieval.evaluation import RetrievalSummary, summary_table
-from ui import common
+from ui import common, workspace
 from ui import trace_results as results_ui
 from ui import trace_retrieval as ui
-from ui.state import TEMPLATE_KEY, keep_retrieval_figures
+from ui.state import FIGURES_KEY, TEMPLATE_KEY, keep_retrieval_figures, restore_figures
 
 state = st.session_state
 
@@ -27,17 +30,20 @@ st.caption(
 )
 common.cache_notices()
 ui.init_tables()
+kept_signature = restore_figures()  # the last evaluation's figures, after a reload
 
 # ---------------------------------------------------------------- settings (sidebar)
 with st.sidebar:
     st.subheader("Retrieval settings")
+    workspace.restore("retrieval_models", [embedlab.DEFAULT_MODEL])
     models = common.models_picker("retrieval_models")
+    workspace.restore("retrieval_k", 5, allowed=range(1, 101))
+    workspace.restore("retrieval_threshold", round(seed.GOOD_ENOUGH_ACCURACY * 100), allowed=range(0, 101, 5))
     k = int(
         st.number_input(
             "Top k",
             min_value=1,
             max_value=100,
-            value=5,
             key="retrieval_k",
             help="Traces listed per query; MRR is computed at k. Accuracy is always shown at 1, 3, 5 and 10 too.",
             persist_state="session",
@@ -48,7 +54,6 @@ with st.sidebar:
             "Good enough at (top-1 accuracy)",
             min_value=0,
             max_value=100,
-            value=round(seed.GOOD_ENOUGH_ACCURACY * 100),
             step=5,
             format="%d%%",
             key="retrieval_threshold",
@@ -67,9 +72,9 @@ ui.table_tools("traces", trace_table)
 left, right = st.columns(2, gap="large")
 with left:
     st.subheader("2. How a trace becomes text")
+    workspace.restore(TEMPLATE_KEY, traces.DEFAULT_TEMPLATE)
     template = st.text_area(
         "Template",
-        value=traces.DEFAULT_TEMPLATE,
         key=TEMPLATE_KEY,
         height=110,
         help="Fields in braces are filled from each trace's columns: "
@@ -112,6 +117,7 @@ if problem:
 # ---------------------------------------------------------------- run
 st.subheader("4. Evaluate")
 own = results_ui.own_vectors(prepared, models)
+ui.keep_inputs()  # before a long evaluation: a reload during it loses no input
 names = models + ([own.name] if own is not None else [])
 ready = prepared is not None and bool(names)
 if not names:
@@ -124,10 +130,12 @@ elif prepared is not None:
 signature = ui.signature(prepared, k, names, own) if prepared is not None else None
 if st.button("Evaluate", key="retrieval_run", type="primary", disabled=not ready, icon=":material/play_arrow:"):
     state["retrieval_runs"] = results_ui.evaluate(prepared, models, own, k, signature)
-    keep_retrieval_figures(state["retrieval_runs"]["results"])
+    keep_retrieval_figures(state["retrieval_runs"]["results"], signature=signature)
 
 # ---------------------------------------------------------------- results
 runs = state.get("retrieval_runs")
+if not runs and state.get(FIGURES_KEY):  # figures restored from the workspace: the tables need a new run
+    results_ui.kept_figures_caption(state[FIGURES_KEY], changed=kept_signature != signature)
 if runs:
     for model, message in runs["errors"].items():
         if common.unavailable(model):  # the sidebar's picker says why: not said twice

@@ -1,8 +1,15 @@
-"""Drawing helpers for the Speed Benchmark page: the display tables and their column help.
+"""Streamlit-only helpers of the Speed Benchmark page: the corpus upload, what the workspace keeps,
+the display tables and their column help.
 
 Nothing here measures or plots; the figures come from :func:`embedlab.benchmark` and the charts
 from :mod:`embedlab.benchmarking.figures`. A figure a row does not have (a stopped row's speed, a
 static model's agreement with torch-fp32) shows as "—", never as "None".
+
+Nothing is lost on a reload: the settings (:data:`SETTINGS`) are kept in the session's workspace
+(:mod:`ui.workspace`), an uploaded corpus as its bytes with its file name (:data:`UPLOAD_KEY`),
+and the id of the run shown, which a new session with the same ``?ws=`` opens again from the store.
+State kept in ``st.session_state``: ``speed_upload_kept`` (the workspace's upload, read once per
+session; None when there is none) and ``speed_last_checked`` (the last run was looked for).
 """
 
 from __future__ import annotations
@@ -10,12 +17,174 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from embedlab.markup import markdown_literal, markdown_sentence
+from embedlab.tables import TABLE_TYPES, column_texts, read_corpus, read_table, text_columns
+from embedlab.workspace import StoredBytes
+from ui import workspace
+from ui.state import trace_data
+
+state = st.session_state
+
 #: Text file types the corpus upload reads, one text per line.
 LINE_TYPES = ("txt",)
 #: Texts one run may time at most (larger corpora are cut, with a warning).
 MAX_TEXTS = 50_000
 #: What a missing figure shows as.
 MISSING = "—"
+#: The page's widgets whose values the workspace keeps.
+SETTINGS = (
+    "speed_models",
+    "speed_source",
+    "speed_paste",
+    "speed_column",
+    "speed_size",
+    "speed_batch",
+    "speed_repeats",
+    "speed_warmup",
+    "speed_threads",
+    "speed_backends",
+    "speed_sweep",
+    "speed_baseline",
+)
+#: The uploaded corpus's key: the uploader's and the workspace's (bytes and file name).
+UPLOAD_KEY = "speed_upload"
+#: The run shown (its id in the benchmark store).
+RUN_KEY = "speed_run_id"
+
+
+# -- the corpus upload ---------------------------------------------------------------------------
+@st.cache_data(max_entries=4, show_spinner=False)
+def read_upload(data: bytes, name: str) -> pd.DataFrame:
+    return read_table(data, name)
+
+
+def _on_upload() -> None:
+    """Keep a new upload in the workspace as it came; a removed one is forgotten there too."""
+    upload = state.get(UPLOAD_KEY)
+    if upload is None:
+        state["speed_upload_kept"] = None
+        workspace.forget(UPLOAD_KEY)
+        return
+    # also this session's copy, for when the uploader is not drawn (another corpus source, another page)
+    state["speed_upload_kept"] = StoredBytes(upload.getvalue(), upload.name)
+    try:
+        workspace.current().put_bytes(UPLOAD_KEY, upload.getvalue(), upload.name)
+    except ValueError:  # too large to keep: this session still has it
+        workspace.forget(UPLOAD_KEY)
+
+
+def _drop_upload() -> None:
+    workspace.forget(UPLOAD_KEY)
+    state["speed_upload_kept"] = None
+
+
+def uploaded_texts() -> list[str]:
+    """The upload box and, for a table, the column picker; the texts of the file (``[]`` when none).
+
+    While the uploader is empty (after a reload) the file kept in this workspace is used, and a
+    caption says so, with a way to drop it. A file that cannot be read is named in one sentence.
+    """
+    upload = st.file_uploader(
+        "A text file (one text per line) or a table",
+        type=[*LINE_TYPES, *TABLE_TYPES],
+        key=UPLOAD_KEY,
+        on_change=_on_upload,
+    )
+    restored = None
+    if upload is not None:
+        data, name = upload.getvalue(), upload.name
+    else:
+        if "speed_upload_kept" not in state:  # read once per session
+            state["speed_upload_kept"] = workspace.current().bytes(UPLOAD_KEY)
+        restored = state["speed_upload_kept"]
+        if restored is None:
+            return []
+        data, name = restored.data, restored.name
+        line = st.container(horizontal=True, vertical_alignment="center")
+    texts, rows = [], None
+    if name.lower().endswith(tuple(f".{suffix}" for suffix in LINE_TYPES)):
+        try:
+            texts = read_corpus(data, name)
+        except ValueError as error:
+            st.error(markdown_sentence(error))
+        rows = f"{len(texts):,} texts"
+    else:
+        try:
+            frame = read_upload(data, name)
+        except ValueError as error:
+            st.error(str(error))
+        else:
+            rows = f"{len(frame):,} rows"
+            columns = text_columns(frame)
+            if not columns:
+                st.error(f"{name} has no column of text; its columns are: {', '.join(map(str, frame.columns))}.")
+            else:
+                if state.get("speed_column") not in columns:  # the column of another file
+                    state.pop("speed_column", None)
+                workspace.restore("speed_column", None, allowed=columns)
+                column = st.selectbox("Column with the texts", columns, key="speed_column")
+                texts = column_texts(frame, column, source=name)
+    if restored is not None:
+        line.caption(
+            f"Restored from this workspace: {markdown_literal(name)}"
+            + (f", {rows}" if rows else "")
+            + " — upload another file to replace it."
+        )
+        line.button(
+            "Drop it",
+            key="speed_upload_drop",
+            on_click=_drop_upload,
+            type="tertiary",
+            icon=":material/close:",
+            help="Forget the restored file.",
+        )
+    return texts
+
+
+def agreement_texts() -> tuple[list[str] | None, list[str] | None]:
+    """The Trace Retrieval page's queries and traces, this session's or this workspace's (top-1
+    agreement is measured on them), or (None, None)."""
+    data = trace_data()
+    if data is None:
+        return None, None
+    try:
+        prepared = data.prepare()
+    except ValueError:
+        return None, None
+    if not prepared.queries or not prepared.texts:
+        return None, None
+    return list(prepared.queries), list(prepared.texts)
+
+
+# -- the workspace -----------------------------------------------------------------------------------
+def restore_last_run(store) -> None:
+    """Once per session: open again the run this workspace last showed (a reload), from ``store``."""
+    if state.get("speed_last_checked"):
+        return
+    state["speed_last_checked"] = True
+    run_id = workspace.current().get(RUN_KEY)
+    if "speed_result" in state or not isinstance(run_id, int):
+        return
+    try:
+        state["speed_result"] = store.load(run_id)
+    except (KeyError, ValueError):  # deleted since, or damaged: the page starts without it
+        workspace.forget(RUN_KEY)
+        return
+    state[RUN_KEY] = run_id
+
+
+def restore_baseline(models: list[str], default: str | None) -> None:
+    """Before the baseline picker: the workspace's baseline, else ``default``, and ``default`` again
+    when the chosen one left the models (the picker is drawn without an index)."""
+    workspace.restore("speed_baseline", default, allowed=models)
+    if state.get("speed_baseline") not in models:
+        state["speed_baseline"] = default
+
+
+def keep_inputs() -> None:
+    """After the inputs are drawn: keep the settings and the run shown (only what changed is written)."""
+    workspace.keep(*SETTINGS, RUN_KEY)
+
 
 #: Columns shown in the results table, with their headings.
 TABLE = {

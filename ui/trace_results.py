@@ -10,28 +10,37 @@ Everything drawn is computed in the core (:mod:`embedlab.retrieval`). State kept
   (per model: a StorageTable, or the sentence saying why not) and ``maps`` (failure maps per
   model and projection, made when first shown);
 * ``retrieval_own``: the last vectors file read — ``(upload id, name)``, the OwnVectors or None,
-  and the sentence saying why not.
+  and the sentence saying why not;
+* ``retrieval_own_kept``: the vectors file kept in the workspace (:data:`OWN_KEY`), read once per
+  session, used while the uploader is empty (after a reload); None when there is none.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import streamlit as st
 
 import embedlab
+from embedlab.formatting import percent
 from embedlab.markup import markdown_literal, markdown_sentence
 from embedlab.models.own import MAX_BYTES, OwnVectors, read_vectors
 from embedlab.retrieval import figures, traces
-from embedlab.retrieval.evaluation import relevant_positions
+from embedlab.retrieval.evaluation import RetrievalSummary, relevant_positions
 from embedlab.retrieval.failure_map import failure_figure, failure_map, selected_query
 from embedlab.retrieval.own_vectors import own_vectors_problem
 from embedlab.retrieval.storage import storage_table
+from embedlab.workspace import StoredBytes
 from ui import storage_table as storage_view
+from ui import workspace
 from ui.trace_retrieval import ProgressBar, per_query_columns
 
 state = st.session_state
 
 MAP_METHODS = {"pca": "PCA", "tsne": "t-SNE"}
 CHART_CONFIG = {"displaylogo": False}
+#: The workspace key of the vectors file as uploaded (bytes and file name).
+OWN_KEY = "retrieval_own_upload"
 
 
 # -- vectors brought by the user -----------------------------------------------------------------
@@ -51,8 +60,12 @@ def own_vectors(prepared: traces.Prepared | None, models: list[str]) -> OwnVecto
             type=["parquet"],
             key="retrieval_own_upload",
             max_upload_size=MAX_BYTES // 2**20,  # the core's own limit, above the app's 50 MB for tables
+            on_change=_on_own_upload,
         )
-        name = st.text_input("Call them", value="my vectors", key="retrieval_own_name", max_chars=100)
+        workspace.restore("retrieval_own_name", "my vectors")
+        name = st.text_input("Call them", key="retrieval_own_name", max_chars=100)
+        if upload is None:
+            upload = _restored_own()
     if upload is None:
         state.pop("retrieval_own", None)
         return None
@@ -75,6 +88,60 @@ def own_vectors(prepared: traces.Prepared | None, models: list[str]) -> OwnVecto
     if vectors is not None:
         st.caption(f"{markdown_literal(vectors.name)}: {len(vectors):,} vectors of {vectors.dim} dims from your file.")
     return vectors
+
+
+class _Upload:
+    """An uploaded vectors file as this module reads it (from the uploader or the workspace)."""
+
+    def __init__(self, data: bytes, name: str, file_id: str):
+        self.data, self.name, self.file_id = data, name, file_id
+
+    def getvalue(self) -> bytes:
+        return self.data
+
+
+def _on_own_upload() -> None:
+    """Keep a new vectors file in the workspace (a removed one is forgotten there too)."""
+    upload = state.get("retrieval_own_upload")
+    if upload is None:
+        state["retrieval_own_kept"] = None
+        workspace.forget(OWN_KEY)
+        return
+    # also this session's copy, for when the uploader is not drawn (back from another page)
+    state["retrieval_own_kept"] = StoredBytes(upload.getvalue(), upload.name)
+    try:
+        workspace.current().put_bytes(OWN_KEY, upload.getvalue(), upload.name)
+    except ValueError:  # too large to keep: this session still has it
+        workspace.forget(OWN_KEY)
+
+
+def _drop_own() -> None:
+    workspace.forget(OWN_KEY)
+    state["retrieval_own_kept"] = None
+
+
+def _restored_own() -> _Upload | None:
+    """The vectors file kept in this workspace (read once per session), with a caption and a way to drop it."""
+    if "retrieval_own_kept" not in state:
+        state["retrieval_own_kept"] = workspace.current().bytes(OWN_KEY)
+    kept = state["retrieval_own_kept"]
+    if kept is None:
+        return None
+    line = st.container(horizontal=True, vertical_alignment="center")
+    line.caption(f"Restored from this workspace: {markdown_literal(kept.name)} — upload another file to replace it.")
+    line.button("Drop it", key="retrieval_own_drop", on_click=_drop_own, type="tertiary", icon=":material/close:")
+    return _Upload(kept.data, kept.name, f"workspace:{kept.name}")
+
+
+def kept_figures_caption(figures: Mapping[str, RetrievalSummary], *, changed: bool) -> None:
+    """The last evaluation's figures found in the workspace (a reload keeps figures, not tables and maps)."""
+    shown = ", ".join(f"{model} {percent(f.accuracy)} top-1 (MRR {percent(f.mrr)})" for model, f in figures.items())
+    since = " The tables, template, k or models have changed since." if changed else ""
+    st.info(
+        f"Last evaluation in this workspace: {markdown_literal(shown)}.{since} "
+        "Press **Evaluate** to see its tables and maps again.",
+        icon=":material/history:",
+    )
 
 
 # -- evaluating --------------------------------------------------------------------------------------
@@ -126,12 +193,13 @@ def per_query_tabs(run: dict) -> None:
     and the dimensions-and-storage table."""
     results = run["results"]
     top = st.container(horizontal=True, vertical_alignment="bottom")
+    workspace.restore("retrieval_failing_only", False, allowed=(True, False))
+    workspace.restore("retrieval_map_method", "pca", allowed=list(MAP_METHODS))
     failing_only = top.toggle("Only queries that miss at top-1", key="retrieval_failing_only")
     method = top.segmented_control(
         "Map projection",
         list(MAP_METHODS),
         format_func=MAP_METHODS.get,
-        default="pca",
         key="retrieval_map_method",
         help="How queries and traces are laid out on one map: PCA is instant, t-SNE keeps neighbours together.",
     )

@@ -6,17 +6,22 @@ State kept in ``st.session_state`` (one home per kind):
 
 * ``<kind>_base``: the table the editor starts from (changes only on upload, paste or reset);
 * ``<kind>_editor``: Streamlit's own edit state of the ``st.data_editor``;
+* ``<kind>_name``: the uploaded file the table came from ("" when pasted or the lesson's);
+* ``<kind>_restored``: ``(name, rows)`` of a table this session found in its workspace, until replaced;
 * ``retrieval_runs``: the last evaluation (kept by :mod:`ui.trace_results`, which describes it).
 
 What other pages read — the tables as the user last left them, the template and the last
 evaluation's figures — lives under the keys of :mod:`ui.state`, which is how they read it.
+
+Nothing is lost on a reload: the tables (as edited, with their file names) and the figures are
+kept in the session's workspace through :mod:`ui.state`, the settings through :mod:`ui.workspace`
+(:data:`SETTINGS`, :func:`keep_inputs`), and a new session with the same ``?ws=`` starts from them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
@@ -25,7 +30,8 @@ import streamlit as st
 from embedlab.formatting import PERCENT_FORMAT, percent_value
 from embedlab.markup import markdown_literal
 from embedlab.retrieval import traces
-from ui.state import TABLE_KEYS
+from ui import workspace
+from ui.state import TABLE_KEYS, TEMPLATE_KEY, keep_trace_table, kept_table, lesson_table
 
 state = st.session_state
 
@@ -33,7 +39,16 @@ KINDS = ("traces", "queries")
 TITLES = {"traces": "trace", "queries": "query"}
 READERS = {"traces": traces.read_traces, "queries": traces.read_queries}
 TEXT_READERS = {"traces": traces.read_traces_text, "queries": traces.read_queries_text}
-SEEDS: dict[str, Callable[[], pd.DataFrame]] = {"traces": traces.trace_table, "queries": traces.query_table}
+#: The page's settings kept in the workspace (widget keys; each restored before its widget is drawn).
+SETTINGS = (
+    "retrieval_models",
+    "retrieval_k",
+    "retrieval_threshold",
+    TEMPLATE_KEY,
+    "retrieval_own_name",
+    "retrieval_failing_only",
+    "retrieval_map_method",
+)
 UPLOAD_TYPES = ["json", "csv", "tsv", "jsonl", "parquet"]
 
 TRACE_COLUMNS = {
@@ -54,19 +69,37 @@ QUERY_COLUMNS = {
 
 # -- editable tables ---------------------------------------------------------------------------
 def init_tables() -> None:
-    """Start from the lesson's traces and queries (once per session)."""
+    """Start from the tables kept in this workspace (a reload, the link in another tab), else from
+    the lesson's traces and queries (once per session)."""
     for kind in KINDS:
         if TABLE_KEYS[kind] not in state:
-            state[TABLE_KEYS[kind]] = SEEDS[kind]()
+            kept = kept_table(kind)
+            if kept is None:
+                state[TABLE_KEYS[kind]] = lesson_table(kind)
+            else:
+                state[TABLE_KEYS[kind]] = kept.frame
+                state[f"{kind}_name"] = kept.name
+                state[f"{kind}_restored"] = (kept.name, len(kept.frame))
         if f"{kind}_editor" not in state:  # the editor is new (first visit, or back from another page)
             state[f"{kind}_base"] = state[TABLE_KEYS[kind]]
 
 
-def replace_table(kind: str, frame: pd.DataFrame) -> None:
-    """Load a new table into the editor (drops the editor's pending edits, keeps nothing stale)."""
+def replace_table(kind: str, frame: pd.DataFrame, name: str = "") -> None:
+    """Load a new table into the editor (drops the editor's pending edits, keeps nothing stale);
+    ``name``: the uploaded file's."""
     state[f"{kind}_base"] = frame
     state[TABLE_KEYS[kind]] = frame
+    state[f"{kind}_name"] = name
     state.pop(f"{kind}_editor", None)
+    state.pop(f"{kind}_restored", None)
+
+
+def keep_inputs() -> None:
+    """After the widgets are drawn: keep both tables as edited and the settings in the workspace
+    (only what changed is written)."""
+    for kind in KINDS:
+        keep_trace_table(kind, state[TABLE_KEYS[kind]], state.get(f"{kind}_name", ""))
+    workspace.keep(*SETTINGS)
 
 
 def editor(kind: str) -> pd.DataFrame:
@@ -93,7 +126,7 @@ def _on_upload(kind: str) -> None:
     except ValueError as error:
         state[f"{kind}_message"] = ("error", str(error))
         return
-    replace_table(kind, frame)
+    replace_table(kind, frame, upload.name)
     state[f"{kind}_message"] = ("success", f"Loaded {len(frame):,} rows from {upload.name}.")
 
 
@@ -108,13 +141,29 @@ def _on_paste(kind: str) -> None:
 
 
 def _on_reset(kind: str) -> None:
-    replace_table(kind, SEEDS[kind]())
+    replace_table(kind, lesson_table(kind))
     state[f"{kind}_message"] = ("success", f"Back to the lesson's {len(state[TABLE_KEYS[kind]])} {kind}.")
 
 
 def table_tools(kind: str, table: pd.DataFrame) -> None:
     """Download, reset, upload and paste for one table, and the message of the last of those."""
     title = TITLES[kind]
+    restored = state.get(f"{kind}_restored")
+    if restored:
+        name, rows = restored
+        what = markdown_literal(name) if name else f"the {title} table as you left it"
+        other = "upload another file" if name else "upload or paste another"
+        line = st.container(horizontal=True, vertical_alignment="center")
+        line.caption(f"Restored from this workspace: {what}, {rows:,} rows — {other} to replace it.")
+        line.button(
+            "Drop it",
+            key=f"{kind}_drop",
+            on_click=_on_reset,
+            args=(kind,),
+            type="tertiary",
+            icon=":material/close:",
+            help=f"Forget the restored table and go back to the lesson's {kind}.",
+        )
     buttons = st.container(horizontal=True)
     # Generated when clicked (a large table costs a moment to write), from the table as it is now.
     if kind == "traces":
