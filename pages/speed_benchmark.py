@@ -28,6 +28,7 @@ from ui.state import retrieval_figures
 state = st.session_state
 SOURCES = {
     "lesson": "The lesson's trace texts (5 × 20)",
+    "traces": "The Trace Retrieval page's traces and queries",
     "paste": "Paste texts",
     "upload": "Upload a file",
 }
@@ -106,6 +107,19 @@ with left:
         with st.expander("The lesson's five chatbot-trace texts"):
             for text in seed.TRACE_TEXTS:
                 st.text(text)
+    elif source == "traces":
+        queries, traces = ui.agreement_texts()
+        if traces is None:
+            st.info(
+                "The Trace Retrieval page has no usable traces in this workspace yet: open it (its lesson tables "
+                "load at once) or upload yours there, then come back."
+            )
+        else:
+            texts = [*traces, *queries]
+            st.caption(
+                f"{len(traces):,} traces (rendered with that page's template) and {len(queries):,} queries: "
+                "the texts your retrieval will encode."
+            )
     elif source == "paste":
         workspace.restore("speed_paste", "")
         pasted = st.text_area(

@@ -328,3 +328,28 @@ def test_a_page_run_is_saved_as_it_goes_and_says_which_backend_ran(store):
     assert list(at.dataframe[0].value["backend"]) == ["static"]
     assert list(at.dataframe[0].value["asked for"]) == ["auto"]
     assert at.radio(key="speed_backends").value == "auto" and at.toggle(key="speed_sweep").value is False
+
+
+def test_the_trace_retrieval_pages_texts_can_be_the_corpus():
+    """Issue 13: speed on the user's own data — the traces and queries the Trace Retrieval page holds."""
+    from embedlab.retrieval.traces import DEFAULT_TEMPLATE, prepare
+    from ui.state import QUERIES_KEY, TRACES_KEY
+
+    at = open_page()
+    at.radio(key="speed_source").set_value("traces").run()
+    assert any("no usable traces" in i.value for i in at.info)  # the trace page not opened yet: said, not empty
+    at.switch_page("pages/trace_retrieval.py").run()
+    traces = at.session_state[TRACES_KEY].copy()
+    traces.loc[0, "query_pattern"] = "Only on this page: <b>a user's own trace</b>"
+    at.session_state[TRACES_KEY] = traces
+    at.switch_page(PAGE).run()
+    at.radio(key="speed_source").set_value("traces").run()
+    prepared = prepare(traces, at.session_state[QUERIES_KEY], DEFAULT_TEMPLATE)  # the oracle
+    expected = len(prepared.texts) + len(prepared.queries)
+    assert any(f"Corpus: {expected} texts" in c.value for c in at.caption), [c.value for c in at.caption]
+    at.multiselect(key="speed_models").set_value(["static-64d"])
+    at.number_input(key="speed_repeats").set_value(1)
+    at.button(key="speed_run").click().run()
+    assert not at.exception, at.exception
+    run = at.session_state["speed_result"]
+    assert run.settings.n_texts == expected

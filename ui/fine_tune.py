@@ -14,7 +14,6 @@ from __future__ import annotations
 import streamlit as st
 
 from embedlab import DEFAULT_MODEL, seed, tuning
-from embedlab.markup import markdown_literal
 from embedlab.retrieval import traces
 from embedlab.tuning.pairs import Pairs
 from ui import common, workspace
@@ -68,7 +67,7 @@ def uploaded_pairs(upload) -> tuple[Pairs | None, str | None]:
     if upload is not None:
         data, name = upload.getvalue(), upload.name
     else:
-        kept = workspace.current().bytes(UPLOAD_FILE)
+        kept = workspace.restored_bytes(UPLOAD_FILE)
         if kept is None:
             return None, None
         data, name = kept.data, kept.name
@@ -78,19 +77,9 @@ def uploaded_pairs(upload) -> tuple[Pairs | None, str | None]:
     except ValueError as error:
         problem = str(error)
     if upload is None:
-        row = st.container(horizontal=True, vertical_alignment="center")
-        amount = f", {len(pairs):,} pairs" if pairs is not None else ""
-        row.caption(
-            f"Restored from this workspace: {markdown_literal(name)}{amount} — upload another file to replace it."
-        )
-        row.button(
-            "Drop it",
-            key="tune_upload_forget",
-            type="tertiary",
-            icon=":material/close:",
-            help="Forget the restored file.",
-            on_click=workspace.forget,
-            args=(UPLOAD_FILE,),
+        amount = f"{len(pairs):,} pairs" if pairs is not None else ""
+        workspace.restored_notice(
+            name, amount, key="tune_upload_forget", on_forget=workspace.forget, args=(UPLOAD_FILE,)
         )
     return pairs, problem
 

@@ -121,7 +121,7 @@ def restore_upload() -> None:
     if state.get("memory_upload_checked"):
         return
     state["memory_upload_checked"] = True
-    kept = workspace.current().bytes(UPLOAD_FILE)
+    kept = workspace.restored_bytes(UPLOAD_FILE)
     if kept is None or "memory_upload_frame" in state:
         return
     try:
@@ -274,7 +274,7 @@ def restore_labelled() -> None:
     if state.get("memory_labelled_checked"):
         return
     state["memory_labelled_checked"] = True
-    kept = workspace.current().bytes(LABELLED_FILE)
+    kept = workspace.restored_bytes(LABELLED_FILE)
     if kept is None or "memory_labelled" in state:
         return
     try:
@@ -292,22 +292,7 @@ def forget_labelled() -> None:
         state.pop(key, None)
 
 
-def restored_notice(name: str, amount: str, *, key: str, on_forget) -> None:
-    """Say that a file is the one kept in the workspace (uploaders cannot show it), with a way to drop it."""
-    row = st.container(horizontal=True, vertical_alignment="center")
-    row.caption(
-        f"Restored from this workspace: {markdown_literal(name)}"
-        + (f", {amount}" if amount else "")
-        + " — upload another file to replace it."
-    )
-    row.button(
-        "Drop it",
-        key=key,
-        type="tertiary",
-        icon=":material/close:",
-        on_click=on_forget,
-        help="Forget the restored file.",
-    )
+restored_notice = workspace.restored_notice  # the page's name for it (one home: ui/workspace.py)
 
 
 def example_labelled(infos) -> pd.DataFrame | None:

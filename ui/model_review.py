@@ -192,7 +192,7 @@ def _uploaded_corpus() -> tuple[list[str] | None, str | None, str | None]:
     if upload is not None:
         data, file_name = upload.getvalue(), upload.name
     else:  # a new session of this workspace: the file uploaded before, if any
-        kept = workspace.current().bytes(CORPUS_FILE)
+        kept = workspace.restored_bytes(CORPUS_FILE)
         if kept is None:
             return None, None, "Upload a file with the texts to time, or choose another benchmark corpus."
         data, file_name = kept.data, kept.name
@@ -223,20 +223,8 @@ def _uploaded_corpus() -> tuple[list[str] | None, str | None, str | None]:
 
 def restored_notice(file_name: str, amount: str | None) -> None:
     """Say that the corpus file is the one kept in the workspace, with a way to drop it."""
-    row = st.container(horizontal=True, vertical_alignment="center")
-    row.caption(
-        f"Restored from this workspace: {markdown_literal(file_name)}"
-        + (f", {amount}" if amount else "")
-        + " — upload another file to replace it."
-    )
-    row.button(
-        "Drop it",
-        key="review_corpus_forget",
-        type="tertiary",
-        icon=":material/close:",
-        help="Forget the restored file.",
-        on_click=workspace.forget,
-        args=(CORPUS_FILE,),
+    workspace.restored_notice(
+        file_name, amount or "", key="review_corpus_forget", on_forget=workspace.forget, args=(CORPUS_FILE,)
     )
 
 

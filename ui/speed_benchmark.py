@@ -95,12 +95,11 @@ def uploaded_texts() -> list[str]:
         data, name = upload.getvalue(), upload.name
     else:
         if "speed_upload_kept" not in state:  # read once per session
-            state["speed_upload_kept"] = workspace.current().bytes(UPLOAD_KEY)
+            state["speed_upload_kept"] = workspace.restored_bytes(UPLOAD_KEY)
         restored = state["speed_upload_kept"]
         if restored is None:
             return []
         data, name = restored.data, restored.name
-        line = st.container(horizontal=True, vertical_alignment="center")
     texts, rows = [], None
     if name.lower().endswith(tuple(f".{suffix}" for suffix in LINE_TYPES)):
         try:
@@ -112,12 +111,16 @@ def uploaded_texts() -> list[str]:
         try:
             frame = read_upload(data, name)
         except ValueError as error:
-            st.error(str(error))
+            st.error(markdown_literal(str(error)))  # literal: the sentence starts with the file's own name
         else:
             rows = f"{len(frame):,} rows"
             columns = text_columns(frame)
             if not columns:
-                st.error(f"{name} has no column of text; its columns are: {', '.join(map(str, frame.columns))}.")
+                st.error(
+                    markdown_literal(
+                        f"{name} has no column of text; its columns are: {', '.join(map(str, frame.columns))}."
+                    )
+                )
             else:
                 if state.get("speed_column") not in columns:  # the column of another file
                     state.pop("speed_column", None)
@@ -125,19 +128,7 @@ def uploaded_texts() -> list[str]:
                 column = st.selectbox("Column with the texts", columns, key="speed_column")
                 texts = column_texts(frame, column, source=name)
     if restored is not None:
-        line.caption(
-            f"Restored from this workspace: {markdown_literal(name)}"
-            + (f", {rows}" if rows else "")
-            + " — upload another file to replace it."
-        )
-        line.button(
-            "Drop it",
-            key="speed_upload_drop",
-            on_click=_drop_upload,
-            type="tertiary",
-            icon=":material/close:",
-            help="Forget the restored file.",
-        )
+        workspace.restored_notice(name, rows or "", key="speed_upload_drop", on_forget=_drop_upload)
     return texts
 
 

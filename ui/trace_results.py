@@ -123,13 +123,11 @@ def _drop_own() -> None:
 def _restored_own() -> _Upload | None:
     """The vectors file kept in this workspace (read once per session), with a caption and a way to drop it."""
     if "retrieval_own_kept" not in state:
-        state["retrieval_own_kept"] = workspace.current().bytes(OWN_KEY)
+        state["retrieval_own_kept"] = workspace.restored_bytes(OWN_KEY)
     kept = state["retrieval_own_kept"]
     if kept is None:
         return None
-    line = st.container(horizontal=True, vertical_alignment="center")
-    line.caption(f"Restored from this workspace: {markdown_literal(kept.name)} — upload another file to replace it.")
-    line.button("Drop it", key="retrieval_own_drop", on_click=_drop_own, type="tertiary", icon=":material/close:")
+    workspace.restored_notice(kept.name, key="retrieval_own_drop", on_forget=_drop_own)
     return _Upload(kept.data, kept.name, f"workspace:{kept.name}")
 
 

@@ -151,17 +151,13 @@ def table_tools(kind: str, table: pd.DataFrame) -> None:
     restored = state.get(f"{kind}_restored")
     if restored:
         name, rows = restored
-        what = markdown_literal(name) if name else f"the {title} table as you left it"
-        other = "upload another file" if name else "upload or paste another"
-        line = st.container(horizontal=True, vertical_alignment="center")
-        line.caption(f"Restored from this workspace: {what}, {rows:,} rows — {other} to replace it.")
-        line.button(
-            "Drop it",
+        workspace.restored_notice(
+            name or f"the {title} table as you left it",
+            f"{rows:,} rows",
             key=f"{kind}_drop",
-            on_click=_on_reset,
+            on_forget=_on_reset,
             args=(kind,),
-            type="tertiary",
-            icon=":material/close:",
+            replace="upload another file" if name else "upload or paste another",
             help=f"Forget the restored table and go back to the lesson's {kind}.",
         )
     buttons = st.container(horizontal=True)

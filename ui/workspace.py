@@ -17,12 +17,13 @@ Uploads: :func:`keep_table` when a file comes, :func:`restored_table` when the u
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pandas as pd
 import streamlit as st
 
-from embedlab.workspace import StoredTable, Workspace
+from embedlab.markup import markdown_literal
+from embedlab.workspace import StoredBytes, StoredTable, Workspace
 
 __all__ = [
     "PARAM",
@@ -34,6 +35,8 @@ __all__ = [
     "keep",
     "keep_table",
     "restore",
+    "restored_bytes",
+    "restored_notice",
     "restored_table",
 ]
 
@@ -130,6 +133,35 @@ def keep_table(key: str, frame: pd.DataFrame, name: str = "") -> None:
 def restored_table(key: str) -> StoredTable | None:
     """The table kept under ``key`` in this workspace (from an earlier session or tab), or None."""
     return current().table(key)
+
+
+def restored_bytes(key: str) -> StoredBytes | None:
+    """The upload kept under ``key`` in this workspace (as it came, with its name), or None."""
+    return current().bytes(key)
+
+
+def restored_notice(
+    name: str,
+    amount: str = "",
+    *,
+    key: str,
+    on_forget: Callable[..., None],
+    args: tuple = (),
+    replace: str = "upload another file",
+    help: str = "Forget the restored file.",
+) -> None:
+    """Say under an empty uploader that the workspace's file is used instead, with a "Drop it" button.
+
+    ``name``: the file's name (shown literally); ``amount``: e.g. "200 rows"; ``key``: the button's key;
+    ``on_forget(*args)``: what dropping it does (usually :func:`forget` of the kept keys).
+    """
+    line = st.container(horizontal=True, vertical_alignment="center")
+    line.caption(
+        f"Restored from this workspace: {markdown_literal(name)}"
+        + (f", {markdown_literal(amount)}" if amount else "")
+        + f" — {replace} to replace it."
+    )
+    line.button("Drop it", key=key, type="tertiary", icon=":material/close:", help=help, on_click=on_forget, args=args)
 
 
 def forget(*keys: str) -> None:
