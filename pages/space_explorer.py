@@ -9,13 +9,15 @@ import streamlit as st
 
 import embedlab
 from embedlab.formatting import count
-from embedlab.maps import arithmetic, explore, figures, neighbourhood
+from embedlab.maps import explore, figures, neighbourhood, views
 from embedlab.maps.compare import DEFAULT_ALIGNMENT
 from embedlab.markup import markdown_literal
 from embedlab.tables import TABLE_TYPES
 from ui import common
 from ui import space_compare as compare_ui
 from ui import space_explorer as ui
+from ui import space_saved as saved_ui
+from ui import space_tools as tools_ui
 
 state = st.session_state
 METHOD_HELP = (
@@ -29,6 +31,8 @@ st.caption(
     "then hover, select, search and measure. Sentences that mean similar things should land close together."
 )
 common.cache_notices()
+# the inputs and settings kept in this workspace (?ws=), and the map a shared link (?map=) or the last session drew
+saved_ui.start([m.name for m in common.catalog()])
 
 # ---------------------------------------------------------------- input
 # Folded once a map is on show, so the map is in the first screen (1400×1000) and not below the fold.
@@ -50,7 +54,6 @@ with input_box:
     if source == "paste":
         text = st.text_area(
             "Sentences: one per line, optionally with a label before a | (Animals | The cat sits on the mat)",
-            ui.DEFAULT_TEXT,
             key=ui.key("sentences"),
             height=200,
             persist_state="session",
@@ -65,36 +68,44 @@ with input_box:
             type=list(TABLE_TYPES),
             key=ui.key("upload"),
         )
-        if upload is None:
-            input_error = "Upload a file, then pick the column that holds the sentences."
-        else:
+        frame, table_name = None, ""
+        if upload is not None:
             try:
-                frame = ui.read_upload(upload.getvalue(), upload.name)
+                frame, table_name = ui.read_upload(upload.getvalue(), upload.name), upload.name
             except ValueError as error:
                 input_error = str(error)
             else:
-                candidates = explore.text_like_columns(frame)
-                if not candidates:
-                    input_error = (
-                        f"{upload.name} has no column of text (its columns: {', '.join(map(str, frame.columns[:8]))}); "
-                        "upload a table with one sentence per row."
+                saved_ui.keep_table(frame, upload.name, upload.file_id)  # kept in the workspace for a reload
+        elif (kept := saved_ui.restored_table()) is not None:
+            frame, table_name = kept.frame, kept.name
+            st.caption(saved_ui.restored_caption(kept))
+        else:
+            input_error = "Upload a file, then pick the column that holds the sentences."
+        if frame is not None:
+            candidates = explore.text_like_columns(frame)
+            if not candidates:
+                input_error = (
+                    f"{table_name} has no column of text (its columns: {', '.join(map(str, frame.columns[:8]))}); "
+                    "upload a table with one sentence per row."
+                )
+            else:
+                left, right = st.columns(2)
+                saved_ui.restore_column(ui.key("text_column"), candidates)
+                text_column = left.selectbox("Text column", candidates, key=ui.key("text_column"))
+                others = ["(none)"] + [c for c in frame.columns if c != text_column]
+                saved_ui.restore_column(ui.key("label_column"), others)
+                label_column = right.selectbox(
+                    "Label column (optional)",
+                    others,
+                    key=ui.key("label_column"),
+                    help="Colours the map and scores clusters.",
+                )
+                try:
+                    sentences = explore.from_table(
+                        frame, text_column, None if label_column == "(none)" else label_column
                     )
-                else:
-                    left, right = st.columns(2)
-                    text_column = left.selectbox("Text column", candidates, key=ui.key("text_column"))
-                    others = ["(none)"] + [c for c in frame.columns if c != text_column]
-                    label_column = right.selectbox(
-                        "Label column (optional)",
-                        others,
-                        key=ui.key("label_column"),
-                        help="Colours the map and scores clusters.",
-                    )
-                    try:
-                        sentences = explore.from_table(
-                            frame, text_column, None if label_column == "(none)" else label_column
-                        )
-                    except ValueError as error:
-                        input_error = str(error)
+                except ValueError as error:
+                    input_error = str(error)
 
 own, own_model = compare_ui.own_vectors(sentences)
 
@@ -132,7 +143,6 @@ with st.sidebar:
             "Perplexity",
             2,
             100,
-            30,
             key=ui.key("perplexity"),
             help="Roughly how many neighbours each point keeps close. Clamped to (points − 1) / 3 for small inputs.",
             persist_state="session",
@@ -142,7 +152,6 @@ with st.sidebar:
             "Neighbours",
             2,
             100,
-            15,
             key=ui.key("n_neighbors"),
             help="UMAP's n_neighbors: small values show local detail, large values the overall shape.",
             persist_state="session",
@@ -152,12 +161,12 @@ with st.sidebar:
             "Seed",
             0,
             2**31 - 1,
-            42,
             key=ui.key("seed"),
             help="The same sentences, settings and seed draw the same map.",
             persist_state="session",
         )
     )
+saved_ui.keep_inputs()  # what changed is written to the workspace (a reload or another tab finds it)
 settings = ui.MapSettings(
     own.name if own_model else model,
     method,
@@ -186,7 +195,8 @@ if sentences is not None:
 else:
     info_col.caption(f"Up to {explore.MAX_SENTENCES:,} sentences per map.")
 if input_error:
-    (st.info if source == "upload" and "Upload a file" in input_error else st.warning)(input_error)
+    # the message may quote the file's name or a line of the user's: shown literally, never as Markdown
+    (st.info if source == "upload" and "Upload a file" in input_error else st.warning)(markdown_literal(input_error))
 
 # ---------------------------------------------------------------- draw (only when asked, or on the first visit)
 first_visit = ui.RESULT not in state and not state.get(ui.TRIED)
@@ -202,6 +212,7 @@ if (go or first_visit) and sentences is not None:
             # (label, else overlap when compared, else clusters) and tell the browser so
             state.pop(ui.key("color_by"), None)
         state[ui.RESULT] = drawn
+        saved_ui.remember(drawn, measure=second is None)  # saved: a reload shows it again, and it can be shared
         compare_ui.draw(drawn, second, alignment)
     except embedlab.ModelUnavailable as error:
         kept = " The map below is the last one drawn." if ui.RESULT in state else ""
@@ -213,14 +224,15 @@ if (go or first_visit) and sentences is not None:
     except Exception as error:  # the page must survive whatever a model or library raises
         st.error(f"The map could not be drawn ({type(error).__name__}: {str(error)[:300]}).")
 elif go and input_error:
-    st.error("Nothing to draw: " + input_error[0].lower() + input_error[1:])
+    st.error(markdown_literal("Nothing to draw: " + input_error[0].lower() + input_error[1:]))
 
 result: ui.MapResult | None = state.get(ui.RESULT)
 if result is None:
     st.stop()
 compared = compare_ui.current(result)
 if (
-    sentences is not None and ui.request_key(sentences.texts, sentences.labels, settings) != result.key
+    sentences is not None
+    and ui.request_key(sentences.texts, sentences.labels, settings, sentences.metadata) != result.key
 ) or compare_ui.is_stale(result, second, alignment):
     st.info("The sentences or settings changed since this map was drawn: press **Draw map** to update it.")
 if result.plan.note and result.plan_changed:
@@ -289,14 +301,37 @@ elif color_by == "clusters":
     groups = ui.clusters(result.digest, n_clusters, result.settings.random_state, result)
     legend = "Cluster (k-means)"
 
-# ---------------------------------------------------------------- search, map(s), quality
+# ---------------------------------------------------------------- tools, search, map(s), quality
 picked = ui.picked_rows(result)
-look = {"groups": groups, "point_size": point_size, "show_text": show_text and n <= 300, "legend_title": legend}
+flat = result.settings.n_components == 2
+if compared is None:  # the map uses the page; the tools in a narrow column beside it
+    map_col, tools_col = st.columns([6, 1], gap="small")
+else:
+    tools_col, map_col = st.container(horizontal=True, vertical_alignment="bottom"), st.container()
+with tools_col:
+    tools = tools_ui.toolbar(
+        result,
+        lambda: (
+            groups if color_by == "clusters" else ui.clusters(result.digest, None, result.settings.random_state, result)
+        ),
+        flat=flat,
+    )
+    on_map = views.view(tools.table, tools.filters, isolate=tools_ui.isolated_rows(result), highlight=tools.highlight)
+    tools_ui.say_view(result, on_map, tools)
+look = {
+    "groups": groups,
+    "point_size": point_size,
+    "show_text": show_text and n <= 300,
+    "legend_title": legend,
+    "hover": tools.hover,
+    "visible": on_map.shown,
+    "highlight": on_map.matches,
+    "highlight_name": f"contains “{tools.highlight}”",
+}
 if compared is not None:
     look["selected"] = picked  # a selection on either map lights up the same sentences on both
     if color_by == "overlap":
         look |= {"values": compared.overlap, "value_title": "neighbours shared", "value_range": (0.0, 1.0)}
-map_col, quality_col = st.columns([3, 1], gap="medium") if compared is None else (st.container(), None)
 with map_col:
     chart_box = st.container()  # the map first, the search under it: the map stays in the first screen
     query = st.text_input(
@@ -309,11 +344,12 @@ with map_col:
     if search_problem:
         st.warning(markdown_literal(search_problem))
     figure = figures.scatter_figure(
-        result.points_table(),
+        tools.table,
         title=result.title(),
         axis_name=result.axis_name,
         query=searched.star if searched else None,
-        height=600 if compared is None else 540,
+        height=640 if compared is None else 540,  # its plot area ends above 1,000 px (tests/test_findings_browser)
+        contours=views.density_grid(result.points, rows=on_map.shown) if tools.contours else None,
         **look,
     )
     with chart_box:
@@ -327,82 +363,30 @@ with map_col:
                 alt=f"Map of {n:,} sentences: {ui.describe_plan(result.plan)} of {result.model} embeddings.",
             )
         else:
-            compare_ui.show_maps(compared, figure, look, height=540)
+            compare_ui.show_maps(compared, figure, look, height=540, contours=tools.contours, first_table=tools.table)
     how = (
         "Click a point to see its nearest neighbours below; to pick several, choose Box or Lasso select "
-        "in the map's toolbar and drag."
+        "in the map's toolbar and drag: they open as a table you can download or isolate."
     )
-    if result.settings.n_components == 3:
+    if not flat:
         how = "Drag to rotate; pick a sentence below to see its nearest neighbours."
     if result.plan.note and not result.plan_changed:
         st.caption(result.plan.note)
     st.caption(
         f"{how} Encoded {n:,} sentences in {result.encode_seconds:.1f} s "
         f"({n - result.encoded:,} from the cache) · projected in {result.project_seconds:.1f} s"
-        + (" · WebGL" if n > figures.WEBGL_THRESHOLD and result.settings.n_components == 2 else "")
+        + (" · WebGL" if n > figures.WEBGL_THRESHOLD and flat else "")
         + "."
     )
-if quality_col is not None:
-    with quality_col:
-        ui.show_quality(result, result.digest + result.key)
+if compared is None:
+    with st.expander("How faithful is this map?", expanded=True, icon=":material/verified:"):
+        ui.show_quality(result, result.digest + result.key, compact=True)
 else:
     compare_ui.show_moved(compared)
+tools_ui.selection_panel(result, picked, tools.table)
 
 # ---------------------------------------------------------------- neighbours
-left, right = st.columns(2, gap="medium")
-with left:
-    st.markdown("**Nearest neighbours of a sentence** (cosine, original space)")
-    if n <= 2000:
-        st.selectbox(
-            "Sentence",
-            list(range(n)),
-            index=None,
-            format_func=lambda i: f"{i + 1}. {result.texts[i][:120]}",
-            key=ui.pick_key(result),
-            placeholder="Pick a sentence, or select one on the map",
-            on_change=ui.remember_pick,
-            label_visibility="collapsed",
-        )
-    else:
-        row = st.number_input(
-            f"Sentence number (1–{n:,}), or select one on the map",
-            0,
-            n,
-            0,
-            key=ui.pick_key(result, "pick_row"),
-            help="0: none",
-        )
-        if row and not picked:
-            picked = [int(row) - 1]
-    if picked:
-        if len(picked) > 1:
-            st.caption(f"{len(picked):,} points selected; neighbours of the first. The selection:")
-            st.container(key=ui.key("selection")).dataframe(
-                result.points_table(picked),
-                hide_index=True,
-                height=min(250, 40 + 35 * len(picked)),
-                key=ui.key("selection_table"),
-            )
-        first = picked[0]
-        st.caption(f"Neighbours of: {result.texts[first][:300]}")
-        st.container(key=ui.key("neighbours")).dataframe(
-            neighbourhood.neighbour_table(result, k=k, row=first),
-            hide_index=True,
-            column_config=ui.NEIGHBOUR_COLUMNS,
-            key=ui.key("neighbours_table"),
-        )
-with right:
-    st.markdown("**Nearest neighbours of your search**")
-    if searched is None:
-        st.caption("Type a sentence in the search box above the map.")
-    else:
-        st.caption(f"It lands at the star on the map. {searched.how}")
-        st.container(key=ui.key("search_results")).dataframe(
-            searched.neighbours,
-            hide_index=True,
-            column_config=ui.NEIGHBOUR_COLUMNS,
-            key=ui.key("search_table"),
-        )
+tools_ui.show_neighbours(result, picked, searched, k)
 
 # ---------------------------------------------------------------- heatmap, arithmetic, downloads
 heat_tab, maths_tab, download_tab = st.tabs(["Similarity heatmap", "Vector arithmetic", "Download"])
@@ -421,54 +405,7 @@ with heat_tab:
         config={"displaylogo": False},
     )
 with maths_tab:
-    st.caption(
-        "Add and subtract meanings: each text is embedded, the vectors are combined, and the nearest "
-        "candidates are listed. Put a space on each side of + and −."
-    )
-    expression = st.text_input("Expression", "king - man + woman", key=ui.key("expression"), max_chars=2000)
-    among = st.radio(
-        "Search among",
-        ["words", "map"],
-        format_func={"words": "Words or phrases I list", "map": "The sentences on the map"}.get,
-        key=ui.key("among"),
-        horizontal=True,
-    )
-    candidates = list(result.texts)
-    if among == "words":
-        listed = st.text_area(
-            "Candidates, separated by commas or new lines",
-            "queen, princess, prince, monarch, woman, man, king, girl, boy, castle",
-            key=ui.key("candidates"),
-            height=80,
-        )
-        candidates = [c.strip() for c in listed.replace("\n", ",").split(",") if c.strip()]
-    exclude = st.checkbox("Leave out the expression's own texts", True, key=ui.key("exclude_terms"))
-    if not candidates:
-        st.warning("List at least one candidate to search among.")
-    elif expression.strip():
-        try:
-            found = arithmetic.evaluate(
-                expression,
-                candidates,
-                model=result.encoder,
-                k=k,
-                candidate_embeddings=result.embeddings if among == "map" else None,
-                exclude_terms=exclude,
-            )
-        except ValueError as error:
-            st.warning(markdown_literal(str(error)))
-        else:
-            if found.note:
-                st.info(found.note)
-            st.caption("Computed: " + found.expression)
-            st.container(key=ui.key("arithmetic")).dataframe(
-                found.table(candidates),
-                hide_index=True,
-                column_config={"cosine": st.column_config.NumberColumn(format="%.3f")},
-                key=ui.key("arithmetic_table"),
-            )
-    else:
-        st.caption("Type an expression such as: king - man + woman")
+    ui.show_arithmetic(result, k)
 with download_tab:
     stem = result.file_stem
     export = result.points_table(clusters=groups if color_by == "clusters" else None)
@@ -493,3 +430,4 @@ with download_tab:
         icon=":material/download:",
     )
     right.caption("The interactive map in one file, plotly included: it opens offline in any browser.")
+    saved_ui.share_action(result, measure=compared is None)

@@ -114,3 +114,65 @@ def test_standalone_html_embeds_plotly_and_fetches_nothing():
     assert sources == [] and links == []
     assert "<title>&lt;t&gt;</title>" in page
     assert "<script>alert(1)</script>" not in page
+
+
+# ------------------------------------------------------------------ the map tools: what is drawn, emphasised, under
+def rows_of(fig, name=None) -> list[int]:
+    return sorted(
+        int(r)
+        for t in fig.data
+        if t.customdata is not None and (name is None or t.name == name)
+        for r in np.asarray(t.customdata).ravel()
+    )
+
+
+def test_a_filter_leaves_rows_out_and_keeps_colours_and_row_numbers():
+    groups = ["b", "a", "b", "c", "a"]
+    frame = table(list("vwxyz"))
+    visible = np.array([True, False, True, False, True])
+    fig = figures.scatter_figure(frame, groups=groups, visible=visible)
+    assert [t.name for t in fig.data] == ["b", "a"]  # "c" has no point left: no empty trace
+    assert [t.marker.color for t in fig.data] == list(figures.OKABE_ITO[:2])  # colours do not shift
+    assert rows_of(fig) == [0, 2, 4]
+    for trace in fig.data:
+        np.testing.assert_allclose(trace.x, frame["x"].to_numpy()[np.asarray(trace.customdata).ravel()])
+    with pytest.raises(ValueError, match="visible must have one entry per row"):
+        figures.scatter_figure(frame, visible=[True])
+
+
+def test_a_highlight_is_one_outlined_trace_on_top_and_the_rest_faded():
+    groups = ["b", "a", "b", "c", "a"]
+    highlight = np.array([True, False, False, True, True])
+    visible = np.array([True, True, True, True, False])
+    fig = figures.scatter_figure(
+        table(list("vwxyz")), groups=groups, highlight=highlight, visible=visible, highlight_name="has <x>"
+    )
+    top, swatch = fig.data[-2], fig.data[-1]
+    assert top.name == swatch.name == "has &lt;x&gt;" and rows_of(fig, top.name) == [0, 3]  # drawn rows that match
+    palette = figures.colours(["b", "a", "c"])
+    assert list(top.marker.color) == [palette["b"], palette["c"]] and top.marker.line.width > 0
+    assert swatch.showlegend is not False and swatch.customdata is None and top.showlegend is False
+    faded = [t for t in fig.data[:-2]]
+    assert all(t.marker.opacity == figures.DIMMED_OPACITY for t in faded)
+    assert sorted(int(r) for t in faded for r in np.asarray(t.customdata).ravel()) == [1, 2]
+    assert rows_of(figures.scatter_figure(table(list("vwxyz")), highlight=[False] * 5)) == [0, 1, 2, 3, 4]
+
+
+def test_contours_are_drawn_under_the_points_on_2d_maps_only():
+    from embedlab.maps import views
+
+    frame = table([f"s{i}" for i in range(50)])
+    grid = views.density_grid(frame[["x", "y"]].to_numpy())
+    fig = figures.scatter_figure(frame, contours=grid)
+    contour = [t for t in fig.data if t.type == "contour"]
+    assert len(contour) == 1 and contour[0].hoverinfo == "skip" and contour[0].showlegend is False
+    np.testing.assert_allclose(np.asarray(contour[0].z), grid.density)
+    assert fig.data[0].type == "scatter"  # the first trace is still the points
+    three = figures.scatter_figure(table(["a", "b", "c", "d"], dims=3), contours=grid)
+    assert [t.type for t in three.data] == ["scatter3d"]
+
+
+def test_hover_columns_reach_the_figure():
+    frame = table(["a <b>", "b"]).assign(year=[2021.0, 1999.0])
+    fig = figures.scatter_figure(frame, hover=["text", "year"])
+    assert fig.data[0].hovertext == ("a &lt;b&gt;<br>year: 2021<br><i>row 1</i>", "b<br>year: 1999<br><i>row 2</i>")

@@ -24,6 +24,7 @@ from streamlit.testing.v1 import AppTest
 import embedlab
 from embedlab import seed
 from embedlab.maps import explore, pipeline
+from embedlab.markup import markdown_literal
 
 HOSTILE = ["<img src=x onerror=alert(1)>", "<script>alert(1)</script>"]
 
@@ -116,6 +117,13 @@ def picker(at: AppTest, kind: str = "selectbox"):
 def table(at: AppTest, key: str):
     """The dataframe inside the page's container with this key."""
     return at.container("space_" + key).dataframe[0].value
+
+
+def one(widgets, prefix: str):
+    """The one widget of a kind whose key starts with ``prefix`` (tools that belong to one map)."""
+    found = [w for w in widgets if str(w.key).startswith(prefix)]
+    assert len(found) == 1, [w.key for w in widgets]
+    return found[0]
 
 
 # ------------------------------------------------------------------ the map
@@ -317,9 +325,21 @@ def test_five_thousand_sentences_end_to_end():
     captions = " ".join(str(c.value) for c in at.caption)
     assert "random sample of 2,000 of the 5,000 sentences" in captions
     assert "heatmap shows at most 60 sentences" in captions
-    assert picker(at) is None  # a number box instead
-    picker(at, "number_input").set_value(10).run()
-    assert len(table(at, "neighbours")) == 5
+    # density contours under the points, on by default above 2,000 points; a toggle takes them away
+    assert [t["type"] for t in spec(at)["data"]].count("contour") == 1
+    contours = one(at.toggle, "space_contours-")
+    assert contours.value is True
+    contours.set_value(False).run()
+    assert "contour" not in [t["type"] for t in spec(at)["data"]]
+    # the picker finds a sentence by a phrase in it (a list of 5,000 would be slow to send and to scroll)
+    wanted = "The pilot finds kites in town 3"
+    one(at.text_input, "space_find-").set_value("PILOT finds kites in town 3").run()
+    assert picker(at).options == [f"{sentences.index(wanted) + 1}. {wanted}"]
+    picker(at).set_value(sentences.index(wanted)).run()
+    assert not at.exception, at.exception
+    assert len(table(at, "neighbours")) == 5 and f"Neighbours of: {wanted}" in messages(at)
+    one(at.text_input, "space_find-").set_value("cat").run()  # first 200 matches, the picked one kept first
+    assert len(picker(at).options) == 201 and picker(at).value == sentences.index(wanted)
 
 
 # ------------------------------------------------------------------ bad input
@@ -418,7 +438,7 @@ def test_bad_uploads_get_a_message(shared_page, name, data, expected):
     at.radio(key="space_source").set_value("paste").run()
     draw(at, "\n".join(seed.SENTENCES))
     upload(at, name, data)
-    assert expected in messages(at), messages(at)
+    assert markdown_literal(expected) in messages(at), messages(at)  # shown literally (the name is the user's)
     at.button(key="space_go").click().run()
     assert not at.exception and "Nothing to draw" in messages(at)
     assert at.get("plotly_chart")  # the first map is still there
@@ -456,3 +476,101 @@ def test_every_widget_key_is_page_prefixed():
     assert len(keys) > 15 and None not in keys
     assert [k for k in keys if not str(k).startswith("space_")] == []
     assert {"space_k", "space_query", "space_seed", "space_method", "space_sentences", "space_go"} <= set(keys)
+
+
+# ------------------------------------------------------------------ the map tools (issue 13)
+def lesson_table():
+    """The lesson's sixteen sentences as a table with metadata: a number, a category and free text."""
+    import pandas as pd
+
+    return pd.DataFrame(
+        {
+            "sentence": [text for _, text in seed.LABELLED_SENTENCES],
+            "topic": [label for label, _ in seed.LABELLED_SENTENCES],
+            "year": [2019 + i % 6 for i in range(16)],
+            "team": [["red", "blue", "green", "<b>gold</b>"][i % 4] for i in range(16)],
+            "note": [f"note {i}: " + text.split()[-1] for i, (_, text) in enumerate(seed.LABELLED_SENTENCES)],
+        }
+    )
+
+
+def drawn_rows(at: AppTest, name: str | None = None) -> list[int]:
+    """Rows drawn on the map (in the trace called ``name`` only, when given)."""
+    rows = []
+    for trace in spec(at)["data"]:
+        if "customdata" in trace and (name is None or trace["name"] == name):
+            rows += array(trace["customdata"]).astype(int).ravel().tolist()
+    return sorted(rows)
+
+
+@pytest.fixture(scope="module")
+def table_map():
+    """One session with the lesson's table uploaded (topic as the label) and drawn with PCA."""
+    frame = lesson_table()
+    at = open_page()
+    at.radio(key="space_method").set_value("pca").run()
+    upload(at, "lesson.csv", frame.to_csv(index=False).encode())
+    at.selectbox(key="space_label_column").set_value("topic")
+    draw(at)
+    assert drawn_rows(at) == list(range(16))
+    return at, frame
+
+
+def test_filter_by_label_and_metadata_changes_what_is_drawn_not_the_map(table_map):
+    at, frame = table_map
+    before = in_row_order(at)
+    assert "Showing all 16 points." in messages(at)
+    assert "contour" not in [t["type"] for t in spec(at)["data"]]  # 16 points: no contours by default
+    assert one(at.toggle, "space_contours-").value is False
+    one(at.multiselect, "space_filter_by-").set_value(["label", "year", "note"]).run()
+    by_label = {w.label: w for w in at.multiselect if str(w.key).startswith("space_filter-")}
+    by_label["label"].set_value(["Animals", "Food"]).run()
+    next(w for w in at.slider if str(w.key).startswith("space_filter-")).set_value((2020, 2023)).run()
+    assert not at.exception, at.exception
+    expected = frame.index[frame["topic"].isin(["Animals", "Food"]) & frame["year"].between(2020, 2023)].tolist()
+    assert 0 < len(expected) < 16 and drawn_rows(at) == expected
+    assert f"Showing {len(expected)} of 16 points (filtered)" in messages(at)
+    rows, coords, _ = sentence_points(at)
+    np.testing.assert_array_equal(coords, before[rows])  # the points stay where they were
+    # a text column is filtered by what it contains (any case)
+    next(w for w in at.text_input if str(w.key).startswith("space_filter-")).set_value("NOTE 1").run()
+    contains = frame["note"].str.contains("note 1", case=False)
+    assert drawn_rows(at) == [i for i in expected if contains[i]]
+    one(at.multiselect, "space_filter_by-").set_value([]).run()
+    assert drawn_rows(at) == list(range(16))
+
+
+def test_highlight_hover_columns_and_selection_table(table_map):
+    at, frame = table_map
+    # highlight: the sentences holding the text (any case) drawn on top, the others faded
+    at.text_input(key="space_highlight").set_value("cAt").run()
+    expected = frame.index[frame["sentence"].str.contains("cat", case=False)].tolist()
+    assert expected and drawn_rows(at, "contains “cAt”") == expected
+    said = "1 point shown contains" if len(expected) == 1 else f"{len(expected)} points shown contain"
+    assert f"{said} “cAt”" in messages(at)
+    faded = [t for t in spec(at)["data"] if "customdata" in t and t["name"] != "contains “cAt”"]
+    assert {t["marker"]["opacity"] for t in faded} == {0.15}
+    at.text_input(key="space_highlight").set_value("").run()
+    assert drawn_rows(at, "contains “cAt”") == []
+
+    # hover: the sentence and its label by default; metadata columns when asked, escaped
+    _, _, hover = sentence_points(at)
+    assert "year:" not in " ".join(hover)
+    at.multiselect(key="space_hover").set_value(["text", "label", "year", "team"]).run()
+    rows, _, hover = sentence_points(at)
+    for row, text in zip(rows, hover, strict=True):
+        assert f"year: {frame['year'][row]}" in text and frame["sentence"][row] in text
+    assert any("team: &lt;b&gt;gold&lt;/b&gt;" in text for text in hover)
+
+    # a selection opens as a table of every column, and can be drawn alone
+    select(at, [5, 0, 9])
+    shown = table(at, "selection")
+    assert list(shown.columns) == ["text", "label", "year", "team", "note", "x", "y"]
+    assert shown["text"].tolist() == frame["sentence"][[5, 0, 9]].tolist()
+    assert shown["year"].tolist() == frame["year"][[5, 0, 9]].astype(float).tolist()
+    assert shown["team"].tolist() == frame["team"][[5, 0, 9]].tolist()
+    np.testing.assert_array_equal(shown[["x", "y"]].to_numpy(), in_row_order(at)[[5, 0, 9]])
+    at.button(key="space_isolate").click().run()
+    assert drawn_rows(at) == [0, 5, 9] and "Showing 3 of 16 points (the selection isolated)" in messages(at)
+    at.button(key="space_show_all").click().run()
+    assert drawn_rows(at) == list(range(16)) and "Showing all 16 points." in messages(at)

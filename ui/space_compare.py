@@ -14,7 +14,7 @@ from pathlib import PurePath
 
 import streamlit as st
 
-from embedlab.maps import compare, figures
+from embedlab.maps import compare, figures, views
 from embedlab.maps.compare import ALIGNMENTS, DEFAULT_ALIGNMENT, ComparedMaps
 from embedlab.maps.explore import Sentences
 from embedlab.maps.pipeline import MapResult
@@ -208,15 +208,26 @@ def is_stale(first: MapResult, model: str | Embedder | None, alignment: str) -> 
 
 
 # ---------------------------------------------------------------- the two maps and what moved
-def show_maps(compared: ComparedMaps, first_figure, look: dict, *, height: int) -> None:
+def show_maps(
+    compared: ComparedMaps, first_figure, look: dict, *, height: int, contours: bool = False, first_table=None
+) -> None:
     """The two maps side by side; a selection on either highlights the same sentences on both.
 
     ``first_figure`` is the page's figure of the first map (with the search star); ``look`` holds the
-    display options (colours, sizes, highlighted rows) both figures share.
+    display options (colours, sizes, highlighted, drawn and emphasised rows, hover columns) both
+    figures share; ``contours``: the second map gets its own density contours too; ``first_table``:
+    the first map's points table, whose extra columns (metadata, clusters) the second map's hover shows.
     """
     second = compared.second
+    grid = None
+    if contours and second.settings.n_components == 2:
+        grid = views.density_grid(second.points, rows=look.get("visible"))
+    table = second.points_table()
+    for column in look.get("hover", ()):  # the first map's metadata and clusters: the same sentences, in order
+        if first_table is not None and column not in table.columns and column in first_table.columns:
+            table[column] = first_table[column].to_numpy()
     second_figure = figures.scatter_figure(
-        second.points_table(), title=second.title(), axis_name=second.axis_name, height=height, **look
+        table, title=second.title(), axis_name=second.axis_name, height=height, contours=grid, **look
     )
     flat = second.settings.n_components == 2  # 3-D maps have no selection
     left, right = st.columns(2, gap="small")

@@ -19,7 +19,7 @@ import streamlit as st
 
 from embedlab import seed
 from embedlab.formatting import percent
-from embedlab.maps import explore, neighbourhood
+from embedlab.maps import arithmetic, explore, neighbourhood
 from embedlab.maps.pipeline import MapProgress, MapResult, MapSettings, build_map, describe_plan, request_key
 from embedlab.markup import markdown_literal
 from embedlab.models.embedders import Embedder
@@ -52,6 +52,7 @@ __all__ = [
     "remember_selection",
     "request_key",
     "search",
+    "show_arithmetic",
     "show_quality",
 ]
 
@@ -110,12 +111,28 @@ KEYS = tuple(
         "own_upload",
         "own_name",
         "own_as_model",
+        # the map tools (ui/space_tools.py)
+        "highlight",
+        "filter_box",
+        "hover_box",
+        "hover",
+        "isolate",
+        "show_all",
+        "selection_csv",
     ]
 )
 RESULT = "space_result"
 PICKED = "space_picked"
 TRIED = "space_tried"
-PICKERS = ("space_pick-", "space_pick_row-")
+#: Prefixes of the widgets that belong to one map (their key ends with the map's): forgotten with it.
+PICKERS = (
+    "space_pick-",
+    "space_pick_row-",
+    "space_filter-",
+    "space_filter_by-",
+    "space_contours-",
+    "space_find-",
+)
 
 
 def key(name: str) -> str:
@@ -188,6 +205,7 @@ def draw(sentences: explore.Sentences, settings: MapSettings, model: str | Embed
             n_neighbors=settings.n_neighbors,
             random_state=settings.random_state,
             labels=sentences.labels,
+            metadata=sentences.metadata,
             progress=progress,
         )
 
@@ -236,8 +254,9 @@ def picked_rows(result: MapResult) -> list[int]:
 
 
 def forget_picks() -> None:
-    """A new map: rows picked on the old one mean nothing now."""
+    """A new map: rows picked (or isolated) on the old one mean nothing now, nor do its tools' widgets."""
     st.session_state.pop(PICKED, None)
+    st.session_state.pop("space_isolated", None)
     for name in [k for k in st.session_state if str(k).startswith(PICKERS)]:
         del st.session_state[name]
 
@@ -317,3 +336,55 @@ def show_quality(result: MapResult, cache_key: str, *, compact: bool = False) ->
         st.caption(f"Measured on a random sample of {quality.n_used:,} of the {quality.n_total:,} sentences.")
     elif len(result) < 5:
         st.caption("Too few sentences for these measures to mean much.")
+
+
+def show_arithmetic(result: MapResult, k: int) -> None:
+    """The "Vector arithmetic" tab: an expression, the candidates to search among, the nearest ``k``."""
+    st.caption(
+        "Add and subtract meanings: each text is embedded, the vectors are combined, and the nearest "
+        "candidates are listed. Put a space on each side of + and −."
+    )
+    expression = st.text_input("Expression", "king - man + woman", key=key("expression"), max_chars=2000)
+    among = st.radio(
+        "Search among",
+        ["words", "map"],
+        format_func={"words": "Words or phrases I list", "map": "The sentences on the map"}.get,
+        key=key("among"),
+        horizontal=True,
+    )
+    candidates = list(result.texts)
+    if among == "words":
+        listed = st.text_area(
+            "Candidates, separated by commas or new lines",
+            "queen, princess, prince, monarch, woman, man, king, girl, boy, castle",
+            key=key("candidates"),
+            height=80,
+        )
+        candidates = [c.strip() for c in listed.replace("\n", ",").split(",") if c.strip()]
+    exclude = st.checkbox("Leave out the expression's own texts", True, key=key("exclude_terms"))
+    if not candidates:
+        st.warning("List at least one candidate to search among.")
+    elif expression.strip():
+        try:
+            found = arithmetic.evaluate(
+                expression,
+                candidates,
+                model=result.encoder,
+                k=k,
+                candidate_embeddings=result.embeddings if among == "map" else None,
+                exclude_terms=exclude,
+            )
+        except ValueError as error:
+            st.warning(markdown_literal(str(error)))
+        else:
+            if found.note:
+                st.info(found.note)
+            st.caption("Computed: " + found.expression)
+            st.container(key=key("arithmetic")).dataframe(
+                found.table(candidates),
+                hide_index=True,
+                column_config={"cosine": st.column_config.NumberColumn(format="%.3f")},
+                key=key("arithmetic_table"),
+            )
+    else:
+        st.caption("Type an expression such as: king - man + woman")

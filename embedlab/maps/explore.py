@@ -8,6 +8,7 @@ tables) is in :mod:`embedlab.maps.sentences` and re-exported here for older call
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +18,7 @@ from ..validation import check_matrix, check_positive_int
 from .sentences import (
     MAX_SENTENCES,
     UNLABELLED,
+    MetadataColumn,
     Note,
     Sentences,
     from_lines,
@@ -31,6 +33,7 @@ __all__ = [
     "METRIC_SAMPLE",
     "UNLABELLED",
     "MapQuality",
+    "MetadataColumn",
     "Note",
     "Placement",
     "Sentences",
@@ -80,14 +83,26 @@ def umap_neighbours(n_points: int, asked: int = 15) -> int:
     return int(max(2, min(asked, n_points // 2)))
 
 
-def points_table(texts: list[str], labels: list[str] | None, points: np.ndarray):
-    """The map as a table with columns text, label, x, y[, z] (label "" when unlabelled)."""
+def points_table(
+    texts: list[str],
+    labels: list[str] | None,
+    points: np.ndarray,
+    metadata: Sequence[MetadataColumn] = (),
+):
+    """The map as a table with columns text, label, [metadata columns,] x, y[, z] (label "" when unlabelled).
+
+    ``metadata`` columns hold one value per text (numbers as floats, NaN where empty).
+    """
     import pandas as pd
 
     points = check_matrix(points, "points")
     if len(points) != len(texts):
         raise ValueError(f"points must have one row per text ({len(texts)}), got {len(points)}.")
     table = pd.DataFrame({"text": texts, "label": labels if labels is not None else [""] * len(texts)})
+    for column in metadata:
+        if len(column) != len(texts):
+            raise ValueError(f"metadata column {column.name!r} must have one value per text ({len(texts)}).")
+        table[column.name] = np.asarray(column.values, dtype=float if column.kind == "number" else object)
     for axis, column in zip("xyz", points.T, strict=False):
         table[axis] = column.astype(float)
     return table

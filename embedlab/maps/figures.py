@@ -7,12 +7,33 @@ literally and is never interpreted.
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Sequence
 
 import numpy as np
 
 from ..markup import html_literal
+from .views import DEFAULT_HOVER, HOVER_CHARS, POINT_TEXT_CHARS, hover_labels, hover_text, row_mask, short_text
+
+__all__ = [
+    "DEFAULT_HOVER",
+    "DIMMED_OPACITY",
+    "HOVER_CHARS",
+    "MAX_GROUPS",
+    "OKABE_ITO",
+    "PALETTE",
+    "POINT_TEXT_CHARS",
+    "TOL_MUTED",
+    "WEBGL_THRESHOLD",
+    "colours",
+    "escape",
+    "heatmap_figure",
+    "hover_labels",
+    "hover_text",
+    "map_title",
+    "scatter_figure",
+    "short_text",
+    "standalone_html",
+]
 
 #: ``text`` with ``&``, ``<`` and ``>`` escaped, so plotly shows it literally (one home: embedlab.markup).
 escape = html_literal
@@ -47,31 +68,9 @@ PALETTE: tuple[str, ...] = OKABE_ITO + TOL_MUTED
 MAX_GROUPS = 40
 #: Above this many points the map is drawn with WebGL (scattergl).
 WEBGL_THRESHOLD = 1_000
-#: Hover text shows at most this many characters of a sentence.
-HOVER_CHARS = 600
-#: Point text (labels on the map) shows at most this many characters.
-POINT_TEXT_CHARS = 28
 QUERY_COLOUR = "#000000"
-
-
-def hover_text(text: str, *, width: int = 70, limit: int = HOVER_CHARS) -> str:
-    """A sentence for a hover box: escaped, wrapped at ``width`` characters with ``<br>``.
-
-    Longer than ``limit`` characters, it is cut and ends with how many were left out.
-    """
-    text = str(text)
-    extra = ""
-    if len(text) > limit:
-        extra = f" … (+{len(text) - limit:,} characters)"
-        text = text[:limit]
-    lines = textwrap.wrap(text, width, break_long_words=True, replace_whitespace=True) or [""]
-    return "<br>".join(escape(line) for line in lines) + escape(extra)
-
-
-def short_text(text: str, limit: int = POINT_TEXT_CHARS) -> str:
-    """The first ``limit`` characters of ``text`` (with … when cut), escaped."""
-    text = " ".join(str(text).split())
-    return escape(text if len(text) <= limit else text[: limit - 1].rstrip() + "…")
+#: How points are drawn when some are emphasised (a highlight): the others faded.
+DIMMED_OPACITY = 0.15
 
 
 def colours(groups: list[str]) -> dict[str, str]:
@@ -122,6 +121,11 @@ def scatter_figure(
     value_title: str = "",
     value_range: tuple[float, float] | None = None,
     selected: Sequence[int] | None = None,
+    hover: Sequence[str] = DEFAULT_HOVER,
+    visible: Sequence[bool] | np.ndarray | None = None,
+    highlight: Sequence[bool] | np.ndarray | None = None,
+    highlight_name: str = "matches",
+    contours=None,
 ):
     """The map: one marker per sentence, coloured by group or value, hover showing the whole sentence.
 
@@ -152,6 +156,16 @@ def scatter_figure(
     selected : sequence of int, optional
         Rows to highlight (drawn as plotly's selected points, the others faded), e.g. the rows
         picked on another map of the same sentences. None or empty: no highlight; 2-D maps only.
+    hover : sequence of str, default ("text", "label")
+        The table's columns the hover box shows (see :func:`hover_labels`).
+    visible : boolean mask of shape (n,), optional
+        Rows to draw (a filter, an isolated selection); the others are left out, colours and
+        row numbers unchanged. None draws all.
+    highlight : boolean mask of shape (n,), optional
+        Rows to emphasise: drawn on top as their own trace (named ``highlight_name``, in their
+        group's colours, outlined), the other rows faded. None: no highlight.
+    contours : DensityGrid, optional
+        Density contours drawn under the points (:func:`embedlab.maps.views.density_grid`); 2-D only.
 
     Returns
     -------
@@ -175,26 +189,33 @@ def scatter_figure(
         if len(values) != n:
             raise ValueError(f"values must have one entry per row ({n}), got {len(values)}.")
     picked = _picked(selected, n)
+    shown = row_mask(visible, n, "visible")
+    emphasised = row_mask(highlight, n, "highlight") if highlight is not None else None
     order = list(dict.fromkeys(group_of))
     palette = colours(order)
     texts = table["text"].tolist()
+    labels = hover_labels(table, hover, groups=group_of if groups is not None else None)
     fig = go.Figure()
     all_groups = np.asarray(group_of, dtype=object)
+    plain = shown & ~emphasised if emphasised is not None else shown  # emphasised rows get their own trace
     for group in order:
-        rows = np.flatnonzero(all_groups == group)
+        rows = np.flatnonzero((all_groups == group) & plain)
+        if not len(rows):
+            continue
         name = escape(group) if group else "sentences"
-        hover = [
-            (f"<b>{escape(group)}</b><br>" if group else "") + hover_text(texts[i]) + f"<br><i>row {i + 1}</i>"
-            for i in rows
-        ]
+        hover_boxes = [labels[i] for i in rows]
         marker = {"size": point_size, "color": palette[group], "line": {"width": 0.5, "color": "#ffffff"}}
         if values is not None:
-            hover = [h + f"<br>{escape(value_title)}: {values[i]:.2f}" for h, i in zip(hover, rows, strict=True)]
-            marker.update(_value_colours(values, value_title, value_range))
+            hover_boxes = [
+                h + f"<br>{escape(value_title)}: {values[i]:.2f}" for h, i in zip(hover_boxes, rows, strict=True)
+            ]
+            marker.update(_value_colours(values[rows], value_title, value_range, values))
+        if emphasised is not None:
+            marker["opacity"] = DIMMED_OPACITY
         common = {
             "name": name,
             "legendgroup": name,
-            "hovertext": hover,
+            "hovertext": hover_boxes,
             "hoverinfo": "text",
             "customdata": rows,
             "showlegend": groups is not None,
@@ -211,9 +232,19 @@ def scatter_figure(
             fig.add_trace(go.Scatter3d(x=x, y=y, z=table["z"].to_numpy()[rows], marker=marker, **common))
         else:
             trace = go.Scattergl if webgl else go.Scatter
-            fig.add_trace(trace(x=x, y=y, marker={**marker, "opacity": 0.85}, textposition="top center", **common))
+            fig.add_trace(trace(x=x, y=y, marker={"opacity": 0.85, **marker}, textposition="top center", **common))
+    if emphasised is not None:
+        rows = np.flatnonzero(emphasised & shown)
+        if len(rows):
+            _add_highlight(fig, table, rows, labels, [palette[group_of[i]] for i in rows], three_d, webgl, point_size)
+            fig.data[-2].name = fig.data[-1].name = escape(highlight_name)
+            if values is not None:
+                fig.data[-2].marker.update(_value_colours(values[rows], value_title, value_range, values))
+                fig.data[-2].marker.showscale = False  # one colour bar: the faded points' trace has it
     if query is not None and len(query):
         _add_query(fig, query, three_d, point_size)
+    if contours is not None and not three_d:  # the last trace, drawn under the points (plotly's contour layer)
+        _add_contours(fig, contours)
     fig.update_layout(
         # the title sits just above the plot area, below the strip at the top where plotly's toolbar floats
         title={
@@ -263,9 +294,70 @@ def _picked(selected, n: int) -> np.ndarray | None:
     return mask
 
 
-def _value_colours(values: np.ndarray, title: str, value_range: tuple[float, float] | None) -> dict:
-    """Marker settings for a continuous colour: Cividis (colour-blind safe) with a colour bar."""
-    finite = values[np.isfinite(values)]
+def _add_highlight(fig, table, rows, labels, colour_of, three_d: bool, webgl: bool, point_size: int) -> None:
+    """The emphasised rows as one trace on top (their group colours, larger, outlined in black), then
+    an empty trace that gives the legend a neutral swatch for them."""
+    import plotly.graph_objects as go
+
+    marker = {
+        "size": point_size + 3,
+        "color": colour_of,
+        "opacity": 1.0,
+        "line": {"width": 1.5, "color": QUERY_COLOUR},
+    }
+    common = {
+        "legendgroup": "highlight",
+        "hovertext": [labels[i] for i in rows],
+        "hoverinfo": "text",
+        "customdata": rows,
+        "showlegend": False,  # the legend shows a neutral swatch instead of the first match's colour
+        "mode": "markers",
+    }
+    x, y = table["x"].to_numpy()[rows], table["y"].to_numpy()[rows]
+    if three_d:
+        marker["size"] = max(3, (point_size + 3) * 0.6)
+        fig.add_trace(go.Scatter3d(x=x, y=y, z=table["z"].to_numpy()[rows], marker=marker, **common))
+    else:
+        fig.add_trace((go.Scattergl if webgl else go.Scatter)(x=x, y=y, marker=marker, **common))
+    swatch = {"size": point_size + 3, "color": "#ffffff", "line": {"width": 1.5, "color": QUERY_COLOUR}}
+    legend = {"mode": "markers", "marker": swatch, "legendgroup": "highlight", "hoverinfo": "skip", "showlegend": True}
+    if three_d:
+        fig.add_trace(go.Scatter3d(x=[None], y=[None], z=[None], **legend))
+    else:
+        fig.add_trace(go.Scatter(x=[None], y=[None], **legend))
+
+
+def _add_contours(fig, grid) -> None:
+    """Density contours in light greys under the points (plotly draws contours below scatter traces)."""
+    import plotly.graph_objects as go
+
+    fig.add_trace(
+        go.Contour(
+            x=grid.x,
+            y=grid.y,
+            z=grid.density,
+            name="density",
+            showscale=False,
+            hoverinfo="skip",
+            ncontours=8,
+            contours={"coloring": "fill", "showlines": True},
+            colorscale=[[0.0, "rgba(120,120,120,0)"], [1.0, "rgba(120,120,120,0.35)"]],
+            line={"width": 0.5, "color": "rgba(90,90,90,0.5)"},
+            showlegend=False,
+        )
+    )
+
+
+def _value_colours(
+    values: np.ndarray, title: str, value_range: tuple[float, float] | None, every: np.ndarray | None = None
+) -> dict:
+    """Marker settings for a continuous colour: Cividis (colour-blind safe) with a colour bar.
+
+    ``values`` are the trace's own; the scale's ends come from ``value_range``, else from ``every``
+    value of the map (so a filter or highlight does not change what a colour means).
+    """
+    every = values if every is None else every
+    finite = every[np.isfinite(every)]
     low, high = value_range if value_range is not None else (finite.min(), finite.max()) if len(finite) else (0, 1)
     return {
         "color": values,

@@ -25,13 +25,15 @@ from typing import Literal
 
 import numpy as np
 
-from ..models.catalog import DEFAULT_MODEL, by_name, load_model
+from ..models.catalog import load_model
 from ..models.embedders import Embedder
 from ..models.encoding import encode, truncated
+from ..models.entries import DEFAULT_MODEL, by_name
 from ..models.own import OwnVectors
 from ..validation import check_choice, check_positive_int, check_texts
 from . import explore
 from .projection import DEFAULT_PERPLEXITY, METHODS, Method, ProjectionPlan, plan_projection, project
+from .sentences import MetadataColumn
 
 __all__ = [
     "CACHE_ENTRIES",
@@ -144,6 +146,9 @@ class MapResult:
     encode_seconds, project_seconds : float
     all_same : bool
         Every sentence has the same embedding: all are drawn at one spot.
+    metadata : tuple of MetadataColumn
+        An uploaded table's other columns, one value per sentence (to filter by and show on
+        hover; never used to project); () for pasted sentences.
     embedder : Embedder or None
         The Embedder given as ``model`` (e.g. the user's own vectors); None when it was a name.
         :attr:`encoder` is what to encode a new text with (a search) for this map.
@@ -165,6 +170,7 @@ class MapResult:
     project_seconds: float
     all_same: bool = False
     embedder: Embedder | None = field(default=None, repr=False, compare=False)
+    metadata: tuple[MetadataColumn, ...] = field(default=(), repr=False)
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -208,13 +214,14 @@ class MapResult:
         )
 
     def points_table(self, rows: Sequence[int] | None = None, *, clusters: Sequence[str] | None = None):
-        """The map as a new DataFrame with columns text, label, x, y[, z] (and cluster when given).
+        """The map as a new DataFrame: text, label, the metadata columns, x, y[, z] (and cluster when given).
 
         ``rows`` picks rows in that order (all by default); ``clusters`` holds one name per row of the map.
         """
         picked = list(range(len(self.texts))) if rows is None else [int(r) for r in rows]
         labels = [self.labels[i] for i in picked] if self.labels is not None else None
-        table = explore.points_table([self.texts[i] for i in picked], labels, self.points[picked])
+        metadata = [MetadataColumn(c.name, c.kind, tuple(c.values[i] for i in picked)) for c in self.metadata]
+        table = explore.points_table([self.texts[i] for i in picked], labels, self.points[picked], metadata)
         if clusters is not None:
             if len(clusters) != len(self.texts):
                 raise ValueError(f"clusters must have one entry per point ({len(self.texts)}), got {len(clusters)}.")
@@ -229,13 +236,23 @@ def describe_plan(plan: ProjectionPlan) -> str:
     return {"pca": "PCA", "umap": "UMAP", "none": "a single point"}.get(plan.method, plan.method)
 
 
-def request_key(texts: Sequence[str], labels: Sequence[str] | None, settings: MapSettings) -> str:
-    """A digest of everything a map depends on: sentences, labels and the settings that change it."""
+def request_key(
+    texts: Sequence[str],
+    labels: Sequence[str] | None,
+    settings: MapSettings,
+    metadata: Sequence[MetadataColumn] = (),
+) -> str:
+    """A digest of everything a map depends on: sentences, labels, metadata and the settings that change it.
+
+    Without metadata the key is what it was before metadata existed (saved keys stay valid).
+    """
     h = hashlib.blake2b(digest_size=16)
     for text in texts:
         h.update(text.encode("utf-8", "surrogatepass") + b"\x00")
     h.update(b"\x01" + repr(None if labels is None else list(labels)).encode("utf-8", "surrogatepass"))
     h.update(repr(settings.effective()).encode())
+    for column in metadata:
+        h.update(b"\x02" + repr((column.name, column.kind, column.values)).encode("utf-8", "surrogatepass"))
     return h.hexdigest()
 
 
@@ -275,6 +292,7 @@ def build_map(
     n_neighbors: int = 15,
     random_state: int = 42,
     labels: Sequence[str] | None = None,
+    metadata: Sequence[MetadataColumn] = (),
     init: np.ndarray | None = None,
     progress: Callable[[MapProgress], None] | None = None,
 ) -> MapResult:
@@ -299,6 +317,9 @@ def build_map(
         The same sentences, settings and seed give the same points.
     labels : sequence of str, optional
         One per text; kept on the result (colours and label measures), not used to project.
+    metadata : sequence of MetadataColumn, optional
+        Other columns, one value per text (:attr:`Sentences.metadata`); kept on the result to
+        filter by and show on hover, not used to project.
     init : array-like of shape (len(texts), dims), optional
         t-SNE's starting points (another model's map of the same texts: the maps come out lined
         up); ignored by PCA and UMAP. See :func:`embedlab.maps.projection.project`.
@@ -323,6 +344,14 @@ def build_map(
         labels = tuple(str(label) for label in labels)
         if len(labels) != len(texts):
             raise ValueError(f"labels must have one entry per text ({len(texts)}), got {len(labels)}.")
+    metadata = tuple(metadata)
+    for column in metadata:
+        if not isinstance(column, MetadataColumn):
+            raise TypeError(f"metadata must hold MetadataColumn objects, got {type(column).__name__}.")
+        if len(column) != len(texts):
+            raise ValueError(
+                f"metadata column {column.name!r} must have one value per text ({len(texts)}), got {len(column)}."
+            )
     if progress is not None and not callable(progress):
         raise TypeError(f"progress must be callable, got {type(progress).__name__}.")
     given = model if isinstance(model, Embedder) else None
@@ -392,7 +421,7 @@ def build_map(
             embeddings, key, method=method, n_components=dims, random_state=random_state, **params
         )
     return MapResult(
-        key=request_key(texts, labels, settings),
+        key=request_key(texts, labels, settings, metadata),
         texts=tuple(texts),
         labels=labels,
         settings=settings,
@@ -408,6 +437,7 @@ def build_map(
         project_seconds=time.perf_counter() - started,
         all_same=same,
         embedder=given,
+        metadata=metadata,
     )
 
 
