@@ -34,6 +34,7 @@ SCRIPTS: tuple[str, ...] = (
     "tsne",
     "umap_first_call",
     "first_map",
+    "server_memory",
     "memory_search",
     "collection_build",
     "finetune",

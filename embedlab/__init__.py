@@ -14,11 +14,13 @@ sentence-transformers load only when a model does.
 from .maps.compare import neighbour_overlap
 from .maps.projection import ProjectionPlan, plan_projection, project
 from .maps.quality import knn_label_agreement, neighbour_kept, silhouette, trustworthiness
-from .models.backends import BACKENDS, BackendChoice, available_backends, choose_backend
+from .models.backends import BACKENDS, available_backends, choose_backend
 from .models.cache import EmbeddingCache, embedding_cache
-from .models.catalog import DEFAULT_MODEL, ModelInfo, list_models, load_model
+from .models.calibration import BackendChoice
+from .models.catalog import ModelInfo, list_models, load_model
 from .models.embedders import Embedder
 from .models.encoding import encode, truncated
+from .models.entries import DEFAULT_MODEL
 from .models.packaged import ModelUnavailable
 from .retrieval.ranking import rank
 from .storage.home import data_dir

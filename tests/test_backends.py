@@ -18,7 +18,7 @@ from sentence_transformers import SentenceTransformer
 import embedlab
 from embedlab import seed
 from embedlab.cli import main as cli
-from embedlab.models import backends, calibration, catalog, packaged, quantization
+from embedlab.models import backends, builders, calibration, catalog, packaged, quantization
 from embedlab.models.cache import embedding_cache
 from embedlab.tuning.pairs import example_pairs
 
@@ -224,7 +224,7 @@ def test_a_choice_made_while_loading_is_not_mixed_with_reference_vectors(home, m
 
     def decided(name, here, *, fingerprint):
         choice = backends.BackendChoice(name, "onnx-fp32", "decided by the test", machine=fingerprint)
-        return choice, catalog._build(name, "onnx-fp32")
+        return choice, builders.build(name, "onnx-fp32")
 
     monkeypatch.setattr(calibration, "calibrate", decided)
     cached, fresh = ["mixed key one", "mixed key two"], ["mixed key three"]

@@ -105,7 +105,7 @@ def recorded(name: str):
 
 def prepare(name: str, backend: str = "auto") -> str:
     """Locate the model's files and import the library that runs it; return the library's name."""
-    from ..models.catalog import by_name
+    from ..models.entries import by_name
 
     entry = by_name(name)
     library = entry.backend if entry is not None else "sentence-transformers"

@@ -220,7 +220,8 @@ class Measurement(ModelRun[BenchmarkRun]):
         return embedder
 
     def _describe(self, record: Record, embedder) -> None:
-        from ..models.catalog import canonical_name, list_models
+        from ..models.catalog import list_models
+        from ..models.entries import canonical_name
 
         record.backend = str(getattr(embedder, "backend", "") or record.backend)
         record.dim = int(embedder.dim)

@@ -26,7 +26,7 @@ __all__ = ["register", "run_build", "run_delete", "run_index", "run_list", "run_
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Add the ``collection`` command and its subcommands."""
-    from ..models.catalog import DEFAULT_MODEL
+    from ..models.entries import DEFAULT_MODEL
 
     collection = commands.add_parser(
         "collection",

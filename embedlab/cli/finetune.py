@@ -41,7 +41,7 @@ _COLUMNS = {
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Add the ``finetune``, ``distil``, ``keep-model`` and ``delete-model`` commands."""
-    from ..models.catalog import DEFAULT_MODEL
+    from ..models.entries import DEFAULT_MODEL
 
     finetune = commands.add_parser(
         "finetune",
@@ -350,7 +350,7 @@ def run_delete(args) -> int:
 
 
 def _model_name(name: str, done: str) -> str:
-    from ..models.catalog import by_name
+    from ..models.entries import by_name
 
     if by_name(name) is not None:
         raise UsageError(

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..models.catalog import DEFAULT_MODEL
 from ..models.embedders import Embedder
+from ..models.entries import DEFAULT_MODEL
 from ..validation import check_positive_int, check_texts
 
 #: Texts one expression may combine at most.

@@ -177,7 +177,7 @@ def start(*, delay: float | None = None, model: str | None = None) -> threading.
     """
     warm_model, warm_umap = _parts()
     if warm_model:
-        from ..models.catalog import DEFAULT_MODEL
+        from ..models.entries import DEFAULT_MODEL
 
         with _lock:
             if _model.thread is None:

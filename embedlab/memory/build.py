@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..models.catalog import DEFAULT_MODEL
+from ..models.entries import DEFAULT_MODEL
 from ..validation import check_choice, check_positive_int
 from .diff import compare, rows_predicate
 from .results import BuildProgress, BuildResult, CollectionError, CollectionInfo

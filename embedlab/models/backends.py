@@ -33,16 +33,17 @@ import json
 import os
 import sqlite3
 import threading
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 from ..storage.home import data_dir
 from ..storage.sqlite import connect, open_checked
 from ..validation import check_choice
+from . import calibration
+from .calibration import REFERENCE, BackendChoice
+from .entries import canonical_name, checked_name, model_backends, model_version, runs_here
 
 BACKENDS = ("torch-fp32", "torch-bf16", "onnx-fp32", "onnx-int8", "openvino", "cuda-fp16")
-#: The reference every backend is checked against, and ``auto``'s answer until a choice is recorded.
-REFERENCE = "torch-fp32"
 #: The own path of a model that has no other: a static (model2vec-style) table, or one made by model2vec.
 SINGLE_PATHS = ("static", "model2vec")
 #: Set to a backend name, ``auto`` means it wherever the model can run it.
@@ -60,39 +61,6 @@ CREATE TABLE IF NOT EXISTS backend_choices (
 """
 #: CPU flags that decide how fast a backend runs (AVX-512 and AMX families, VNNI, AVX2, FMA, F16C).
 _FLAG_PREFIXES = ("avx512", "amx", "avx_vnni", "avx2", "fma", "f16c")
-
-
-@dataclass(frozen=True)
-class BackendChoice:
-    """The backend ``auto`` runs ``model`` on, on this machine, and the measurements behind it.
-
-    Attributes
-    ----------
-    model, backend : str
-        The model and the backend chosen for it.
-    reason : str
-        One sentence: why this backend (its speed against torch-fp32, and why faster ones were left).
-    texts_per_second : dict of str to float
-        Calibration speed of each backend tried.
-    agreement, min_cosine : dict of str to float
-        Mean and minimum cosine of each backend's vectors to torch-fp32's, on the calibration texts.
-    top1_unchanged : dict of str to bool
-        Whether each backend finds the same top-1 trace as torch-fp32 for every query of the lesson's seed.
-    machine : str
-        :func:`machine_fingerprint` when it was chosen.
-    calibrated_at : str
-        ISO time of the calibration ("" when there was nothing to calibrate).
-    """
-
-    model: str
-    backend: str
-    reason: str
-    texts_per_second: dict[str, float] = field(default_factory=dict)
-    agreement: dict[str, float] = field(default_factory=dict)
-    min_cosine: dict[str, float] = field(default_factory=dict)
-    top1_unchanged: dict[str, bool] = field(default_factory=dict)
-    machine: str = ""
-    calibrated_at: str = ""
 
 
 # -- the machine ---------------------------------------------------------------------------------
@@ -195,8 +163,6 @@ def available_backends(name: str) -> tuple[str, ...]:
     """
     import importlib.util
 
-    from .catalog import model_backends, runs_here
-
     possible = model_backends(name)
     if not runs_here(name):
         return ()
@@ -250,8 +216,6 @@ def key_backend(name: str, backend: str = "auto") -> str:
     model then chooses another, :func:`embedlab.encode` looks again under that backend's key."""
     if backend != "auto":
         return backend
-    from .catalog import model_backends
-
     possible = model_backends(name)
     if len(possible) == 1:
         return possible[0]
@@ -276,8 +240,6 @@ def _database() -> Path:
 
 
 def _record_key(name: str) -> str:
-    from .catalog import model_version
-
     return f"{name}|{model_version(name)}"
 
 
@@ -291,8 +253,6 @@ def recorded_choice(name: str) -> BackendChoice | None:
 
     A choice found is remembered for the process (a recalibration here replaces it).
     """
-    from .catalog import canonical_name
-
     name = canonical_name(name.strip())
     key = (_database(), _record_key(name), machine_fingerprint())
     if key in _known:
@@ -366,9 +326,7 @@ def choose_backend(name: str, *, recalibrate: bool = False) -> BackendChoice:
 
 def _choose(name: str, *, recalibrate: bool = False):
     """(choice, the chosen backend's embedder if it was loaded for calibrating, else None)."""
-    from .catalog import _checked_name, model_backends
-
-    name = _checked_name(name)
+    name = checked_name(name)
     here = available_backends(name)
     if len(here) <= 1:  # nothing to choose (with none, loading the model says why it cannot run here)
         backend = here[0] if here else model_backends(name)[0]
@@ -381,9 +339,7 @@ def _choose(name: str, *, recalibrate: bool = False):
             found = recorded_choice(name)
             if found is not None and found.backend in here:
                 return found, None
-        from .calibration import calibrate
-
-        choice, embedder = calibrate(name, here, fingerprint=machine_fingerprint())
+        choice, embedder = calibration.calibrate(name, here, fingerprint=machine_fingerprint())
         _record(choice)
         return choice, embedder
 

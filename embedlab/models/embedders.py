@@ -74,6 +74,12 @@ class Embedder:
         """Number of weights, when known."""
         return None
 
+    @property
+    def weight_bytes(self) -> int | None:
+        """Bytes its weights take in this process's memory, when known: what
+        :func:`embedlab.load_model`'s bound counts (read once, when the model is kept)."""
+        return None
+
     def encode(self, texts: list[str], *, batch_size: int = 32) -> np.ndarray:
         """Embed ``texts`` (no caching). Returns float32 of shape (len(texts), dim), unit rows."""
         with self._lock:
@@ -128,6 +134,14 @@ class SentenceTransformerEmbedder(Embedder):
     @property
     def parameters(self) -> int:
         return int(sum(p.numel() for p in self.model.parameters()))
+
+    @property
+    def weight_bytes(self) -> int:
+        """Parameters and buffers at their element size (on the GPU for cuda-fp16: none in this process's RAM)."""
+        if self.backend == "cuda-fp16":
+            return 0
+        tensors = [*self.model.parameters(), *self.model.buffers()]
+        return int(sum(t.numel() * t.element_size() for t in tensors))
 
     def _encode(self, texts, batch_size):
         if self.backend == "torch-fp32":
@@ -225,6 +239,11 @@ class OnnxEmbedder(Embedder):
             self._parameters = int(sum(int(np.prod(t.dims)) for t in graph.initializer))
         return self._parameters
 
+    @property
+    def weight_bytes(self) -> int:
+        """The ONNX file's size: onnxruntime holds its initializers (the weights) in memory."""
+        return self._size
+
     def _encode(self, texts, batch_size):
         out = []
         order = np.argsort([-len(t) for t in texts], kind="stable")  # similar lengths share a batch
@@ -266,6 +285,11 @@ class StaticEmbedder(Embedder):
         super().__init__(name, dim=0, max_tokens=max_tokens)
         self.dim = int(self._encode(["dimension probe"], 1).shape[1])
 
+    @property
+    def weight_bytes(self) -> int:
+        """The token table's file size (``static_model`` keeps the table itself, per folder)."""
+        return sum(f.stat().st_size for f in Path(self._folder).glob("*.safetensors"))
+
     def _encode(self, texts, batch_size):
         return np.asarray(self._encode_batch(self._folder, list(texts), self.max_tokens), dtype=np.float32)
 
@@ -292,6 +316,10 @@ class Model2VecEmbedder(Embedder):
     @property
     def parameters(self) -> int:
         return int(np.prod(self.model.embedding.shape))
+
+    @property
+    def weight_bytes(self) -> int:
+        return int(np.asarray(self.model.embedding).nbytes)
 
     def _encode(self, texts, batch_size):
         return np.asarray(

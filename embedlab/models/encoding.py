@@ -9,8 +9,9 @@ import numpy as np
 from ..validation import check_choice, check_positive_int, check_texts
 from .backends import BACKENDS, SINGLE_PATHS
 from .cache import embedding_cache, text_key
-from .catalog import DEFAULT_MODEL, cached_identity, load_model
+from .catalog import cached_identity, load_model, loaded_embedder
 from .embedders import Embedder
+from .entries import DEFAULT_MODEL, by_name, model_backends
 
 #: ``progress(done, total)``: texts encoded so far out of those the model has to encode.
 Progress = Callable[[int, int], None]
@@ -147,8 +148,6 @@ def truncated(texts: Iterable[str], model: str | Embedder = DEFAULT_MODEL) -> li
     Otherwise every backend of a model shares its tokenizer: one already loaded is used, else the
     reference (no calibration is needed to count tokens).
     """
-    from .catalog import by_name, loaded_embedder, model_backends
-
     texts = check_texts(texts)
     if not isinstance(model, Embedder):
         entry = by_name(model) if isinstance(model, str) else None

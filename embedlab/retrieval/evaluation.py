@@ -21,9 +21,10 @@ import pandas as pd
 
 from .. import seed
 from ..decision import Candidate, Recommendation, recommend
-from ..models.catalog import DEFAULT_MODEL, load_model
+from ..models.catalog import load_model
 from ..models.embedders import Embedder
 from ..models.encoding import encode
+from ..models.entries import DEFAULT_MODEL
 from ..validation import check_positive_int, check_texts
 from .ranking import rank
 

@@ -30,9 +30,10 @@ import pandas as pd
 
 from ..decision import check_fraction
 from ..formatting import percent
-from ..models.catalog import DEFAULT_MODEL, load_model
+from ..models.catalog import load_model
 from ..models.embedders import Embedder
 from ..models.encoding import encode
+from ..models.entries import DEFAULT_MODEL
 from ..validation import check_matrix, check_positive_int, check_texts
 from .compression import PRECISIONS, SCORING, bytes_per_vector, check_relevant, precision_ranks, unit_truncation
 from .evaluation import check_ids, relevant_positions

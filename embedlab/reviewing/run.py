@@ -408,7 +408,8 @@ def model_version(name: str) -> dict:
         otherwise). The review adds ``backend``, ``dim`` and ``embedder`` (the embedding
         cache's key of the loaded model) once the model has run.
     """
-    from ..models.catalog import canonical_name, list_models
+    from ..models.catalog import list_models
+    from ..models.entries import canonical_name
 
     info = {m.name: m for m in list_models()}.get(canonical_name(str(name).strip()))
     out = {"name": str(name), "source": "Hugging Face id or local folder", "package": None, "package_version": None}

@@ -18,8 +18,9 @@ from pathlib import Path
 
 from .. import seed
 from ..models import catalog, user
-from ..models.catalog import DEFAULT_MODEL, load_model
+from ..models.catalog import load_model
 from ..models.embedders import Embedder, Model2VecEmbedder
+from ..models.entries import DEFAULT_MODEL
 from ..retrieval.evaluation import RetrievalResult, summary_table
 from ..runs import check_callback
 from ..storage.folders import replace_folder

@@ -25,8 +25,8 @@ from pathlib import Path
 import pandas as pd
 
 from ..models import catalog, user
-from ..models.catalog import DEFAULT_MODEL
 from ..models.embedders import SentenceTransformerEmbedder
+from ..models.entries import DEFAULT_MODEL
 from ..retrieval.evaluation import RetrievalResult, summary_table
 from ..runs import check_callback
 from ..storage.folders import replace_folder

@@ -6,7 +6,8 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..models.catalog import by_name, forget
+from ..models.catalog import forget
+from ..models.entries import by_name
 from ..models.user import KINDS, NAME_PATTERN, UserModel, find, folder_for, read_card
 from ..storage.folders import is_complete, remove_folder, replace_folder
 
