@@ -122,6 +122,13 @@ def page(browser, server):
     """A fresh browser page that records console errors, page errors, dialogs and any request
     that leaves the machine (the test fails on those)."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    yield watched_page(context)
+    context.close()
+
+
+def watched_page(context):
+    """A new page in ``context`` that records page errors, dialogs and console errors in ``page.problems``
+    and aborts (recording in ``page.outside``) every request that leaves the machine."""
     page = context.new_page()
     page.problems = []
     page.outside = []
@@ -138,8 +145,7 @@ def page(browser, server):
     page.on("pageerror", lambda error: page.problems.append(f"pageerror: {error}"))
     page.on("dialog", lambda dialog: (page.problems.append(f"dialog: {dialog.message}"), dialog.dismiss()))
     page.on("console", lambda m: m.type == "error" and page.problems.append(f"console: {m.text}"))
-    yield page
-    context.close()
+    return page
 
 
 #: Pages whose URL is set in app.py (``url_path``) rather than derived from the file name.

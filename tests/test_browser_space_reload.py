@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import ARTIFACTS, wait_until_idle
+from conftest import ARTIFACTS, wait_until_idle, watched_page
 from test_browser_space import CHART, paste, rerun_after, wait_for_map
 
 pytestmark = pytest.mark.browser
@@ -38,26 +38,6 @@ def sentences_box(page):
         page.get_by_text("Your sentences: paste them or upload a table").click()
     box.wait_for()
     return box
-
-
-def watched_page(context):
-    """A page in ``context`` that records page errors, dialogs, console errors and requests leaving the machine."""
-    page = context.new_page()
-    page.problems, page.outside = [], []
-
-    def on_request(route):
-        url = route.request.url
-        if url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:", "about:")):
-            route.continue_()
-        else:
-            page.outside.append(url)
-            route.abort()
-
-    context.route("**/*", on_request)
-    page.on("pageerror", lambda error: page.problems.append(f"pageerror: {error}"))
-    page.on("dialog", lambda dialog: (page.problems.append(f"dialog: {dialog.message}"), dialog.dismiss()))
-    page.on("console", lambda m: m.type == "error" and page.problems.append(f"console: {m.text}"))
-    return page
 
 
 def test_a_reload_keeps_sentences_and_map_and_a_share_link_opens_the_map(page, server, browser):

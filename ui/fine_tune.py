@@ -36,8 +36,6 @@ MULTI_PICKERS = {
 SINGLE_PICKERS = ("space_model",)
 #: The workspace key of the uploaded pairs file (its bytes, with its name).
 UPLOAD_FILE = "tune_upload_file"
-#: The largest upload kept in the workspace (the server's upload limit, .streamlit/config.toml).
-MAX_KEPT_BYTES = 50 * 2**20
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
@@ -52,13 +50,7 @@ def example() -> Pairs:
 
 def keep_upload() -> None:
     """The pairs uploader's on_change: keep the new file in the workspace, or forget it when removed."""
-    upload = state.get("tune_upload")
-    if upload is None:
-        workspace.forget(UPLOAD_FILE)
-        return
-    data = upload.getvalue()
-    if len(data) <= MAX_KEPT_BYTES:
-        workspace.current().put_bytes(UPLOAD_FILE, data, upload.name)
+    workspace.keep_upload("tune_upload", UPLOAD_FILE)
 
 
 def uploaded_pairs(upload) -> tuple[Pairs | None, str | None]:

@@ -49,8 +49,6 @@ ROW_NUMBER = "(row number)"
 #: Workspace keys of the uploaded memories and labelled queries (the files' bytes, with their names).
 UPLOAD_FILE = "memory_upload_file"
 LABELLED_FILE = "memory_labelled_file"
-#: The largest upload kept in the workspace (the server's upload limit, .streamlit/config.toml).
-MAX_KEPT_BYTES = 50 * 2**20
 
 PERCENT = st.column_config.NumberColumn(format="percent")
 HIT_COLUMNS = {
@@ -111,8 +109,7 @@ def on_upload() -> None:
     state["memory_upload_frame"] = frame
     state["memory_upload_name"] = upload.name
     state.pop("memory_upload_restored", None)
-    if len(data) <= MAX_KEPT_BYTES:
-        workspace.current().put_bytes(UPLOAD_FILE, data, upload.name)
+    workspace.keep_bytes(UPLOAD_FILE, data, upload.name)
 
 
 def restore_upload() -> None:
@@ -264,8 +261,7 @@ def on_labelled_upload() -> None:
         return
     state["memory_labelled_name"] = upload.name
     state.pop("memory_labelled_restored", None)
-    if len(data) <= MAX_KEPT_BYTES:
-        workspace.current().put_bytes(LABELLED_FILE, data, upload.name)
+    workspace.keep_bytes(LABELLED_FILE, data, upload.name)
 
 
 def restore_labelled() -> None:

@@ -57,8 +57,6 @@ CORPUS_FILE = "review_corpus_file"
 LAST_REVIEW = "review_last_id"
 #: The save form's fields, kept while they are being written.
 FORM_KEYS = ("review_name", "review_decision", "review_notes")
-#: The largest upload kept in the workspace (the server's upload limit, .streamlit/config.toml).
-MAX_KEPT_BYTES = 50 * 2**20
 
 SENTENCE_SOURCES = {
     "lesson": "The lesson's 16 labelled sentences",
@@ -173,13 +171,7 @@ def corpus_data(source: str, retrieval: dict | None) -> tuple[list[str] | str | 
 
 def _keep_corpus_upload() -> None:
     """The corpus uploader's on_change: keep the new file in the workspace, or forget it when removed."""
-    upload = state.get("review_corpus_upload")
-    if upload is None:
-        workspace.forget(CORPUS_FILE)
-        return
-    data = upload.getvalue()
-    if len(data) <= MAX_KEPT_BYTES:
-        workspace.current().put_bytes(CORPUS_FILE, data, upload.name)
+    workspace.keep_upload("review_corpus_upload", CORPUS_FILE)
 
 
 def _uploaded_corpus() -> tuple[list[str] | None, str | None, str | None]:

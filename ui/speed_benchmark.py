@@ -19,7 +19,6 @@ import streamlit as st
 
 from embedlab.markup import markdown_literal, markdown_sentence
 from embedlab.tables import TABLE_TYPES, column_texts, read_corpus, read_table, text_columns
-from embedlab.workspace import StoredBytes
 from ui import workspace
 from ui.state import trace_data
 
@@ -60,17 +59,8 @@ def read_upload(data: bytes, name: str) -> pd.DataFrame:
 
 def _on_upload() -> None:
     """Keep a new upload in the workspace as it came; a removed one is forgotten there too."""
-    upload = state.get(UPLOAD_KEY)
-    if upload is None:
-        state["speed_upload_kept"] = None
-        workspace.forget(UPLOAD_KEY)
-        return
     # also this session's copy, for when the uploader is not drawn (another corpus source, another page)
-    state["speed_upload_kept"] = StoredBytes(upload.getvalue(), upload.name)
-    try:
-        workspace.current().put_bytes(UPLOAD_KEY, upload.getvalue(), upload.name)
-    except ValueError:  # too large to keep: this session still has it
-        workspace.forget(UPLOAD_KEY)
+    state["speed_upload_kept"] = workspace.keep_upload(UPLOAD_KEY, UPLOAD_KEY)
 
 
 def _drop_upload() -> None:

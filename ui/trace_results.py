@@ -30,7 +30,6 @@ from embedlab.retrieval.evaluation import RetrievalSummary, relevant_positions
 from embedlab.retrieval.failure_map import failure_figure, failure_map, selected_query
 from embedlab.retrieval.own_vectors import own_vectors_problem
 from embedlab.retrieval.storage import storage_table
-from embedlab.workspace import StoredBytes
 from ui import storage_table as storage_view
 from ui import workspace
 from ui.trace_retrieval import ProgressBar, per_query_columns
@@ -102,17 +101,8 @@ class _Upload:
 
 def _on_own_upload() -> None:
     """Keep a new vectors file in the workspace (a removed one is forgotten there too)."""
-    upload = state.get("retrieval_own_upload")
-    if upload is None:
-        state["retrieval_own_kept"] = None
-        workspace.forget(OWN_KEY)
-        return
     # also this session's copy, for when the uploader is not drawn (back from another page)
-    state["retrieval_own_kept"] = StoredBytes(upload.getvalue(), upload.name)
-    try:
-        workspace.current().put_bytes(OWN_KEY, upload.getvalue(), upload.name)
-    except ValueError:  # too large to keep: this session still has it
-        workspace.forget(OWN_KEY)
+    state["retrieval_own_kept"] = workspace.keep_upload("retrieval_own_upload", OWN_KEY)
 
 
 def _drop_own() -> None:

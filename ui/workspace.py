@@ -26,6 +26,7 @@ from embedlab.markup import markdown_literal
 from embedlab.workspace import StoredBytes, StoredTable, Workspace
 
 __all__ = [
+    "MAX_KEPT_BYTES",
     "PARAM",
     "StoredTable",
     "Workspace",
@@ -33,13 +34,17 @@ __all__ = [
     "ensure_in_url",
     "forget",
     "keep",
+    "keep_bytes",
     "keep_table",
+    "keep_upload",
     "restore",
     "restored_bytes",
     "restored_notice",
     "restored_table",
 ]
 
+#: The largest upload a workspace keeps as it came (the server's own upload limit is 50 MB by default).
+MAX_KEPT_BYTES = 50 * 2**20
 #: The query parameter that names the workspace.
 PARAM = "ws"
 _ID_KEY = "workspace_id"
@@ -133,6 +138,28 @@ def keep_table(key: str, frame: pd.DataFrame, name: str = "") -> None:
 def restored_table(key: str) -> StoredTable | None:
     """The table kept under ``key`` in this workspace (from an earlier session or tab), or None."""
     return current().table(key)
+
+
+def keep_bytes(key: str, data: bytes, name: str) -> bool:
+    """Keep an upload as it came under ``key`` with its file ``name``; one over :data:`MAX_KEPT_BYTES`
+    is not kept (an older one under ``key`` is forgotten) and False says so — the session still has it."""
+    if len(data) > MAX_KEPT_BYTES:
+        forget(key)
+        return False
+    current().put_bytes(key, data, name)
+    return True
+
+
+def keep_upload(uploader_key: str, key: str) -> StoredBytes | None:
+    """A file uploader's ``on_change``: keep its new file under ``key`` (see :func:`keep_bytes`), or forget
+    ``key`` when the file was removed. Returns the file as :class:`StoredBytes`, None when removed."""
+    upload = st.session_state.get(uploader_key)
+    if upload is None:
+        forget(key)
+        return None
+    data = upload.getvalue()
+    keep_bytes(key, data, upload.name)
+    return StoredBytes(data, upload.name)
 
 
 def restored_bytes(key: str) -> StoredBytes | None:
