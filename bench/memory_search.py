@@ -27,9 +27,17 @@ model's forward pass on top (~10 ms or more for MiniLM on this CPU).
     the time split into LanceDB's query floor (one partition, no re-scoring, row numbers only),
     the search, and the texts; ``EMBEDLAB_BENCH_IVF_PQ`` ("PARTITIONSxSUBVECTORS,...") adds
     builds of other shapes (default: two more in ``--quick``, none at 1M);
+  - "IVF": FAISS's inverted file over 8-bit codes, re-scored with float32
+    (``build_index(kind="IVF")``, nprobe chosen on the collection), with nprobe swept, the time
+    split into faiss's probe on 1 and on 2 threads, re-scoring and the texts;
+    ``EMBEDLAB_BENCH_IVF`` ("LISTS,...") adds builds with other numbers of inverted lists;
   - LanceDB's IVF_HNSW_SQ when ``EMBEDLAB_BENCH_LANCE_HNSW=1`` (default in ``--quick`` only: its
     build took 11 minutes at 100,000 rows under load, so at 1M it is past a bearable build);
 * top-1 of exact search equals ``embedlab.rank`` on the same vectors.
+
+``EMBEDLAB_BENCH_KINDS`` ("HNSW,IVF_PQ,IVF" by default) names the kinds built, so one kind can be
+measured at 1M without the others' builds; the approximate figure is ``DEFAULT_KIND``'s, with the
+first other kind built as its peer.
 
 Targets (issue 16): exact < 300 ms; approximate < 10 ms at recall@10 ≥ 0.95; top-1 identical.
 """
@@ -303,6 +311,74 @@ def measure_ivf_pq(queries, texts, exact_idx, shapes: list[tuple[int, int]]) -> 
     return out
 
 
+def measure_ivf(queries, texts, exact_idx, lists: list[int]) -> dict:
+    """FAISS IVF through build_index: build, the full path, the time split, nprobe swept; other list counts."""
+    import faiss
+
+    from embedlab.memory import build_index
+    from embedlab.memory import faiss_index as fx
+    from embedlab.memory.index import exact_arrays, nearest_rows
+    from embedlab.memory.search import _hits
+    from embedlab.memory.store import complete_settings
+
+    report = build_index(NAME, kind="IVF")
+    note(f"IVF (faiss SQ8): {report}")
+    settings = complete_settings(NAME)
+    vectors = exact_arrays(settings)[0]
+    record = settings["index"]
+    size_mb = (settings.path / ".exact" / record["file"]).stat().st_size / 2**20
+    out = {"build_s": report.seconds, "index_report": asdict(report), "file_mb": round(size_mb, 1), "index": record}
+    out["path"] = approximate_path(queries, texts, exact_idx)
+    index = fx._index(settings.path / ".exact" / record["file"])
+    unit = [fx._unit(q[None]) for q in queries[:TIMED]]
+
+    def probe(threads: int, nprobe: int):
+        def call(q):
+            faiss.omp_set_num_threads(threads)
+            index.nprobe = nprobe
+            return index.search(q, fx.CANDIDATES)
+
+        return call
+
+    default_threads = faiss.omp_get_max_threads()
+    found = [fx.ivf_search(settings, q, 10, vectors=vectors) for q in queries[:TIMED]]
+    out["split_ms"] = {
+        f"faiss probe, nprobe {record['nprobe']}, 1 thread": ms(timings(probe(1, record["nprobe"]), unit)),
+        f"faiss probe, nprobe {record['nprobe']}, 2 threads": ms(timings(probe(2, record["nprobe"]), unit)),
+        "probe (1 thread) + float32 re-scoring": ms(
+            timings(lambda q: fx.ivf_search(settings, q, 10, vectors=vectors), queries[:TIMED])
+        ),
+        "hits' texts from the Arrow file + frame": ms(timings(lambda f: _hits(settings, *f), found)),
+    }
+    faiss.omp_set_num_threads(default_threads)
+
+    def sweep(s) -> dict:
+        result = {}
+        for nprobe in (8, 16, 24, 32, 48, 64, 96, 128):
+            t = trial(s, nprobe=nprobe)
+            got = [nearest_rows(t, q, 10).tolist() for q in queries]
+            result[f"nprobe={nprobe}"] = {
+                "recall_at_10": recall(got, exact_idx),
+                "ms": ms(timings(lambda q, t=t: fx.ivf_search(t, q, 10, vectors=vectors), queries[:TIMED])),
+            }
+        return result
+
+    out["sweep"] = sweep(settings)
+    note(f"IVF: path {out['path']['ms']} recall {out['path']['recall_at_10']:.3f}; split {out['split_ms']}")
+    note(f"IVF sweep: {out['sweep']}")
+    out["lists"] = {}
+    for count in lists:
+        started = time.perf_counter()
+        fields = fx.build_ivf(settings, int(settings["data_version"]), vectors, lists=count)
+        built = time.perf_counter() - started
+        out["lists"][f"lists={count}"] = {"build_s": built, "chosen": fields, "sweep": sweep(trial(settings, **fields))}
+        note(f"IVF lists={count}: {out['lists'][f'lists={count}']}")
+        with contextlib.suppress(OSError):
+            os.remove(settings.path / ".exact" / fields["file"])
+        fx.forget(settings.path / ".exact" / fields["file"])
+    return out
+
+
 def measure_lance_hnsw(queries, exact_idx) -> dict:
     """LanceDB's IVF_HNSW_SQ through build_index: build time, recall@10 and ms by ``ef``."""
     from embedlab.memory import build_index
@@ -330,6 +406,12 @@ def shapes_from_env(quick: bool, n: int) -> list[tuple[int, int]]:
         root = round(n**0.5)
         return [(root, DIM // 4), (root // 4, DIM // 8)] if quick else []
     return [tuple(int(x) for x in part.split("x")) for part in text.split(",") if part.strip()]
+
+
+def kinds_from_env() -> list[str]:
+    """The index kinds to build (``EMBEDLAB_BENCH_KINDS``)."""
+    text = os.environ.get("EMBEDLAB_BENCH_KINDS", "HNSW,IVF_PQ,IVF")
+    return [kind.strip() for kind in text.split(",") if kind.strip()]
 
 
 def run(quick: bool):
@@ -375,14 +457,27 @@ def run(quick: bool):
     )
     note(f"LanceDB flat: {flat.median * 1000:.0f} ms")
 
-    candidates = {"HNSW (usearch, int8)": measure_hnsw(queries, texts, exact_idx)}
-    candidates["IVF_PQ (LanceDB)"] = measure_ivf_pq(queries, texts, exact_idx, shapes_from_env(quick, n))
+    from embedlab.memory.index import DEFAULT_KIND
+
+    kinds = kinds_from_env()
+    labels = {"HNSW": "HNSW (usearch, int8)", "IVF_PQ": "IVF_PQ (LanceDB)", "IVF": "IVF (FAISS, SQ8)"}
+    candidates = {}
+    for kind in kinds:  # the last built is left as the collection's index
+        if kind == "HNSW":
+            candidates[labels[kind]] = measure_hnsw(queries, texts, exact_idx)
+        elif kind == "IVF_PQ":
+            candidates[labels[kind]] = measure_ivf_pq(queries, texts, exact_idx, shapes_from_env(quick, n))
+        elif kind == "IVF":
+            extra = [int(x) for x in os.environ.get("EMBEDLAB_BENCH_IVF", "").split(",") if x.strip()]
+            candidates[labels[kind]] = measure_ivf(queries, texts, exact_idx, extra)
     if os.environ.get("EMBEDLAB_BENCH_LANCE_HNSW", "1" if quick else "0") == "1":
         candidates["IVF_HNSW_SQ (LanceDB)"] = measure_lance_hnsw(queries, exact_idx)
-    hnsw = candidates["HNSW (usearch, int8)"]
-    hnsw_samples = hnsw["path"].pop("samples")
-    ivf_pq = candidates["IVF_PQ (LanceDB)"]
-    approximate = ivf_pq["path"].pop("samples")  # build_index's default kind and settings
+    main_kind = DEFAULT_KIND if DEFAULT_KIND in kinds else kinds[0]
+    chosen = candidates[labels[main_kind]]
+    approximate = chosen["path"].pop("samples")  # build_index's default kind and settings
+    peer_kind = next((kind for kind in kinds if kind != main_kind), None)
+    peer = candidates[labels[peer_kind]] if peer_kind else None
+    peer_samples = peer["path"].pop("samples") if peer else None
     shape = f"{n:,} × {DIM}"
     common = dict(rows=n, real_bases=len(bases_text), queries=len(texts), encode_bases_s=encode_s, write_s=write_s)
     return [
@@ -403,14 +498,15 @@ def run(quick: bool):
         ),
         figure(
             "memory_search_approximate",
-            f"Memory Search approximate (LanceDB IVF_PQ, the default index), one query, {shape}",
+            f"Memory Search approximate ({labels[main_kind]}"
+            f"{', the default index' if main_kind == DEFAULT_KIND else ''}), one query, {shape}",
             approximate,
-            peer=hnsw_samples,
-            peer_name="usearch HNSW (int8, re-scored)",
+            peer=peer_samples,
+            peer_name=labels[peer_kind] if peer_kind else "",
             target="< 10 ms at recall@10 ≥ 0.95",
-            met=approximate.median < 0.01 and ivf_pq["path"]["recall_at_10"] >= 0.95,
-            recall_at_10=ivf_pq["path"]["recall_at_10"],
-            peer_recall_at_10=hnsw["path"]["recall_at_10"],
+            met=approximate.median < 0.01 and chosen["path"]["recall_at_10"] >= 0.95,
+            recall_at_10=chosen["path"]["recall_at_10"],
+            peer_recall_at_10=peer["path"]["recall_at_10"] if peer else None,
             candidates=candidates,
             **common,
         ),

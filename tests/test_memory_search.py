@@ -135,7 +135,7 @@ def random_collection(home, n: int, seed: int = 0) -> np.ndarray:
     return vectors
 
 
-@pytest.mark.parametrize("kind", ["HNSW", "IVF_PQ", "IVF_HNSW_SQ"])
+@pytest.mark.parametrize("kind", ["IVF", "HNSW", "IVF_PQ", "IVF_HNSW_SQ"])
 def test_approximate_recall_is_measured_against_exact_search(tmp_path, kind):
     vectors = random_collection(tmp_path, 2000)
     report = build_index("random", home=tmp_path, kind=kind)

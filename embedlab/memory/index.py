@@ -12,18 +12,21 @@ build, ``data_version`` in the settings record):
 * ``<table>.v<V>.hnsw-<stamp>.usearch`` — with ``kind="HNSW"``: usearch's HNSW graph over the
   vectors quantised to int8, memory-mapped. A query walks the graph for the :data:`CANDIDATES`
   nearest rows (keeping ``ef`` = :data:`EF` on the way) and re-scores them with the float32
-  vectors, so scores are exact cosines and int8 only decides which rows are candidates.
+  vectors, so scores are exact cosines and int8 only decides which rows are candidates;
+* ``<table>.v<V>.ivf-<stamp>.faiss`` — with ``kind="IVF"``: FAISS's inverted file over 8-bit codes,
+  its candidates re-scored with the float32 vectors the same way (:mod:`embedlab.memory.faiss_index`).
 
-The HNSW index covers exactly the rows of data version ``V``: a build that adds, changes or
-deletes rows writes a new data version and removes the older files (``store.remove_exact_files``),
-and an HNSW index whose version is not the collection's is never searched — :func:`index_state`
+An index in a file (HNSW, IVF) covers exactly the rows of data version ``V``: a build that adds,
+changes or deletes rows writes a new data version and removes the older files
+(``store.remove_exact_files``), and a file index whose version is not the collection's is never searched — :func:`index_state`
 says "stale", ``method="auto"`` searches exactly and ``method="approximate"`` asks for a new index.
 
-"IVF_PQ" (the default) and "IVF_HNSW_SQ" are LanceDB's own indexes inside the table, searched by
+"IVF_PQ" and "IVF_HNSW_SQ" are LanceDB's own indexes inside the table, searched by
 LanceDB (which scans rows added after the index without it). At 1,000,000 × 384 (bench/memory_search.py,
 docs/scaling-collections.md) the HNSW graph answered in ~1-6 ms but found only 0.79-0.86 of
 exact search's top 10 on real queries with the build this 2-core machine bears (12 minutes),
-while IVF_PQ probing 40 partitions and re-scoring 200 candidates found 0.972 in ~14 ms.
+while IVF_PQ probing 40 partitions and re-scoring 200 candidates found 0.972 in ~14 ms, and
+FAISS's IVF ("IVF", the default) 0.984 in 1.8 ms end to end (its probe and re-scoring 0.6 ms).
 
 :func:`build_index` builds one kind and measures its recall@10 against exact search on queries
 drawn from the collection; every approximate search result carries that recall.
@@ -54,16 +57,20 @@ __all__ = [
     "build_index",
     "exact_arrays",
     "exact_columns",
+    "file_search",
     "hnsw_search",
     "index_state",
     "lance_search",
 ]
 
-#: The index kinds: usearch's HNSW graph in a file, LanceDB's IVF_PQ and IVF_HNSW_SQ in the table.
-KINDS = ("HNSW", "IVF_PQ", "IVF_HNSW_SQ")
-#: The kind :func:`build_index` builds unless told otherwise: the only one measured at recall@10 >= 0.95
-#: on real queries at 1,000,000 rows with a build this machine bears (see docs/scaling-collections.md).
-DEFAULT_KIND = "IVF_PQ"
+#: The index kinds: usearch's HNSW graph and FAISS's IVF in files, LanceDB's IVF_PQ and IVF_HNSW_SQ in the table.
+KINDS = ("HNSW", "IVF", "IVF_PQ", "IVF_HNSW_SQ")
+#: The kinds kept in a file beside the vector files, searched by :func:`file_search`.
+FILE_KINDS = ("HNSW", "IVF")
+#: The kind :func:`build_index` builds unless told otherwise: FAISS's IVF, the only one measured at
+#: recall@10 >= 0.95 in < 10 ms at 1,000,000 rows on real queries (0.984 in 1.8 ms through
+#: ``search_collection``, built in ~100 s on 2 loaded cores; see docs/scaling-collections.md).
+DEFAULT_KIND = "IVF"
 #: Fewest rows an approximate index is built for (below, exact search takes well under a millisecond).
 MIN_INDEX_ROWS = 1000
 #: HNSW: the stored scalar type, neighbours per node and search breadth while building.
@@ -184,7 +191,7 @@ def index_state(settings: Settings) -> str:
     index = settings["index"]
     if not index:
         return "none"
-    if index.get("kind") != "HNSW":
+    if index.get("kind") not in FILE_KINDS:
         return "current"  # LanceDB's indexes live in the table and cover rows added later by a scan
     current = index.get("data_version") == data_version(settings)
     return "current" if current and (settings.path / ".exact" / index["file"]).exists() else "stale"
@@ -225,6 +232,15 @@ def hnsw_search(settings: Settings, q: np.ndarray, k: int) -> tuple[np.ndarray, 
     return positions[best], scores[best].astype(np.float32)
 
 
+def file_search(settings: Settings, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The file index's (HNSW or IVF) top ``k`` for ``q``: table positions and exact cosines, best first."""
+    if settings["index"]["kind"] == "IVF":
+        from .faiss_index import ivf_search
+
+        return ivf_search(settings, q, k, vectors=exact_arrays(settings)[0])
+    return hnsw_search(settings, q, k)
+
+
 def lance_search(settings: Settings, q: np.ndarray, k: int, sql: str | None):
     """LanceDB's approximate top ``k``: a frame with row, id, text, metadata and ``_distance`` (cosine)."""
     columns = ["row", "id", "text", *settings["metadata_columns"], "_distance"]
@@ -242,8 +258,8 @@ def lance_search(settings: Settings, q: np.ndarray, k: int, sql: str | None):
 
 def nearest_rows(settings: Settings, q: np.ndarray, k: int) -> np.ndarray:
     """Row numbers of the index's approximate top ``k`` for ``q`` (no filter)."""
-    if settings["index"]["kind"] == "HNSW":
-        return exact_arrays(settings)[1][hnsw_search(settings, q, k)[0]]
+    if settings["index"]["kind"] in FILE_KINDS:
+        return exact_arrays(settings)[1][file_search(settings, q, k)[0]]
     return lance_search(settings, q, k, None)["row"].to_numpy()
 
 
@@ -291,12 +307,16 @@ def _build_lance(table, kind: str, rows: int, dim: int) -> dict:
 
 
 def remove_hnsw_files(folder: Path, table: str, keep: str | None = None) -> None:
-    """Remove the HNSW index files of ``table`` but the file named ``keep``."""
-    for path in (folder / ".exact").glob(f"{table}.v*.hnsw-*.usearch"):
-        if path.name != keep:
-            with contextlib.suppress(OSError):
-                os.remove(path)
-            _GRAPHS.pop(str(path), None)
+    """Remove the index files (HNSW, IVF) of ``table`` but the file named ``keep``."""
+    from .faiss_index import forget
+
+    for pattern in ("hnsw-*.usearch", "ivf-*.faiss"):
+        for path in (folder / ".exact").glob(f"{table}.v*.{pattern}"):
+            if path.name != keep:
+                with contextlib.suppress(OSError):
+                    os.remove(path)
+                _GRAPHS.pop(str(path), None)
+                forget(path)
 
 
 def measure(settings: Settings, random_state: int = 0, queries: int = SAMPLE_QUERIES) -> tuple[float, float, float]:
@@ -332,9 +352,12 @@ def build_index(name: str, home=None, *, kind: str = DEFAULT_KIND, random_state:
     ----------
     name : str
         A complete collection with at least :data:`MIN_INDEX_ROWS` rows.
-    kind : {"HNSW", "IVF_PQ", "IVF_HNSW_SQ"}, default "IVF_PQ"
+    kind : {"HNSW", "IVF", "IVF_PQ", "IVF_HNSW_SQ"}, default :data:`DEFAULT_KIND`
         "HNSW": usearch's graph over int8 vectors in a file beside the table, searched for
         :data:`CANDIDATES` rows re-scored with the float32 vectors (see the module docstring).
+        "IVF": FAISS's inverted file over 8-bit codes in a file beside the table, its ``nprobe``
+        chosen on the collection for recall@10 >= 0.97, 100 candidates re-scored with float32
+        (:mod:`embedlab.memory.faiss_index`).
         "IVF_PQ": LanceDB's, √rows partitions and dim/8 sub-vectors, searched with
         :data:`NPROBES` and :data:`REFINE_FACTOR`. "IVF_HNSW_SQ": LanceDB's graph per 250,000 rows.
     random_state : int
@@ -371,6 +394,14 @@ def build_index(name: str, home=None, *, kind: str = DEFAULT_KIND, random_state:
         started = time.perf_counter()
         if kind == "HNSW":
             index = {"kind": kind, "rows": rows, **_build_hnsw(settings, version)}
+        elif kind == "IVF":
+            from .faiss_index import build_ivf  # faiss is imported only for this kind
+
+            index = {
+                "kind": kind,
+                "rows": rows,
+                **build_ivf(settings, version, exact_arrays(settings)[0], random_state),
+            }
         else:
             index = {"kind": kind, "rows": rows, **_build_lance(table, kind, rows, dim)}
         seconds = time.perf_counter() - started

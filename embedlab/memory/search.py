@@ -9,16 +9,18 @@ query. The hits' texts and metadata come from the table by offset. A ``where`` f
 rows first (a LanceDB scan of those columns), then ranks them.
 
 **Approximate** search uses the index :func:`build_index` made (see :mod:`embedlab.memory.index`):
-by default usearch's HNSW graph over int8 vectors, whose candidates are re-scored with the
-float32 vectors, so every score is an exact cosine; or LanceDB's IVF_PQ / IVF_HNSW_SQ. Each
+by default FAISS's IVF over 8-bit codes ("IVF"), or usearch's HNSW graph over int8 vectors,
+whose candidates are re-scored with the float32 vectors, so every score is an exact cosine; or
+LanceDB's IVF_PQ / IVF_HNSW_SQ. Each
 approximate :class:`~embedlab.memory.SearchResult` carries the recall@10 measured against exact
-search on the collection itself. An HNSW index covers the rows it was built from: once a build
+search on the collection itself. An IVF or HNSW index covers the rows it was built from: once a build
 changes them it is stale, and searches go exact until it is built again (never a stale answer).
 
 Measured at 1,000,000 × 384 by bench/memory_search.py (figures and the choice of the default
 index in docs/scaling-collections.md): exact ~230-310 ms per query under load (LanceDB's own flat
-scan: 2.3 s); LanceDB's IVF_PQ, the default index, recall@10 0.972 in ~14 ms; usearch's HNSW
-~1-6 ms but at recall@10 0.79-0.86 with the build this machine bears.
+scan: 1.8-2.4 s); FAISS's IVF, the default index, recall@10 0.984 in 1.8 ms end to end;
+LanceDB's IVF_PQ 0.972 in ~14 ms; usearch's HNSW ~1-6 ms but at recall@10 0.79-0.86 with the
+build this machine bears.
 
 ``method="auto"`` searches exactly up to :data:`EXACT_LIMIT` rows (exact is fast enough there)
 and approximately above it when the collection has an up-to-date index.
@@ -31,7 +33,7 @@ import time
 import numpy as np
 
 from ..validation import check_choice, check_positive_int
-from .index import build_index, exact_arrays, exact_columns, hnsw_search, index_state, lance_search
+from .index import FILE_KINDS, build_index, exact_arrays, exact_columns, file_search, index_state, lance_search
 from .results import CollectionError, SearchResult
 from .store import Settings, complete_settings, open_table
 
@@ -90,11 +92,28 @@ def _filter(settings: Settings, where: dict | None) -> str | None:
     return " AND ".join(parts)
 
 
+#: id(columns) → (columns, their record batches, each batch's first position): see :func:`_hits`.
+_BATCHES: dict[int, tuple] = {}
+
+
 def _hits(settings: Settings, positions: np.ndarray, scores: np.ndarray):
-    """The hits frame for table offsets ``positions`` with their cosine ``scores`` (best first)."""
+    """The hits frame for table offsets ``positions`` with their cosine ``scores`` (best first).
+
+    Each hit is sliced from its record batch of the memory-mapped columns file: ``Table.take``
+    on its ~1,000 chunks at 1,000,000 rows costs ~30 ms, a slice per hit a few microseconds.
+    """
     import pyarrow as pa
 
-    got = exact_columns(settings).take(pa.array(np.asarray(positions, dtype=np.int64))).to_pandas()
+    columns = exact_columns(settings)
+    if id(columns) not in _BATCHES:  # the entry holds the table, so its id is never reused
+        batches = columns.to_batches()
+        starts = np.cumsum([0] + [b.num_rows for b in batches])[:-1]
+        _BATCHES[id(columns)] = (columns, batches, starts)
+    _, batches, starts = _BATCHES[id(columns)]
+    positions = np.asarray(positions, dtype=np.int64)
+    which = np.searchsorted(starts, positions, side="right") - 1
+    pieces = [batches[b].slice(int(p - starts[b]), 1) for p, b in zip(positions, which, strict=True)]
+    got = pa.Table.from_batches(pieces, schema=columns.schema).to_pandas()
     return _frame(settings, got, scores)
 
 
@@ -134,8 +153,8 @@ def _exact(settings: Settings, q: np.ndarray, k: int, sql: str | None):
 
 
 def _approximate(settings: Settings, q: np.ndarray, k: int, sql: str | None):
-    if settings["index"]["kind"] == "HNSW":
-        return _hits(settings, *hnsw_search(settings, q, k))
+    if settings["index"]["kind"] in FILE_KINDS:
+        return _hits(settings, *file_search(settings, q, k))
     got = lance_search(settings, q, k, sql)
     return _frame(settings, got, 1.0 - got["_distance"].to_numpy(dtype=np.float32))
 
@@ -158,7 +177,7 @@ def search_collection(
         Column → value; only rows whose metadata (or id) equal every value are searched.
     method : {"auto", "exact", "approximate"}
         "auto": exact up to :data:`EXACT_LIMIT` rows or without an up-to-date index, approximate
-        above. With a ``where`` filter, a collection whose index is "HNSW" is searched exactly
+        above. With a ``where`` filter, a collection whose index is "HNSW" or "IVF" is searched exactly
         over the rows that pass it (``method`` of the result: "exact").
 
     Returns
@@ -170,7 +189,7 @@ def search_collection(
     ------
     CollectionNotFound, CollectionError
         No such collection; a filter on a column it lacks; "approximate" without an index, or
-        with an HNSW index built before the collection's rows last changed.
+        with an HNSW or IVF index built before the collection's rows last changed.
     """
     started = time.perf_counter()
     k = check_positive_int(k, "k")
@@ -186,8 +205,8 @@ def search_collection(
             f"(build_index, or 'python -m embedlab collection index {name}')."
         )
     wanted = method == "approximate" or (method == "auto" and int(settings["rows"]) > EXACT_LIMIT)
-    # a filter on the HNSW index: the rows that pass it are ranked exactly (the graph cannot skip the others)
-    approximate = wanted and state == "current" and not (sql is not None and index["kind"] == "HNSW")
+    # a filter on a file index (HNSW, IVF): the rows that pass it are ranked exactly (it cannot skip the others)
+    approximate = wanted and state == "current" and not (sql is not None and index["kind"] in FILE_KINDS)
     hits = _approximate(settings, q, k, sql) if approximate else _exact(settings, q, k, sql)
     return SearchResult(
         query=query if isinstance(query, str) else "",
