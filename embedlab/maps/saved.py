@@ -16,8 +16,8 @@ True
 >>> delete_map(map_id)
 
 The files: ``map.json`` (settings, plan, figures; small, read by :func:`list_maps`), ``texts.json``
-(sentences, labels and metadata columns) and ``arrays.npz`` (embeddings and points, read without
-pickle). Anyone who knows an id (16 random hex digits) can open the map, as with a shared review link.
+(sentences, labels and metadata columns) and ``arrays.npz`` (embeddings and points; loaded with
+allow_pickle=False, so a file can hold numbers only). Anyone who knows an id (16 random hex digits) can open the map, as with a shared review link.
 """
 
 from __future__ import annotations
