@@ -181,3 +181,9 @@ def wait_until_idle(page, timeout: int = 120_000) -> None:
     which is why no fixed sleep stands in for that first signal.
     """
     page.locator(IDLE).wait_for(state="attached", timeout=timeout)
+
+
+def as_read(elements) -> list[str]:
+    """Messages as a user reads them: the Markdown escapes the pages put in user text (``\\_`` shows ``_``)
+    and the word joiners that keep URLs from becoming links are undone."""
+    return [re.sub(r"\\(.)", r"\1", str(e.value)).replace("\u2060", "") for e in elements]

@@ -10,10 +10,10 @@ sixteen sentences' labels, and embedlab.formatting.percent of the figures the co
 from __future__ import annotations
 
 import json
-import re
 
 import pytest
 import streamlit as st
+from conftest import as_read
 from streamlit.testing.v1 import AppTest
 
 import embedlab
@@ -42,9 +42,7 @@ def open_app(page: str | None = None, **state) -> AppTest:
     return at
 
 
-def shown(elements) -> list[str]:
-    """Messages as a user reads them (markdown escapes undone)."""
-    return [re.sub(r"\\(.)", r"\1", str(e.value)).replace("\u2060", "") for e in elements]
+shown = as_read  # messages as a user reads them (tests/conftest.py)
 
 
 def everything(at: AppTest) -> list[str]:

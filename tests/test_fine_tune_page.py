@@ -7,6 +7,7 @@ import json
 import re
 
 import pytest
+from conftest import as_read
 from streamlit.testing.v1 import AppTest
 
 import embedlab
@@ -25,9 +26,7 @@ def open_page() -> AppTest:
     return at
 
 
-def plain(elements) -> list[str]:
-    """Messages as a user reads them (user text is markdown-escaped on the page)."""
-    return [re.sub(r"\\(.)", r"\1", e.value).replace("\u2060", "") for e in elements]
+plain = as_read  # messages as a user reads them (tests/conftest.py)
 
 
 def paste(at: AppTest, text: str) -> AppTest:

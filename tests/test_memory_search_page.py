@@ -5,10 +5,10 @@ to evaluate_memory's, and delete. Collections are the lesson's 3 traces (under t
 from __future__ import annotations
 
 import os
-import re
 
 import numpy as np
 import pytest
+from conftest import as_read
 from streamlit.testing.v1 import AppTest
 
 import embedlab
@@ -41,9 +41,7 @@ def open_page() -> AppTest:
     return at
 
 
-def plain(elements) -> list[str]:
-    """Messages as a user reads them (user text is markdown-escaped on the page)."""
-    return [re.sub(r"\\(.)", r"\1", e.value).replace("\u2060", "") for e in elements]
+plain = as_read  # messages as a user reads them (tests/conftest.py)
 
 
 def table(at: AppTest, *columns: str):

@@ -14,6 +14,7 @@ import re
 
 import pandas as pd
 import pytest
+from conftest import as_read
 from streamlit.testing.v1 import AppTest
 
 from embedlab import memory, tuning
@@ -42,9 +43,7 @@ def workspace_id(at: AppTest) -> str:
     return at.session_state["workspace_id"]
 
 
-def plain(elements) -> list[str]:
-    """Messages as a user reads them (user text is markdown-escaped on the pages)."""
-    return [re.sub(r"\\(.)", r"\1", e.value).replace("\u2060", "") for e in elements]
+plain = as_read  # messages as a user reads them (tests/conftest.py)
 
 
 def restored(at: AppTest) -> list[dict]:

@@ -9,10 +9,10 @@ test (test_browser_trace.py) edits a real cell.
 from __future__ import annotations
 
 import json
-import re
 
 import numpy as np
 import pytest
+from conftest import as_read
 from streamlit.testing.v1 import AppTest
 
 import embedlab
@@ -42,9 +42,7 @@ def evaluate(at: AppTest) -> AppTest:
     return at
 
 
-def texts(elements) -> list[str]:
-    """Messages as a user reads them (the page escapes markdown in user text: ``\\_`` shows ``_``)."""
-    return [re.sub(r"\\(.)", r"\1", e.value).replace("\u2060", "") for e in elements]
+texts = as_read  # messages as a user reads them (tests/conftest.py)
 
 
 def tables(at: AppTest, column: str) -> list:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import io
 import json
-import re
 
 import pandas as pd
 import pytest
+from conftest import as_read
 from streamlit.testing.v1 import AppTest
 
 import embedlab
@@ -72,9 +72,7 @@ def workspace_of(at: AppTest) -> str:
     return at.session_state["workspace_id"]
 
 
-def readable(elements) -> list[str]:
-    """Messages as a user reads them (the page escapes markdown in user text)."""
-    return [re.sub(r"\\(.)", r"\1", e.value).replace("\u2060", "") for e in elements]
+readable = as_read  # messages as a user reads them (tests/conftest.py)
 
 
 def cells(frame: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
