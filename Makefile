@@ -18,7 +18,7 @@ $(STAMP): requirements.txt requirements-dev.txt requirements-models.txt
 setup: $(STAMP)
 
 run: setup
-	$(VENV)/bin/streamlit run app.py --server.address 127.0.0.1 --server.port 8501
+	$(VENV)/bin/streamlit run server.py --server.address 127.0.0.1 --server.port 8501
 
 browser:
 	command -v chromium >/dev/null || ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium)

@@ -51,9 +51,9 @@ def free_port() -> int:
 
 
 class Server:
-    """``streamlit run app.py`` on a free loopback port."""
+    """``streamlit run app.py`` on a free loopback port (``script="server.py"``: as ``make run`` serves it)."""
 
-    def __init__(self, env: dict | None = None):
+    def __init__(self, env: dict | None = None, script: str = "app.py"):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = ARTIFACTS / f"server-{self.port}.log"
@@ -62,7 +62,7 @@ class Server:
             "-m",
             "streamlit",
             "run",
-            str(ROOT / "app.py"),
+            str(ROOT / script),
             "--server.headless",
             "true",
             "--server.address",

@@ -4,8 +4,10 @@ The oracle for "no user waits for compilation" is numba itself: after the warm-u
 UMAP fits (small and NN-descent-sized) add no compiled signature to any umap/pynndescent function.
 """
 
+import gc
 import json
 import os
+import weakref
 import subprocess
 import sys
 import threading
@@ -29,7 +31,8 @@ def fresh(monkeypatch):
     monkeypatch.setattr(warmup, "SIZES", (24,))
     monkeypatch.setattr(warmup, "DIM", 8)
     monkeypatch.setenv(warmup.ENV_VAR, "umap")  # the UMAP part only; the model's has its own tests
-    return warmup
+    yield warmup
+    gc.unfreeze()  # the warm-up froze this test process's heap: later tests get a collector as usual
 
 
 def test_start_is_idempotent_and_finishes(fresh):
@@ -88,6 +91,7 @@ def test_the_model_is_loaded_in_the_background_once(fresh, monkeypatch):
         and 0 < status["load_seconds"] <= status["seconds"]
     )
     assert fresh.model_ready()
+    assert gc.get_freeze_count() > 0  # what it loaded is out of the way of Streamlit's collection after each run
     embedder = catalog.load_model(catalog.DEFAULT_MODEL)  # the page's call: the instance the warm-up loaded
     assert embedder.backend == status["backend"]
     found = embedding_cache().get_many(embedder.cache_key, [text_key(t) for t in seed.SENTENCES])
@@ -102,6 +106,29 @@ def test_a_model_that_fails_to_load_is_reported_not_raised(fresh, monkeypatch):
     status = fresh.model_status()
     assert status["state"] == "failed" and "nosuch/model-that-is-not-here" in status["error"]
     assert not fresh.model_ready()
+
+
+def test_freezing_collects_garbage_first_and_takes_the_living_out_of_collections():
+    class Node:
+        pass
+
+    def cycle():
+        a, b = Node(), Node()
+        a.other, b.other = b, a
+        return a
+
+    garbage = weakref.ref(cycle())  # unreachable, kept only by its own cycle
+    alive = cycle()
+    assert garbage() is not None
+    try:
+        warmup.freeze_heap()
+        assert garbage() is None  # collected before the freeze, not kept for ever
+        assert gc.get_freeze_count() > 0
+        assert not any(o is alive for o in gc.get_objects())  # frozen: a full collection no longer walks it
+        assert alive.other.other is alive
+    finally:
+        gc.unfreeze()
+    assert any(o is alive for o in gc.get_objects())
 
 
 def test_warm_up_points_look_like_embeddings():
