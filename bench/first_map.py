@@ -212,7 +212,7 @@ def run(quick: bool):
                     figures.append(
                         figure(
                             f"first_click_{case}",
-                            f"First \"Draw map\" on that page ({case}): click → 17 points (one new sentence)",
+                            f'First "Draw map" on that page ({case}): click → 17 points (one new sentence)',
                             clicks,
                             target="< 2 s",
                             met=clicks.median < 2.0,

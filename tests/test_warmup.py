@@ -7,10 +7,10 @@ UMAP fits (small and NN-descent-sized) add no compiled signature to any umap/pyn
 import gc
 import json
 import os
-import weakref
 import subprocess
 import sys
 import threading
+import weakref
 from pathlib import Path
 
 import numpy as np
