@@ -259,7 +259,9 @@ class _Build:
             self.table.delete(rows_predicate(stale))
         missing = add.loc[~add["text_hash"].isin(vectors), ["text", "text_hash"]].drop_duplicates("text_hash")
         texts, hashes = missing["text"].tolist(), missing["text_hash"].tolist()
-        truncated = self._count_truncated(texts)
+        from ..models.encoding import truncated as truncated_texts
+
+        truncated = len(truncated_texts(texts, self.plan["model"])) if texts else 0
         done = self._write_rows(add, vectors, texts, hashes, engine, address, batch_size)
         return done, skipped, bool(resumed), done < len(texts), truncated
 
@@ -284,18 +286,6 @@ class _Build:
                 if h in needed:
                     found.setdefault(h, v)
         return found
-
-    def _count_truncated(self, texts: list[str]) -> int:
-        """Texts longer than the model's maximum tokens (only ones long enough in characters are tokenised)."""
-        from ..models.catalog import load_model
-
-        if not texts:
-            return 0
-        long = [t for t in texts if len(t) > 200]
-        if not long:
-            return 0
-        embedder = load_model(self.plan["model"])
-        return int((embedder.token_counts(long) > embedder.max_tokens).sum())
 
     def _write_rows(self, add, vectors, texts, hashes, engine, address, batch_size) -> int:
         """Append the rows to add: those with reused vectors first, the others as their texts are
