@@ -136,6 +136,23 @@ def test_metrics_agree_with_information_retrieval_evaluator():
     assert result.mrr == pytest.approx(theirs["cosine_mrr@10"], abs=1e-6)
 
 
+def test_a_summary_survives_json_and_a_damaged_one_is_refused():
+    import json
+
+    from embedlab.retrieval.evaluation import RetrievalSummary
+
+    result = evaluate_retrieval([q for q, _ in QUERIES], TEXTS, [str(e) for _, e in QUERIES], ids=IDS, k=10)
+    summary = RetrievalSummary.from_result(result)
+    back = RetrievalSummary.from_dict(json.loads(json.dumps(summary.to_dict())))
+    assert back == summary and back.accuracy_at_k[10] == result.accuracy_at_k[10]
+    assert back.correct == result.n_queries - len(result.failures) and back.failing
+    damaged = summary.to_dict() | {"k": "ten"}
+    with pytest.raises(ValueError):
+        RetrievalSummary.from_dict(damaged)
+    with pytest.raises(KeyError):
+        RetrievalSummary.from_dict({"model": "m"})
+
+
 def test_several_relevant_traces_per_query_agree_with_the_evaluator():
     # "any of these is right": accuracy@k counts a hit if one of them is in the top k; MRR uses the first
     expected = [{str(e), str((e + 1) % len(IDS))} if i % 3 == 0 else str(e) for i, (_, e) in enumerate(QUERIES)]

@@ -133,7 +133,7 @@ def keep_retrieval_figures(results: Mapping[str, RetrievalResult], *, signature:
     and the workspace (``signature``: what they were computed from, see ``ui.trace_retrieval.signature``)."""
     figures = {model: RetrievalSummary.from_result(r) for model, r in results.items()}
     st.session_state[FIGURES_KEY] = figures
-    kept = {"signature": signature, "figures": [_summary_json(f) for f in figures.values()]}
+    kept = {"signature": signature, "figures": [f.to_dict() for f in figures.values()]}
     with contextlib.suppress(TypeError, ValueError):  # not JSON after all: the session still has them
         workspace.current().put(FIGURES_KEY, kept)
 
@@ -193,36 +193,12 @@ def restore_figures() -> str | None:
     return signature
 
 
-def _summary_json(figures: RetrievalSummary) -> dict:
-    return {
-        "model": str(figures.model),
-        "k": int(figures.k),
-        "accuracy": float(figures.accuracy),
-        "accuracy_at_k": {str(int(k)): float(v) for k, v in figures.accuracy_at_k.items()},
-        "mrr": float(figures.mrr),
-        "n_queries": int(figures.n_queries),
-        "n_corpus": int(figures.n_corpus),
-        "correct": int(figures.correct),
-        "failing": [str(q) for q in figures.failing],
-    }
-
-
 def _figures_from_json(value) -> tuple[dict[str, RetrievalSummary], str | None]:
     """``(figures, signature)`` from what :func:`keep_retrieval_figures` wrote; empty when damaged."""
     try:
         figures = {}
         for item in value["figures"]:
-            summary = RetrievalSummary(
-                model=str(item["model"]),
-                k=int(item["k"]),
-                accuracy=float(item["accuracy"]),
-                accuracy_at_k={int(k): float(v) for k, v in item["accuracy_at_k"].items()},
-                mrr=float(item["mrr"]),
-                n_queries=int(item["n_queries"]),
-                n_corpus=int(item["n_corpus"]),
-                correct=int(item["correct"]),
-                failing=tuple(str(q) for q in item["failing"]),
-            )
+            summary = RetrievalSummary.from_dict(item)
             figures[summary.model] = summary
         signature = value.get("signature")
         return figures, signature if isinstance(signature, str) else None

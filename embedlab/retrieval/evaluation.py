@@ -176,6 +176,35 @@ class RetrievalSummary:
             failing=failing,
         )
 
+    def to_dict(self) -> dict:
+        """Plain JSON types (for a workspace or a report); :meth:`from_dict` reads them back."""
+        return {
+            "model": str(self.model),
+            "k": int(self.k),
+            "accuracy": float(self.accuracy),
+            "accuracy_at_k": {str(int(k)): float(v) for k, v in self.accuracy_at_k.items()},
+            "mrr": float(self.mrr),
+            "n_queries": int(self.n_queries),
+            "n_corpus": int(self.n_corpus),
+            "correct": int(self.correct),
+            "failing": [str(q) for q in self.failing],
+        }
+
+    @classmethod
+    def from_dict(cls, value: dict) -> RetrievalSummary:
+        """The figures :meth:`to_dict` wrote; raises KeyError, TypeError or ValueError when damaged."""
+        return cls(
+            model=str(value["model"]),
+            k=int(value["k"]),
+            accuracy=float(value["accuracy"]),
+            accuracy_at_k={int(k): float(v) for k, v in value["accuracy_at_k"].items()},
+            mrr=float(value["mrr"]),
+            n_queries=int(value["n_queries"]),
+            n_corpus=int(value["n_corpus"]),
+            correct=int(value["correct"]),
+            failing=tuple(str(q) for q in value["failing"]),
+        )
+
     def candidate(self) -> Candidate:
         """These figures for :func:`embedlab.decision.decide` (speed not measured here)."""
         return Candidate(
