@@ -183,6 +183,23 @@ def wait_until_idle(page, timeout: int = 120_000) -> None:
     page.locator(IDLE).wait_for(state="attached", timeout=timeout)
 
 
+def open_app(path: str, ws: str | None = None, *, timeout: float = 600):
+    """A new AppTest session (a reload, or a new tab) of app.py on page ``path``; in workspace ``ws`` when given."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file("../app.py", default_timeout=timeout)
+    if ws is not None:
+        at.query_params["ws"] = ws  # a reload, or the same link in another tab
+    at.switch_page(path).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def workspace_of(at) -> str:
+    """An AppTest session's workspace id (app.py puts it in the address as ``?ws=``; browser tests check that)."""
+    return at.session_state["workspace_id"]
+
+
 def as_read(elements) -> list[str]:
     """Messages as a user reads them: the Markdown escapes the pages put in user text (``\\_`` shows ``_``)
     and the word joiners that keep URLs from becoming links are undone."""

@@ -14,7 +14,7 @@ import re
 
 import pandas as pd
 import pytest
-from conftest import as_read
+from conftest import as_read, open_app, workspace_of
 from streamlit.testing.v1 import AppTest
 
 from embedlab import memory, tuning
@@ -26,21 +26,6 @@ from embedlab.workspace import Workspace
 TIMEOUT = 600
 REVIEW, TUNE, MEMORY = "pages/model_review.py", "pages/fine_tune.py", "pages/memory_search.py"
 RESTORED = re.compile(r"^Restored from this workspace: (?P<name>.+?), (?P<amount>[\d,]+) (?P<what>[a-z ]+) — upload")
-
-
-def open_page(path: str, ws: str | None = None) -> AppTest:
-    """A new session (a reload, or a new tab) on page ``path``; in workspace ``ws`` when given."""
-    at = AppTest.from_file("../app.py", default_timeout=TIMEOUT)
-    if ws is not None:
-        at.query_params["ws"] = ws
-    at.switch_page(path).run()
-    assert not at.exception, at.exception
-    return at
-
-
-def workspace_id(at: AppTest) -> str:
-    """The session's workspace id (app.py puts it in the address as ``?ws=``; the browser test checks that)."""
-    return at.session_state["workspace_id"]
 
 
 plain = as_read  # messages as a user reads them (tests/conftest.py)
@@ -71,7 +56,7 @@ SENTENCES = (
 
 
 def test_model_review_restores_its_inputs_the_save_form_and_the_last_review():
-    at = open_page(REVIEW)
+    at = open_app(REVIEW)
     typed = {
         "review_models": ["static-64d"],
         "review_repeats": 1,
@@ -105,7 +90,7 @@ def test_model_review_restores_its_inputs_the_save_form_and_the_last_review():
     at.text_input(key="review_decision").set_value("Use static-64d <b>for now</b>")
     at.text_area(key="review_notes").set_value("Half-written notes…")
     run(at)
-    ws = workspace_id(at)
+    ws = workspace_of(at)
 
     for link in ({}, {"review": str(review_id)}):  # another tab (only ?ws=), and a reload (?ws= and ?review=)
         again = AppTest.from_file("../app.py", default_timeout=TIMEOUT)
@@ -152,7 +137,7 @@ PAIRS_CSV = pd.DataFrame(PAIRS, columns=["query", "positive"]).to_csv(index=Fals
 
 
 def test_fine_tune_restores_its_pairs_and_settings():
-    at = open_page(TUNE)
+    at = open_app(TUNE)
     at.radio(key="tune_source").set_value("upload")
     run(at)
     at.file_uploader(key="tune_upload").set_value(("pairs.csv", PAIRS_CSV, "text/csv"))
@@ -183,9 +168,9 @@ def test_fine_tune_restores_its_pairs_and_settings():
     base = at.selectbox(key="tune_base").value
     announced = [t for t in plain(at.info) if t.startswith("40 pairs:")]
     assert announced
-    ws = workspace_id(at)
+    ws = workspace_of(at)
 
-    again = open_page(TUNE, ws)
+    again = open_app(TUNE, ws)
     assert again.radio(key="tune_source").value == "upload"
     assert restored(again) == [{"name": "pairs.csv", "amount": "40", "what": "pairs"}]
     assert [t for t in plain(again.info) if t.startswith("40 pairs:")] == announced  # same pairs, same split
@@ -211,19 +196,19 @@ def test_fine_tune_restores_its_pairs_and_settings():
     text = "\n".join(f"{q} | {p}" for q, p in PAIRS[:20])
     again.text_area(key="tune_paste").set_value(text)
     run(again)
-    third = open_page(TUNE, ws)
+    third = open_app(TUNE, ws)
     assert third.radio(key="tune_source").value == "paste"
     assert third.text_area(key="tune_paste").value == text
     assert any(t.startswith("20 pairs:") for t in plain(third.info))
 
 
 def test_fine_tune_a_kept_file_that_no_longer_reads_gets_the_usual_sentence():
-    at = open_page(TUNE)
-    ws = workspace_id(at)
+    at = open_app(TUNE)
+    ws = workspace_of(at)
     broken = "\n".join(json.dumps({"query": q, "text": p}) for q, p in PAIRS[:12]).encode()
     Workspace.open(ws).put_bytes("tune_upload_file", broken, "pairs.jsonl")
     Workspace.open(ws).put("tune_source", "upload")
-    again = open_page(TUNE, ws)
+    again = open_app(TUNE, ws)
     with pytest.raises(ValueError) as expected:
         tuning.read_pairs(broken, "pairs.jsonl")
     sentence = str(expected.value)
@@ -246,7 +231,7 @@ def own_home(tmp_path, monkeypatch):
 
 
 def test_memory_search_restores_build_search_and_evaluation_inputs(own_home):
-    at = open_page(MEMORY)
+    at = open_app(MEMORY)
     at.radio(key="memory_source").set_value("upload")
     run(at)
     at.file_uploader(key="memory_upload").set_value(("notes.csv", NOTES, "text/csv"))
@@ -278,9 +263,9 @@ def test_memory_search_restores_build_search_and_evaluation_inputs(own_home):
     at.multiselect(key="memory_eval_models").set_value(["paraphrase-MiniLM-L3-v2"])
     at.number_input(key="memory_eval_k").set_value(3)
     run(at)
-    ws = workspace_id(at)
+    ws = workspace_of(at)
 
-    again = open_page(MEMORY, ws)
+    again = open_app(MEMORY, ws)
     assert again.radio(key="memory_source").value == "upload"
     rows = read_table(NOTES, "notes.csv")
     assert restored(again) == [{"name": "notes.csv", "amount": str(len(rows)), "what": "rows"}]
@@ -318,11 +303,11 @@ def test_memory_search_restores_build_search_and_evaluation_inputs(own_home):
 
 
 def test_memory_search_a_kept_file_that_no_longer_reads_gets_the_usual_sentence(own_home):
-    at = open_page(MEMORY)
-    ws = workspace_id(at)
+    at = open_app(MEMORY)
+    ws = workspace_of(at)
     Workspace.open(ws).put("memory_source", "upload")
     Workspace.open(ws).put_bytes("memory_upload_file", b"", "empty.csv")
-    again = open_page(MEMORY, ws)
+    again = open_app(MEMORY, ws)
     assert plain(again.error) == ["empty.csv is empty."]  # the page's usual sentence for this file
     assert any(c.startswith("Restored from this workspace: empty.csv —") for c in plain(again.caption))
     assert not [b for b in again.button if b.key == "memory_build"]
@@ -330,12 +315,12 @@ def test_memory_search_a_kept_file_that_no_longer_reads_gets_the_usual_sentence(
 
 def test_a_workspace_belongs_to_its_own_link(own_home):
     """Another workspace (another link) starts from the defaults: nothing leaks between them."""
-    at = open_page(TUNE)
+    at = open_app(TUNE)
     at.radio(key="tune_source").set_value("paste")
     run(at)
     at.text_area(key="tune_paste").set_value("a | b")
     run(at)
-    other = open_page(TUNE)
-    assert workspace_id(other) != workspace_id(at)
+    other = open_app(TUNE)
+    assert workspace_of(other) != workspace_of(at)
     assert other.radio(key="tune_source").value == "example"
-    assert os.path.isdir(own_home / "workspaces" / workspace_id(at))
+    assert os.path.isdir(own_home / "workspaces" / workspace_of(at))

@@ -13,8 +13,7 @@ import json
 
 import pandas as pd
 import pytest
-from conftest import as_read
-from streamlit.testing.v1 import AppTest
+from conftest import as_read, open_app, workspace_of
 
 import embedlab
 from embedlab.retrieval import traces
@@ -56,20 +55,6 @@ def widgets_get_their_value_once(monkeypatch, caplog):
     yield
     duplicated = [r.getMessage() for r in caplog.records if "created with a default value but also" in r.getMessage()]
     assert not duplicated
-
-
-def open_app(page: str, workspace_id: str | None = None) -> AppTest:
-    at = AppTest.from_file("../app.py", default_timeout=300)
-    if workspace_id is not None:
-        at.query_params["ws"] = workspace_id  # a reload, or the same link in another tab
-    at.switch_page(page).run()
-    assert not at.exception, at.exception
-    return at
-
-
-def workspace_of(at: AppTest) -> str:
-    """The session's workspace id (the one app.py puts in the address as ``?ws=``)."""
-    return at.session_state["workspace_id"]
 
 
 readable = as_read  # messages as a user reads them (tests/conftest.py)
