@@ -74,10 +74,12 @@ def test_it_can_be_turned_off(fresh, monkeypatch):
 def test_the_model_is_loaded_in_the_background_once(fresh, monkeypatch):
     """The model part alone: load_model's own instance is the one warmed, the default sentences are cached."""
     from embedlab import seed
+    from embedlab.maps import pipeline
     from embedlab.models import catalog
     from embedlab.models.cache import embedding_cache, text_key
 
     monkeypatch.setenv(fresh.ENV_VAR, "model")
+    pipeline.clear_cache()  # no map drawn earlier in this process: the warm-up's own must be found below
     assert fresh.model_status()["state"] == "not started"
     thread = fresh.start()
     assert thread is not None and thread.name == "embedlab-model-warmup" and thread.daemon
@@ -96,6 +98,13 @@ def test_the_model_is_loaded_in_the_background_once(fresh, monkeypatch):
     assert embedder.backend == status["backend"]
     found = embedding_cache().get_many(embedder.cache_key, [text_key(t) for t in seed.SENTENCES])
     assert len(found) == len(set(seed.SENTENCES))  # the first map's sentences are already encoded
+
+    def not_again(*args, **kwargs):
+        raise AssertionError("the warm-up's projection of the default sentences should have been kept")
+
+    monkeypatch.setattr(pipeline, "project", not_again)
+    first = pipeline.build_map(list(seed.SENTENCES), labels=list(seed.LABELS))  # the page's first map
+    assert first.encoded == 0 and first.points.shape == (len(seed.SENTENCES), 2)
     assert fresh.start() is thread  # once per process
 
 

@@ -5,8 +5,9 @@ torch and sentence-transformers, choosing its backend for the machine and loadin
 a loaded 2-core machine, more when the backend is calibrated) — although its sentences might all
 be cached. :func:`start` loads it at once in a daemon thread through :func:`embedlab.load_model`
 (so the page's own call finds it loaded, or waits on the same lock rather than loading twice),
-runs one forward pass, encodes the Space Explorer's default sentences into the embedding cache
-and runs a 16-point t-SNE (importing openTSNE), then logs "embedlab warm-up: … ready".
+runs one forward pass, draws the Space Explorer's first map of its default sentences (encoded
+into the embedding cache, projected, its figures built — importing openTSNE and plotly), then
+logs "embedlab warm-up: … ready".
 :func:`model_ready` and :func:`model_status` say where it is.
 
 umap-learn compiles its functions with numba the first time they run in a process, and its
@@ -53,8 +54,6 @@ DIM = 384
 DELAY = 5.0
 #: "0" turns the warm-up off (e.g. a test server); "model" or "umap" keeps only that part.
 ENV_VAR = "EMBEDLAB_WARMUP"
-#: Points of the t-SNE the model warm-up runs (as many as the Space Explorer's default sentences).
-TSNE_POINTS = 16
 
 
 @dataclass
@@ -127,10 +126,7 @@ def _say(message: str, *args, level: int = logging.INFO) -> None:
 
 
 def _load_model(name: str) -> None:
-    from .. import seed
     from ..models.catalog import load_model
-    from ..models.encoding import encode
-    from .projection import project
 
     _model.began = time.perf_counter()
     try:
@@ -138,8 +134,7 @@ def _load_model(name: str) -> None:
         _model.backend = str(getattr(embedder, "backend", ""))
         _model.loaded = time.perf_counter()
         embedder.encode(["warm-up"])  # the first forward pass sets up thread pools and kernels
-        encode(list(seed.SENTENCES), embedder)  # the Space Explorer's default sentences, into the cache
-        project(_points(TSNE_POINTS), method="tsne", perplexity=5.0, random_state=42)  # imports openTSNE
+        _first_map(embedder)
     except Exception as error:  # a failed warm-up only means the first map waits for the model
         _model.error = f"{type(error).__name__}: {error}"
         _say("%s failed (the first map will load the model): %s", name, _model.error, level=logging.WARNING)
@@ -168,6 +163,20 @@ def freeze_heap() -> None:
     """
     gc.collect()
     gc.freeze()
+
+
+def _first_map(embedder) -> None:
+    """The Space Explorer's first map, as its page draws it: the default labelled sentences
+    encoded (into the embedding cache), projected by t-SNE (importing openTSNE; the projection
+    cache keeps it) and drawn as the map and the heatmap (importing plotly and its validators)."""
+    from .. import seed
+    from . import figures, neighbourhood
+    from .pipeline import build_map
+
+    result = build_map(list(seed.SENTENCES), model=embedder, labels=list(seed.LABELS))
+    figures.scatter_figure(result.points_table(), groups=list(seed.LABELS), title=result.title())
+    shown = neighbourhood.heatmap(result)
+    figures.heatmap_figure(shown.matrix, list(shown.texts), list(shown.labels) if shown.labels else None)
 
 
 def _parts() -> tuple[bool, bool]:
