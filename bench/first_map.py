@@ -19,7 +19,7 @@ front end starting and the plotly bundle (4.7 MB) loading the first time a chart
 
 Reported with each: ``frontend_s``, the time until Streamlit's sidebar is drawn (the front end
 up, before the page's script has sent its elements); ``plotly_s``, when the plotly bundle had
-arrived (0 when it came from the browser's cache); the warm-up's own times from the log. And
+arrived (from the server, or from the browser's cache for a returning browser); the warm-up's own times from the log. And
 ``first_click_*``: on that same page, the first "Draw map" — one sentence added to the 16, then
 the click, timed until the 17 points are drawn (the front end and plotly already loaded).
 Medians of 3 starts (``--quick``: 1). The starts share one ``models`` folder (the first builds the
@@ -147,7 +147,7 @@ def first_map(context, url: str) -> dict:
     seconds = time.perf_counter() - started
     if page.get_by_test_id("stException").count():
         raise RuntimeError(f"the page showed an exception: {page.get_by_test_id('stException').first.inner_text()}")
-    plotly = page.evaluate(PLOTLY_LOADED)  # None when it came from the browser's cache with no entry
+    plotly = page.evaluate(PLOTLY_LOADED)  # None when the browser kept no timing entry for it
     click = first_click(page)
     page.close()
     return {"seconds": seconds, "frontend_s": frontend, "plotly_s": plotly or 0.0, "click_s": click}
