@@ -108,6 +108,15 @@ def test_the_model_is_loaded_in_the_background_once(fresh, monkeypatch):
     assert fresh.start() is thread  # once per process
 
 
+def test_with_both_parts_umap_compiles_after_the_model_is_warm(fresh, monkeypatch):
+    monkeypatch.setenv(fresh.ENV_VAR, "")  # both parts, as a real server runs them
+    fresh.start(delay=0)
+    assert fresh.wait_model(timeout=900) and fresh.wait(timeout=900)
+    assert fresh.model_status()["state"] == "done" and fresh.status()["state"] == "done"
+    # one at a time on a small machine: the first map's model is not slowed by numba's compiler
+    assert fresh._state.began >= fresh._model.finished
+
+
 def test_a_model_that_fails_to_load_is_reported_not_raised(fresh, monkeypatch):
     monkeypatch.setenv(fresh.ENV_VAR, "model")
     fresh.start(model="nosuch/model-that-is-not-here")

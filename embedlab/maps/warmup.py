@@ -15,7 +15,8 @@ on-disk cache does not cover the fit: a first fit takes ~10 s below 4,096 points
 from 4,096 points (where the neighbour search switches to NN-descent). :func:`start` runs two
 small fits — one of each kind — through :func:`embedlab.project` (so the compiled types are
 exactly the ones a user's call needs) in a daemon thread, once per process, after a short
-delay so the first page is drawn first. The dashboard starts both when the server runs its first
+delay so the first page is drawn first, and after the model's warm-up (which the first map
+needs) when both run. The dashboard starts both when the server runs its first
 page; ``EMBEDLAB_WARMUP=0`` turns both off, ``=model`` or ``=umap`` keeps only one;
 ``bench/umap_first_call.py`` and ``bench/first_map.py`` measure the effect.
 
@@ -95,6 +96,8 @@ def _run(sizes: tuple[int, ...], delay: float) -> None:
     from .projection import project
 
     time.sleep(delay)
+    if _model.thread is not None:
+        _model_done.wait()  # one at a time on a small machine: the model, which the first map needs, first
     _state.began = time.perf_counter()
     try:
         for n in sizes:
