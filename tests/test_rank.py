@@ -85,17 +85,15 @@ def use_threads(monkeypatch, threads):
 
 
 @pytest.mark.parametrize("threads", [1, 3])
-@pytest.mark.parametrize("compare_row", [1, 64])  # 1: scores compared row by row; 64: several rows at once
 @pytest.mark.parametrize("order", ["random", "ascending", "descending"])
 @pytest.mark.parametrize("k", [1, 7, 50])
-def test_every_chunk_order_matches_the_oracle(monkeypatch, order, k, compare_row, threads):
+def test_every_chunk_order_matches_the_oracle(monkeypatch, order, k, threads):
     rng = np.random.default_rng(2)
     queries, corpus = rng.normal(size=(6, 12)), rng.normal(size=(800, 12)).astype(np.float32)
     if order != "random":  # later chunks always (ascending) or never (descending) beat the best so far
         corpus = corpus[np.argsort(cosine_similarity(queries[:1], corpus)[0])]
         corpus = corpus if order == "ascending" else corpus[::-1].copy()
     monkeypatch.setattr(ranking, "CHUNK_ELEMENTS", 6 * 37)  # 37-row chunks (k rows when k > 37)
-    monkeypatch.setattr(ranking, "COMPARE_ROW", compare_row)
     use_threads(monkeypatch, threads)
     idx, scores = embedlab.rank(queries, corpus, k=k)
     want_idx, want_scores = oracle(queries, corpus, k)
@@ -106,7 +104,6 @@ def test_every_chunk_order_matches_the_oracle(monkeypatch, order, k, compare_row
 def test_ties_across_chunks_go_to_the_lower_index(monkeypatch):
     corpus = np.repeat(np.eye(3, dtype=np.float32), 40, axis=0)[np.random.default_rng(0).permutation(120)]
     monkeypatch.setattr(ranking, "CHUNK_ELEMENTS", 2 * 9)
-    monkeypatch.setattr(ranking, "COMPARE_ROW", 8)
     use_threads(monkeypatch, 3)
     idx, _ = embedlab.rank(np.eye(3)[:2], corpus, k=6)
     want, _ = oracle(np.eye(3)[:2], corpus, 6)
@@ -206,7 +203,6 @@ def adversarial(case, rng):
 def test_adversarial_corpora_match_a_full_argsort(monkeypatch, case, k, threads):
     queries, corpus, exact_ties = adversarial(case, np.random.default_rng(7))
     monkeypatch.setattr(ranking, "CHUNK_ELEMENTS", len(queries) * 50)  # 50-row chunks: 18 of them
-    monkeypatch.setattr(ranking, "COMPARE_ROW", len(queries) * 5)
     use_threads(monkeypatch, threads)
     idx, scores = embedlab.rank(queries, corpus, k=k)
     assert idx.shape == (len(queries), min(k, len(corpus)))

@@ -1,10 +1,15 @@
 """rank(): exact cosine top-k, in bounded memory, on every core.
 
-The corpus is read in place (never copied or normalised): each thread scores one range of rows
-in chunks (``corpus rows @ unit queries.T`` into one reused buffer, scaled by the rows' inverse
-norms unless they are unit length) and keeps each query's best k, searching later chunks only
-for scores above the k-th best so far. Arrays from ``embedlab.encode`` carry a mark
+The corpus is read in place (never copied or normalised): the threads take chunks of rows in
+turn, score each (``unit queries @ chunk.T`` into one reused queries × rows buffer, scaled by the
+rows' inverse norms unless they are unit length) and keep each query's best k, searching later
+chunks only for scores above the k-th best so far. Arrays from ``embedlab.encode`` carry a mark
 (:func:`mark_unit_rows`) that spares the pass measuring their rows' norms.
+
+Why this layout: OpenBLAS runs ``queries @ chunk.T`` 10–20% faster than ``chunk @ queries.T`` at
+100 × 384 (a 2-core EPYC, one thread, chunks of 1,024–8,192 rows: 74–84 against 67–74 GFLOP/s;
+a 4096³ product runs at ~102), and each query's scores are one contiguous row, compared with its
+k-th best in one pass.
 """
 
 from __future__ import annotations
@@ -21,23 +26,26 @@ from ..validation import check_matrix, check_positive_int
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
 
-#: Scores held at once per chunk and per thread (corpus rows × queries); 2^19 float32 = 2 MB, in
-#: the processor's cache while they are scaled and searched. (Measured for 100 queries × 384-d:
-#: 2^17 to 2^20 are within noise of each other; the matrix product takes ~85% of the time.)
-CHUNK_ELEMENTS = 1 << 19
-#: The first chunk is this many times smaller: its full top-k search is the costly one, and a
-#: rough k-th best is enough to skip most of the later chunks.
+#: Scores held at once per chunk and per thread (queries × corpus rows); 2^17 float32 = 512 KB, in
+#: the core's cache while they are scaled and searched, and the chunk's rows (1,310 × 384-d for
+#: 100 queries: 2 MB) still cached when the product reads them after the norms pass. (Measured for
+#: 100 queries × 384-d, one thread: 2^17 is 1–7% faster than 2^16, 2^18 and 2^19; the matrix
+#: product takes ~88% of the time.)
+CHUNK_ELEMENTS = 1 << 17
+#: Each thread's first chunk is searched in two parts, the first this many times smaller: its
+#: full top-k search (8 bytes a score) is the costly one, and a rough k-th best is enough to skip
+#: most of the rest.
 FIRST_CHUNK_DIVISOR = 8
 #: Rows whose inverse norm is within this of 1 count as unit length: their scores are used as
 #: they come, with no scaling pass (off by under 1e-6). A normalised float32 vector is a few
 #: roundings off: 1 row in 300 of all-MiniLM-L6-v2's is 2^-22 away, none further.
 UNIT = 2.0**-20
-#: Scores compared with their queries' k-th best per call, at least: the k-th bests are repeated
-#: across a row of this length, so numpy loops over few long rows rather than many short ones.
-COMPARE_ROW = 4096
 #: A chunk where more than 1 score in this many beats its query's k-th best is cut to its own
 #: best k per query at once, rather than keeping every winner (bounds memory on sorted corpora).
 DENSE = 16
+#: Queries whose best k in a chunk are found at once, when most of a chunk's scores are candidates:
+#: argpartition's index array then holds 8 bytes for each score of these queries only.
+TOP_K_QUERIES = 16
 #: Queries scored together, at most: more would leave too few corpus rows per chunk for an
 #: efficient matrix product (a map's neighbours rank every point against every point).
 QUERY_GROUP = 512
@@ -189,68 +197,107 @@ def _inverse_norms(block: np.ndarray, corpus: np.ndarray, check: bool) -> tuple[
     return (1.0 / np.maximum(norms, 1e-12)).astype(np.float32) * (norms > 0), huge
 
 
-def _score(block, qt, out, unit, corpus, check) -> None:
-    """Cosine scores of the rows of ``block`` against the unit queries (columns of ``qt``), into ``out``."""
+def _score(block, queries, out, unit, corpus, check) -> None:
+    """Cosine scores of the unit ``queries`` against the rows of ``block``, into ``out`` (queries × rows)."""
     if unit:
-        np.matmul(block, qt, out=out)
+        np.matmul(queries, block.T, out=out)
         return
     inverse, huge = _inverse_norms(block, corpus, check)
     if huge:  # normalise first, so no product overflows
-        np.matmul(block * inverse[:, None], qt, out=out)
+        np.matmul(queries, (block * inverse[:, None]).T, out=out)
         return
-    np.matmul(block, qt, out=out)  # scale the scores, not the corpus: no copy of it
+    np.matmul(queries, block.T, out=out)  # scale the scores, not the corpus: no copy of it
     if _needs_scaling(inverse):  # a zero row scores 0 either way
-        out *= inverse[:, None]
+        out *= inverse
 
 
-def _search(qt, corpus, begin, end, k, rows, unit, check):
-    """Best k rows of ``corpus[begin:end]`` for each unit query (columns of ``qt``), best first.
+class _Chunks:
+    """The chunks of rows to score, handed out in order to whichever thread asks next.
 
-    The rows are scored in chunks into one buffer of ``rows`` × queries. The first chunk is
-    searched in full. In later ones only scores above the query's k-th best so far are kept,
-    and merged into the best k once there are as many of them as best ones.
+    Each thread gets ascending rows, so within a thread a later row always has a higher index
+    (ties go to the lower index by comparing strictly). A thread slowed by other programs
+    takes fewer chunks instead of holding up the others.
     """
-    n_queries = qt.shape[1]
-    repeat = max(1, min(rows, COMPARE_ROW // n_queries))
-    rows += -rows % repeat  # whole compare rows in a full chunk
-    # one chunk holds all the rows: search it whole; else a smaller first chunk gives a rough cut
-    first = end - begin if end - begin <= rows else max(k, rows // FIRST_CHUNK_DIVISOR)
-    buffer = np.empty((max(rows, first), n_queries), dtype=np.float32)
-    above = np.empty(rows * n_queries, dtype=bool)
-    scores = buffer[: min(first, end - begin)]
-    _score(corpus[begin : begin + len(scores)], qt, scores, unit, corpus, check)
-    best_idx, best_scores = _chunk_top_k(np.ascontiguousarray(scores.T), k)
-    best_idx += begin
-    cut = np.tile(best_scores[:, -1], repeat)
-    found, n_found = [], 0
-    for start in range(begin + len(scores), end, rows):
-        block = corpus[start : min(end, start + rows)]
-        scores = buffer[: len(block)]
-        _score(block, qt, scores, unit, corpus, check)
-        # a later row wins only by a strictly higher score: ties go to the lower index
-        mask = above[: scores.size]
-        if len(block) % repeat:  # the last chunk: compare row by row
-            np.greater(scores, cut[:n_queries], out=mask.reshape(scores.shape))
-        else:
-            np.greater(scores.reshape(-1, repeat * n_queries), cut, out=mask.reshape(-1, repeat * n_queries))
-        n_hits = np.count_nonzero(mask)
-        if n_hits > scores.size // DENSE:  # most scores win (a corpus sorted by score): keep the chunk's best k
-            top, top_scores = _chunk_top_k(np.ascontiguousarray(scores.T), k)
-            found.append(((top + start).ravel(), np.repeat(np.arange(n_queries), top.shape[1]), top_scores.ravel()))
-            n_found += top.size
-        elif n_hits:
-            hits = np.flatnonzero(mask)
-            hit_rows, hit_queries = np.divmod(hits, n_queries)
-            found.append((hit_rows + start, hit_queries, scores.ravel()[hits]))
-            n_found += hits.size
-        if found and (n_found >= best_idx.size or start + rows >= end):
-            best_idx, best_scores = _merge(best_idx, best_scores, found, k)
-            cut = np.tile(best_scores[:, -1], repeat)
-            found, n_found = [], 0
+
+    def __init__(self, n: int, rows: int) -> None:
+        self._starts = iter(range(0, n, rows))
+        self._lock = threading.Lock()
+        self.rows, self.n = rows, n
+
+    def next(self) -> int | None:
+        """The first row of the next chunk, or None when all are taken (or after :meth:`stop`)."""
+        with self._lock:
+            return next(self._starts, None)
+
+    def stop(self) -> None:
+        """Hand out no more chunks (a thread failed: the others finish their current one and return)."""
+        with self._lock:
+            self._starts = iter(())
+
+
+def _candidates(block, start, queries, cut, k, buffers, unit, corpus, check):
+    """The rows of ``block`` (``start`` its first row's index) that may enter a query's best k.
+
+    Returns (rows, queries, scores) of the scores above the query's ``cut`` (its k-th best so
+    far; a later row wins only by a strictly higher score, so ties go to the lower index) — or,
+    when most scores are (a first search, a corpus sorted by score), the block's own best k per
+    query — or None. ``buffers``: the scores' float32 buffer and the comparison's bool one.
+    """
+    n_queries = queries.shape[0]
+    scores = buffers[0][: n_queries * len(block)].reshape(n_queries, len(block))
+    _score(block, queries, scores, unit, corpus, check)
+    mask = np.greater(scores, cut, out=buffers[1][: scores.size].reshape(scores.shape))
+    n_hits = np.count_nonzero(mask)
+    if n_hits > scores.size // DENSE:  # a few queries at a time: argpartition's indices take 8 bytes a score
+        tops = [_chunk_top_k(scores[q : q + TOP_K_QUERIES], k) for q in range(0, n_queries, TOP_K_QUERIES)]
+        top, top_scores = (np.concatenate(part) for part in zip(*tops, strict=True))
+        return (top + start).ravel(), np.repeat(np.arange(n_queries), top.shape[1]), top_scores.ravel()
+    if not n_hits:
+        return None
+    hits = np.flatnonzero(mask)
+    hit_queries, hit_rows = np.divmod(hits, len(block))
+    return hit_rows + start, hit_queries, scores.ravel()[hits]
+
+
+def _search(queries, corpus, chunks, k, unit, check):
+    """Best k rows of the chunks this thread takes, for each of the unit ``queries``, best first.
+
+    Each chunk is scored into one buffer of queries × ``chunks.rows``. Only scores above the
+    query's k-th best so far are kept, and merged into the best k once there are as many of them
+    as best ones. The best start as k placeholders (index -1, score -inf): the first rows of the
+    thread's first chunk are searched in full, alone, for a rough cut; a thread that sees fewer
+    than k rows returns some placeholders.
+    """
+    n_queries = queries.shape[0]
+    buffers = np.empty(n_queries * chunks.rows, dtype=np.float32), np.empty(n_queries * chunks.rows, dtype=bool)
+    best_idx = np.full((n_queries, k), -1, dtype=np.int64)
+    best_scores = np.full((n_queries, k), -np.inf, dtype=np.float32)
+    found, n_found, first = [], 0, True
+    try:
+        while (start := chunks.next()) is not None:
+            stop = min(chunks.n, start + chunks.rows)
+            middle = min(stop, start + max(k, chunks.rows // FIRST_CHUNK_DIVISOR)) if first else start
+            first = False
+            for begin, end in ((start, middle), (middle, stop)):
+                if begin == end:
+                    continue
+                cut = best_scores[:, -1:]
+                hit = _candidates(corpus[begin:end], begin, queries, cut, k, buffers, unit, corpus, check)
+                if hit is not None:
+                    found.append(hit)
+                    n_found += hit[0].size
+                if n_found >= best_idx.size:
+                    best_idx, best_scores = _merge(best_idx, best_scores, found, k)
+                    found, n_found = [], 0
+    except BaseException:
+        chunks.stop()  # an error (a NaN found): the other threads stop too
+        raise
+    if found:
+        best_idx, best_scores = _merge(best_idx, best_scores, found, k)
     return best_idx, best_scores
 
 
-# -- threads: one search per core, each on its own range of rows -------------------------------
+# -- threads: one search per core, taking chunks of rows in turn -------------------------------
 
 _pool: ThreadPoolExecutor | None = None
 _pool_size = 0
@@ -274,26 +321,23 @@ def _threads() -> int:
     return max(1, min([cores, *(library["num_threads"] for library in _blas().info())]))
 
 
-def _search_in_parallel(qt, corpus, k, rows, unit, check, threads):
-    """Split the rows into ``threads`` ranges, search each in its own thread with a one-thread BLAS, merge."""
+def _search_in_parallel(queries, corpus, k, rows, unit, check, threads):
+    """Search the chunks of rows on ``threads`` threads, each with a one-thread BLAS, and merge their best."""
     from concurrent.futures import ThreadPoolExecutor, wait  # only for searches big enough to share
 
     global _pool, _pool_size
-    n = corpus.shape[0]
-    bounds = [n * i // threads for i in range(threads + 1)]
+    chunks = _Chunks(corpus.shape[0], rows)
     with _parallel_lock:  # the BLAS thread count is process-wide: one parallel search at a time
         if _pool_size < threads - 1:
             if _pool is not None:
                 _pool.shutdown(wait=False)
             _pool, _pool_size = ThreadPoolExecutor(threads - 1, thread_name_prefix="embedlab-rank"), threads - 1
         with _blas().limit(limits=1):
-            others = [
-                _pool.submit(_search, qt, corpus, bounds[i], bounds[i + 1], k, rows, unit, check)
-                for i in range(1, threads)
-            ]
+            others = [_pool.submit(_search, queries, corpus, chunks, k, unit, check) for _ in range(1, threads)]
             try:
-                parts = [_search(qt, corpus, 0, bounds[1], k, rows, unit, check)]
+                parts = [_search(queries, corpus, chunks, k, unit, check)]
             finally:  # an error (a NaN found) leaves no search running behind it
+                chunks.stop()
                 wait(others)
             parts += [future.result() for future in others]
     return _best_first(np.concatenate([p[0] for p in parts], 1), np.concatenate([p[1] for p in parts], 1), k)
@@ -335,10 +379,11 @@ def rank(queries, corpus, *, k: int = 5) -> tuple[np.ndarray, np.ndarray]:
     scores : ndarray of shape (n_queries, min(k, n_corpus)), float32
         Their cosine similarities, as scikit-learn's ``cosine_similarity`` gives them (to 1e-5).
 
-    The corpus is scored in chunks, one range of rows per core (as many threads as the BLAS
-    library may use, each running a one-thread BLAS), so the scores never exist all at once:
-    beyond its inputs and outputs a call holds ~7 bytes per score of one chunk per thread
-    (``CHUNK_ELEMENTS`` scores: 3.5 MB a thread), whatever the corpus size — at most 24 (12 MB),
+    The corpus is scored in chunks, taken in turn by one thread per core (as many threads as the
+    BLAS library may use, each running a one-thread BLAS), so the scores never exist all at once:
+    beyond its inputs and outputs a call holds ~8 bytes per score of one chunk per thread
+    (``CHUNK_ELEMENTS`` scores: 1 MB a thread; the scores, their comparison, and up to 1 in 16
+    of them kept as candidates with their rows), whatever the corpus size — at most 24 (3 MB),
     reached only when most scores beat all before them (a corpus sorted by score). Each thread
     keeps its queries' best k so far; in later chunks only scores above a query's k-th best
     are kept, so little more than the matrix product is left. A corpus that
@@ -364,18 +409,18 @@ def rank(queries, corpus, *, k: int = 5) -> tuple[np.ndarray, np.ndarray]:
     k = min(k, n)
     unit_queries = queries * _inverse_norms(queries, queries, False)[0][:, None]
     parts = [
-        _rank_group(np.ascontiguousarray(unit_queries[start : start + QUERY_GROUP].T), corpus, k, unit, check)
+        _rank_group(np.ascontiguousarray(unit_queries[start : start + QUERY_GROUP]), corpus, k, unit, check)
         for start in range(0, len(unit_queries), QUERY_GROUP)
     ]
     best_idx, best_scores = parts[0] if len(parts) == 1 else map(np.concatenate, zip(*parts, strict=True))
     return best_idx.astype(np.int64), best_scores.astype(np.float32)
 
 
-def _rank_group(qt, corpus, k, unit, check):
-    """Best k of the corpus rows for each unit query (columns of ``qt``), on as many threads as pay."""
+def _rank_group(queries, corpus, k, unit, check):
+    """Best k of the corpus rows for each of the unit ``queries``, on as many threads as pay."""
     n = corpus.shape[0]
-    threads = min(_threads(), n // k) if n * qt.size >= PARALLEL_MIN_WORK else 1
-    rows = max(k, min(CHUNK_ELEMENTS // qt.shape[1], -(-n // threads)))
+    threads = min(_threads(), n // k) if n * queries.size >= PARALLEL_MIN_WORK else 1
+    rows = max(k, min(CHUNK_ELEMENTS // queries.shape[0], -(-n // threads)))
     if threads > 1:
-        return _search_in_parallel(qt, corpus, k, rows, unit, check, threads)
-    return _search(qt, corpus, 0, n, k, rows, unit, check)
+        return _search_in_parallel(queries, corpus, k, rows, unit, check, threads)
+    return _search(queries, corpus, _Chunks(n, rows), k, unit, check)
