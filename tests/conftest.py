@@ -92,6 +92,17 @@ class Server:
         self.stop()
         raise RuntimeError(f"streamlit did not answer on {self.url}; see {self.log}")
 
+    def wait_for_log(self, pattern: re.Pattern, timeout_s: float = 600) -> re.Match:
+        """The first match of ``pattern`` in the server's log, once it is written (a traceback there fails at once)."""
+        deadline = time.time() + timeout_s
+        while time.time() < deadline:
+            log = self.log.read_text(errors="replace")
+            if found := pattern.search(log):
+                return found
+            assert "Traceback" not in log, log[-3000:]
+            time.sleep(0.25)
+        raise AssertionError(f"the server log never said {pattern.pattern!r}:\n{self.log.read_text()[-3000:]}")
+
     def stop(self) -> None:
         self.process.terminate()
         try:

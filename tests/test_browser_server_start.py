@@ -6,30 +6,17 @@ while no browser has connected, and only then does a browser open the app and ge
 """
 
 import re
-import time
 
 from conftest import Server, watched_page
+from test_browser_space import wait_for_map
 
 READY = re.compile(r"embedlab warm-up: (\S+) ready \((\S+)\)")
-POINTS = """() => { const p = document.querySelector('[data-testid=stPlotlyChart] .js-plotly-plot');
-                   return p && p.querySelectorAll('.scatterlayer .point').length === 16; }"""
-
-
-def wait_for_line(server: Server, pattern: re.Pattern, timeout: float) -> re.Match:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        log = server.log.read_text(errors="replace")
-        if found := pattern.search(log):
-            return found
-        assert "Traceback" not in log, log[-2000:]
-        time.sleep(0.5)
-    raise AssertionError(f"no {pattern.pattern!r} in the server's log after {timeout:.0f} s: {log[-2000:]}")
 
 
 def test_the_model_is_ready_before_any_browser_asks_and_the_app_is_served(browser):
     server = Server(env={"EMBEDLAB_WARMUP": "model"}, script="server.py")
     try:
-        ready = wait_for_line(server, READY, timeout=600)  # nobody has opened a page yet
+        ready = server.wait_for_log(READY)  # nobody has opened a page yet
         assert ready[1] == "all-MiniLM-L6-v2" and ready[2] == "torch-fp32"  # the test session's backend
         assert "UMAP" not in server.log.read_text()  # EMBEDLAB_WARMUP=model: that part off, as asked
 
@@ -37,7 +24,7 @@ def test_the_model_is_ready_before_any_browser_asks_and_the_app_is_served(browse
         try:
             page = watched_page(context)
             page.goto(server.url)
-            page.wait_for_function(POINTS, timeout=120_000, polling=100)
+            wait_for_map(page, 16)
             assert page.get_by_role("heading", name="Space Explorer").first.is_visible()
             assert not page.get_by_test_id("stException").count()
             assert not page.problems and not page.outside, (page.problems, page.outside)

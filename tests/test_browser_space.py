@@ -22,12 +22,13 @@ MAP = f".st-key-space_map {CHART}, {CHART}"
 HOSTILE = ["<img src=x onerror=alert(1)>", "<script>alert(1)</script>"]
 
 
-def wait_for_map(page, n_points: int):
+def wait_for_map(page, n_points: int, timeout: int = 120_000):
+    """Wait until the page's first map shows ``n_points`` points; the map."""
     page.wait_for_function(
         """n => { const p = document.querySelector('[data-testid=stPlotlyChart] .js-plotly-plot');
                   return p && p.querySelectorAll('.scatterlayer .point').length === n; }""",
         arg=n_points,
-        timeout=120_000,
+        timeout=timeout,
     )
     return page.locator(CHART).first
 

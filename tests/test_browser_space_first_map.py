@@ -9,6 +9,7 @@ import re
 
 import pytest
 from conftest import Server, open_from_sidebar, wait_until_idle
+from test_browser_space import wait_for_map
 
 pytestmark = pytest.mark.browser
 
@@ -24,30 +25,14 @@ def server():
     running.stop()
 
 
-def wait_for_log(server, pattern, timeout_s: float = 600):
-    import time
-
-    deadline = time.time() + timeout_s
-    while time.time() < deadline:
-        found = pattern.search(server.log.read_text(errors="replace"))
-        if found:
-            return found
-        time.sleep(0.25)
-    raise AssertionError(f"the server log never said {pattern.pattern!r}:\n{server.log.read_text()[-3000:]}")
-
-
 def test_the_first_page_run_loads_the_model_in_the_background_and_the_map_finds_it(page, server):
     # the first visit is to another page: nothing there loads a model, yet the warm-up does
     open_from_sidebar(page, server, "Speed Benchmark")
-    found = wait_for_log(server, READY)
+    found = server.wait_for_log(READY)
     assert found[1] == "torch-fp32"
     assert float(found[3]) > 0.2  # it loaded the model itself (an instance already there takes ~0 s)
     page.get_by_test_id("stSidebarNav").get_by_role("link", name="Space Explorer", exact=True).click()
-    page.wait_for_function(
-        """() => { const p = document.querySelector('[data-testid=stPlotlyChart] .js-plotly-plot');
-                   return p && p.querySelectorAll('.scatterlayer .point').length === 16; }""",
-        timeout=300_000,
-    )
+    wait_for_map(page, 16, timeout=300_000)
     wait_until_idle(page)
     assert page.get_by_test_id("stException").count() == 0
     # the map's caption: every sentence came from the cache the warm-up filled
