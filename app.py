@@ -7,7 +7,7 @@ from ui import workspace
 from ui.common import cache_notices
 
 st.set_page_config(page_title="embedlab", page_icon="assets/icon.png", layout="wide")
-warmup.start()  # compile UMAP in the background, once per server process (embedlab/warmup.py)
+warmup.start()  # model, first map, UMAP, once per process; server.py starts it sooner (embedlab/maps/warmup.py)
 workspace.ensure_in_url()  # ?ws=<id>: a reload or the same link in another tab finds the work again
 
 navigation = st.navigation(

@@ -16,8 +16,9 @@ from 4,096 points (where the neighbour search switches to NN-descent). :func:`st
 small fits — one of each kind — through :func:`embedlab.project` (so the compiled types are
 exactly the ones a user's call needs) in a daemon thread, once per process, after a short
 delay so the first page is drawn first, and after the model's warm-up (which the first map
-needs) when both run. The dashboard starts both when the server runs its first
-page; ``EMBEDLAB_WARMUP=0`` turns both off, ``=model`` or ``=umap`` keeps only one;
+needs) when both run. The dashboard starts both when the server starts (server.py, what
+``make run`` serves), or on its first page run under ``streamlit run app.py``;
+``EMBEDLAB_WARMUP=0`` turns both off, ``=model`` or ``=umap`` keeps only one;
 ``bench/umap_first_call.py`` and ``bench/first_map.py`` measure the effect.
 
 After each part the heap is frozen (:func:`freeze_heap`): Streamlit runs a full garbage
