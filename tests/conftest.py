@@ -42,6 +42,11 @@ def pytest_configure(config):
     # and no fresh test home spends a minute calibrating; tests/test_backends.py tests "auto".
     os.environ.setdefault("EMBEDLAB_BACKEND", "torch-fp32")
     ARTIFACTS.mkdir(exist_ok=True)
+    # Playwright's expect() polls until its condition holds: a widget's restored value reaches the
+    # DOM a moment after the run has ended (see wait_until_idle), later still on a loaded machine.
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=30_000)
 
 
 def free_port() -> int:
@@ -190,8 +195,36 @@ def wait_until_idle(page, timeout: int = 120_000) -> None:
     Call it after something on the page shows that the run being waited for has started (its
     heading, its first chart): right after a click the old run's ``notRunning`` is still there,
     which is why no fixed sleep stands in for that first signal.
+
+    The run having ended does not mean the page has drawn it: on a loaded machine the front end
+    first mounts a widget with its default (a number input's minimum, an empty text box) and shows
+    the value from the session a moment later. Check a widget's value with Playwright's
+    ``expect(locator).to_have_value(...)``, which waits for it, not with ``input_value() ==``.
     """
     page.locator(IDLE).wait_for(state="attached", timeout=timeout)
+
+
+def rerun_after(page, action, timeout: float = 120_000) -> None:
+    """Do ``action`` (something that makes the app rerun), then wait until that rerun has ended.
+
+    A MutationObserver installed before the action counts the script-state changes Streamlit
+    makes on its root element, so a rerun that starts and ends between two polls is still seen.
+    """
+    page.evaluate(
+        """() => { const app = document.querySelector('[data-testid=stApp]');
+                   if (window.__runs) window.__runs.observer.disconnect();
+                   const runs = { started: 0 };
+                   runs.observer = new MutationObserver(() => {
+                       if (app.dataset.testScriptState !== 'notRunning') runs.started += 1; });
+                   runs.observer.observe(app, { attributes: true, attributeFilter: ['data-test-script-state'] });
+                   window.__runs = runs; }"""
+    )
+    action()
+    page.wait_for_function(
+        """() => window.__runs.started > 0
+                 && document.querySelector('[data-testid=stApp]').dataset.testScriptState === 'notRunning'""",
+        timeout=timeout,
+    )
 
 
 def open_app(path: str, ws: str | None = None, *, timeout: float = 600):

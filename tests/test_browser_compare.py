@@ -3,7 +3,7 @@ static-64d side by side; hover shows the sentence on both maps, and a box select
 map lights up the same sentences on the second.
 
 The oracle for the selection is the first map itself: which of its points lie inside the dragged
-box, read from plotly's own axes (``d2p``) before the drag. Waiting follows
+box (a marker within a pixel of its edge may go either way), read from plotly's own axes (``d2p``). Waiting follows
 tests/test_browser_space.py: Streamlit's script state, never a fixed sleep.
 """
 
@@ -14,8 +14,8 @@ import re
 import time
 
 import pytest
-from conftest import ARTIFACTS, wait_until_idle
-from test_browser_space import paste, rerun_after
+from conftest import ARTIFACTS, rerun_after, wait_until_idle
+from test_browser_space import paste
 
 pytestmark = pytest.mark.browser
 
@@ -132,15 +132,20 @@ def test_two_maps_side_by_side_hover_and_linked_box_selection(page, server):
         arg=SECOND,
         timeout=60_000,
     )
-    assert rows_highlighted(page, SECOND) == inside
-    assert rows_highlighted(page, FIRST) == inside
+    # The browser hands the drag to plotly in whole pixels, so a marker within a pixel of the box's
+    # edge may fall either way: every marker clearly inside is selected, none clearly outside.
+    selected = rows_highlighted(page, FIRST)
+    clearly_in = rows_inside(page, FIRST, (box[0] + 1, box[1] + 1, box[2] - 1, box[3] - 1))
+    maybe_in = rows_inside(page, FIRST, (box[0] - 1, box[1] - 1, box[2] + 1, box[3] + 1))
+    assert set(clearly_in) <= set(selected) <= set(maybe_in), (len(clearly_in), len(selected), len(maybe_in))
+    assert rows_highlighted(page, SECOND) == selected  # the same sentences light up on the second map
     faded = page.evaluate(f"() => document.querySelector('{SECOND}')._fullData[0].unselected.marker.opacity")
     assert faded < 1
-    assert page.get_by_text(re.compile(rf"{len(inside):,} points selected")).count() == 1
+    assert page.get_by_text(re.compile(rf"{len(selected):,} points selected")).count() == 1
 
     (ARTIFACTS / "space-compare.txt").write_text(
         f"1,000 sentences, all-MiniLM-L6-v2 vs static-64d, t-SNE: both maps drawn in {drawn:.1f} s; "
-        f"box selection of {len(inside)} points lit up on both maps.\n"
+        f"box selection of {len(selected)} points lit up on both maps.\n"
     )
     page.mouse.move(0, 0)  # no hover label or mode bar over the titles
     page.screenshot(path=ARTIFACTS / "space-compare.png")

@@ -12,8 +12,8 @@ import itertools
 
 import pandas as pd
 import pytest
-from conftest import ARTIFACTS, wait_until_idle
-from test_browser_space import rerun_after, wait_for_map
+from conftest import ARTIFACTS, rerun_after, wait_until_idle
+from test_browser_space import wait_for_map
 
 from embedlab import seed
 

@@ -8,6 +8,7 @@ import shutil
 import numpy as np
 import pytest
 from conftest import ARTIFACTS, ROOT, wait_until_idle
+from playwright.sync_api import expect
 
 import embedlab
 from embedlab import memory
@@ -48,10 +49,10 @@ def test_upload_build_and_search(page, server, tmp_path):
     page.get_by_text(f"{N} rows from packages.csv.").wait_for(timeout=60_000)
     wait_until_idle(page)
     # the pickers guessed the text (longest) and id columns; the name comes from the file
-    assert page.get_by_role("combobox", name="Text column").input_value() == "description"
+    expect(page.get_by_role("combobox", name="Text column")).to_have_value("description")
     id_picker = page.get_by_role("combobox", name="Id column")
-    assert id_picker.input_value() == "(row number)"
-    assert page.get_by_role("textbox", name="Collection name").input_value() == "packages"
+    expect(id_picker).to_have_value("(row number)")
+    expect(page.get_by_role("textbox", name="Collection name")).to_have_value("packages")
     id_picker.click()
     page.get_by_role("option", name="package", exact=True).click()
     wait_until_idle(page)

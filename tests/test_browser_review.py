@@ -11,6 +11,7 @@ import re
 
 import pytest
 from conftest import ARTIFACTS, open_from_sidebar
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
@@ -120,7 +121,7 @@ def test_run_save_share_and_export(page, server, browser, tmp_path):
     table.locator("[role=gridcell]", has_text="static-64d").first.wait_for(state="attached", timeout=120_000)
     shown = table.locator('[role=gridcell][aria-colindex="1"]')
     assert shown.all_text_contents()[:2] == ["all-MiniLM-L6-v2", "static-64d"]
-    assert second.get_by_role("textbox", name="Reviewer's notes").input_value() == HOSTILE_NOTES
+    expect(second.get_by_role("textbox", name="Reviewer's notes")).to_have_value(HOSTILE_NOTES)
     second.locator("[data-testid=stPlotlyChart] .js-plotly-plot").first.wait_for(timeout=120_000)
 
     # an unknown id: a clear message, the page keeps working

@@ -12,7 +12,8 @@ import csv
 import re
 
 import pytest
-from conftest import wait_until_idle
+from conftest import rerun_after, wait_until_idle
+from playwright.sync_api import expect
 
 from embedlab.tuning import example_pairs
 
@@ -42,9 +43,7 @@ def reload(page, heading: str) -> None:
 
 def commit(page) -> None:
     """Leave the field being typed in (Streamlit commits a text area on blur) and wait for the run."""
-    page.keyboard.press("Tab")
-    page.wait_for_timeout(300)
-    wait_until_idle(page)
+    rerun_after(page, lambda: page.keyboard.press("Tab"))
 
 
 def test_reload_restores_uploads_text_and_settings(page, server, tmp_path):
@@ -71,8 +70,8 @@ def test_reload_restores_uploads_text_and_settings(page, server, tmp_path):
         timeout=60_000
     )
     split.wait_for(timeout=60_000)  # the same pairs, split the same way
-    assert page.get_by_role("radio", name="Upload a table (query, positive[, negative])").is_checked()
-    assert page.get_by_role("spinbutton", name="Batch size").input_value() == "16"
+    expect(page.get_by_role("radio", name="Upload a table (query, positive[, negative])")).to_be_checked()
+    expect(page.get_by_role("spinbutton", name="Batch size")).to_have_value("16")
 
     # ---- Memory Search: an uploaded table, its text column and a collection name
     go_to(page, "Memory Search", "memory-search")
@@ -91,11 +90,11 @@ def test_reload_restores_uploads_text_and_settings(page, server, tmp_path):
     page.get_by_text(re.compile(r"^Restored from this workspace: notes\.csv, 2 rows — upload another")).wait_for(
         timeout=60_000
     )
-    assert page.get_by_role("radio", name="Upload a file").is_checked()
-    assert page.get_by_role("textbox", name="Collection name").input_value() == "kept-notes"
-    assert page.get_by_role("combobox", name="Text column").input_value() == "note"
+    expect(page.get_by_role("radio", name="Upload a file")).to_be_checked()
+    expect(page.get_by_role("textbox", name="Collection name")).to_have_value("kept-notes")
+    expect(page.get_by_role("combobox", name="Text column")).to_have_value("note")
     preview = page.get_by_text("The first rows (2 of 2)")  # the table itself is back
-    assert preview.count() == 1
+    expect(preview).to_have_count(1)
 
     # ---- Model Review: pasted corpus texts and a setting
     go_to(page, "Model Review", "model_review")
@@ -106,10 +105,10 @@ def test_reload_restores_uploads_text_and_settings(page, server, tmp_path):
     page.get_by_role("spinbutton", name="Top k").fill("3")
     commit(page)
     reload(page, "Model Review")
-    assert page.get_by_role("radio", name="Paste texts").is_checked()
-    assert page.get_by_role("textbox", name="One text per line").input_value() == CORPUS
-    assert page.get_by_role("spinbutton", name="Top k").input_value() == "3"
-    assert page.get_by_text(re.compile(r"^Speed measured on .+: 3 texts \(3 distinct\)\.$")).count() == 1
+    expect(page.get_by_role("radio", name="Paste texts")).to_be_checked()
+    expect(page.get_by_role("textbox", name="One text per line")).to_have_value(CORPUS)
+    expect(page.get_by_role("spinbutton", name="Top k")).to_have_value("3")
+    expect(page.get_by_text(re.compile(r"^Speed measured on .+: 3 texts \(3 distinct\)\.$"))).to_have_count(1)
 
     assert page.get_by_test_id("stException").count() == 0
     assert page.outside == []

@@ -11,7 +11,7 @@ moving (as Playwright's own "stable" check does, which ``force=True`` skips).
 from __future__ import annotations
 
 import pytest
-from conftest import ARTIFACTS, wait_until_idle
+from conftest import ARTIFACTS, rerun_after, wait_until_idle
 
 from embedlab import seed
 
@@ -54,29 +54,6 @@ def paste(page, text: str) -> None:
 def settle(page, timeout: float = 120_000):
     """Wait until the app says no script run is going on (kept for callers; prefer :func:`rerun_after`)."""
     wait_until_idle(page, timeout)
-
-
-def rerun_after(page, action, timeout: float = 120_000) -> None:
-    """Do ``action`` (something that makes the app rerun), then wait until that rerun has ended.
-
-    A MutationObserver installed before the action counts the script-state changes Streamlit
-    makes on its root element, so a rerun that starts and ends between two polls is still seen.
-    """
-    page.evaluate(
-        """() => { const app = document.querySelector('[data-testid=stApp]');
-                   if (window.__runs) window.__runs.observer.disconnect();
-                   const runs = { started: 0 };
-                   runs.observer = new MutationObserver(() => {
-                       if (app.dataset.testScriptState !== 'notRunning') runs.started += 1; });
-                   runs.observer.observe(app, { attributes: true, attributeFilter: ['data-test-script-state'] });
-                   window.__runs = runs; }"""
-    )
-    action()
-    page.wait_for_function(
-        """() => window.__runs.started > 0
-                 && document.querySelector('[data-testid=stApp]').dataset.testScriptState === 'notRunning'""",
-        timeout=timeout,
-    )
 
 
 def click_point(page, chart, trace: int, point: int) -> None:

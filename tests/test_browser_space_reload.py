@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import ARTIFACTS, wait_until_idle, watched_page
-from test_browser_space import CHART, paste, rerun_after, wait_for_map
+from conftest import ARTIFACTS, rerun_after, wait_until_idle, watched_page
+from playwright.sync_api import expect
+from test_browser_space import CHART, paste, wait_for_map
 
 pytestmark = pytest.mark.browser
 
@@ -60,7 +61,7 @@ def test_a_reload_keeps_sentences_and_map_and_a_share_link_opens_the_map(page, s
     wait_until_idle(page)
     assert f"ws={workspace}" in page.url
     assert title_of(page) == title
-    assert sentences_box(page).input_value() == TEXT
+    expect(sentences_box(page)).to_have_value(TEXT)
     assert page.get_by_text(STALE).count() == 0
 
     # share it: the link opens the map in another browser context, a session of its own
@@ -79,7 +80,7 @@ def test_a_reload_keeps_sentences_and_map_and_a_share_link_opens_the_map(page, s
         assert title_of(visitor) == title
         assert "map=" + link.rsplit("=", 1)[1] in visitor.url and f"ws={workspace}" not in visitor.url
         assert visitor.get_by_text(STALE).count() == 0
-        assert sentences_box(visitor).input_value() == TEXT  # ready to explore, and to draw again
+        expect(sentences_box(visitor)).to_have_value(TEXT)  # ready to explore, and to draw again
         assert visitor.locator("b:text('loud')").count() == 0  # the sentence's markup shows as text
         assert visitor.get_by_test_id("stException").count() == 0
         assert visitor.outside == [] and visitor.problems == []

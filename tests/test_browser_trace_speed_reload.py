@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 from conftest import ARTIFACTS, wait_until_idle
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 TIMEOUT = 90_000
@@ -97,8 +98,8 @@ def test_a_reload_brings_back_the_trace_and_speed_inputs(page, server, tmp_path)
     wait_until_idle(page)
     assert workspace_in(page.url) == workspace_id
     assert trace_ids(page) == ["0", "1", "2"]
-    assert page.get_by_role("textbox", name="Template").input_value() == TEMPLATE
-    assert page.get_by_role("spinbutton", name="Top k").input_value() == "2"
+    expect(page.get_by_role("textbox", name="Template")).to_have_value(TEMPLATE)
+    expect(page.get_by_role("spinbutton", name="Top k")).to_have_value("2")
     assert page.get_by_text("Asked: User cannot sleep / Did: Suggest a wind-down routine").is_visible()
     page.screenshot(path=ARTIFACTS / "trace-retrieval-restored.png")
 
@@ -121,9 +122,9 @@ def test_a_reload_brings_back_the_trace_and_speed_inputs(page, server, tmp_path)
     page.get_by_text("Corpus: 3 texts (3 distinct).").wait_for(timeout=TIMEOUT)
     wait_until_idle(page)
     assert re.search(r"/speed_benchmark\?", page.url) and workspace_in(page.url) == workspace_id
-    assert page.get_by_role("radio", name="Paste texts").is_checked()
-    assert page.get_by_role("textbox", name="One text per line").input_value() == PASTED
-    assert page.get_by_role("spinbutton", name="Batch size").input_value() == "8"
+    expect(page.get_by_role("radio", name="Paste texts")).to_be_checked()
+    expect(page.get_by_role("textbox", name="One text per line")).to_have_value(PASTED)
+    expect(page.get_by_role("spinbutton", name="Batch size")).to_have_value("8")
     assert page.get_by_test_id("stException").count() == 0
     assert page.outside == []
     # the only 404s are the front end's probes for a server under the page's path, one console line each

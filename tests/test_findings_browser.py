@@ -6,8 +6,8 @@ and saying so (5), and a too-big upload's reason in plain sight with the previou
 from __future__ import annotations
 
 import pytest
-from conftest import wait_until_idle
-from test_browser_space import paste, rerun_after, wait_for_map
+from conftest import rerun_after, wait_until_idle
+from test_browser_space import paste, wait_for_map
 
 from embedlab import seed
 
