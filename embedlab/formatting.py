@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from decimal import ROUND_HALF_UP, Decimal
 
-__all__ = ["DECIMALS", "PERCENT_FORMAT", "count", "percent", "percent_value"]
+__all__ = ["DECIMALS", "PERCENT_FORMAT", "count", "file_size", "percent", "percent_value"]
 
 #: Decimals of a percentage.
 DECIMALS = 1
@@ -68,3 +68,20 @@ def count(n: int, noun: str, plural: str | None = None) -> str:
     """
     n = int(n)
     return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
+
+
+def file_size(n_bytes: int) -> str:
+    """A size on disk as people read it, in powers of 1,000: "812 B", "4.2 kB", "12.3 MB", "1.5 GB".
+
+    >>> file_size(812), file_size(4_200), file_size(12_345_678)
+    ('812 B', '4.2 kB', '12.3 MB')
+    """
+    n = int(n_bytes)
+    if n < 0:
+        raise ValueError(f"n_bytes must be 0 or more, got {n_bytes!r}.")
+    if n < 1000:
+        return f"{n} B"
+    for unit in ("kB", "MB", "GB", "TB"):
+        n_bytes = n_bytes / 1000
+        if n_bytes < 999.95 or unit == "TB":
+            return f"{n_bytes:,.1f} {unit}"

@@ -13,23 +13,39 @@ when a column is too mixed for Parquet); uploads are bytes. Each keeps a name (t
 
 Anyone who knows a workspace's id can read and change it, as with a shared review link: the id is
 random (64 bits), and the folder lives in the server's data directory, never the browser.
+
+Workspaces are kept until someone removes them: :func:`list_workspaces` says when each was last
+opened and how much it holds, :func:`prune_workspaces` removes those unused for a while
+(``python -m embedlab workspaces --prune-days 30``; a nightly job, say).
 """
 
 from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import secrets
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
 
 from embedlab.storage.files import write_bytes_atomic, write_text_atomic
+from embedlab.storage.folders import folder_size, remove_folder
 from embedlab.storage.home import data_dir
 
-__all__ = ["MAX_BYTES", "StoredBytes", "StoredTable", "Workspace", "workspaces_dir"]
+__all__ = [
+    "MAX_BYTES",
+    "StoredBytes",
+    "StoredTable",
+    "Workspace",
+    "WorkspaceInfo",
+    "list_workspaces",
+    "prune_workspaces",
+    "workspaces_dir",
+]
 
 #: The largest value, table or upload one key holds (the dashboard's uploads stop at 50 MB).
 MAX_BYTES = 200 * 1024 * 1024
@@ -44,6 +60,16 @@ def workspaces_dir(home: str | Path | None = None) -> Path:
     folder = path / "workspaces"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+@dataclass(frozen=True)
+class WorkspaceInfo:
+    """One workspace as :func:`list_workspaces` sees it."""
+
+    id: str
+    last_used: datetime  # when it was last opened or written (UTC)
+    size_bytes: int
+    keys: int  # how many keys hold something
 
 
 @dataclass(frozen=True)
@@ -93,6 +119,7 @@ class Workspace:
             )
         folder = workspaces_dir(home) / workspace_id
         folder.mkdir(exist_ok=True)
+        os.utime(folder)  # "last used", for prune_workspaces: reading a workspace uses it too
         return cls(workspace_id, folder)
 
     # ------------------------------------------------------------------ JSON values
@@ -192,6 +219,48 @@ class Workspace:
             return str(json.loads(self._path(key, ".meta.json").read_text(encoding="utf-8")).get("name", ""))
         except (OSError, ValueError, AttributeError):
             return ""
+
+
+def list_workspaces(*, home: str | Path | None = None) -> list[WorkspaceInfo]:
+    """Every workspace, the most recently used first (a folder being deleted is left out)."""
+    found = []
+    for folder in workspaces_dir(home).iterdir():
+        if not _ID.fullmatch(folder.name) or not folder.is_dir():
+            continue
+        try:
+            used = datetime.fromtimestamp(folder.stat().st_mtime, UTC)
+            keys = len(Workspace(folder.name, folder).keys())
+            found.append(WorkspaceInfo(folder.name, used, folder_size(folder), keys))
+        except OSError:  # removed while being read
+            continue
+    return sorted(found, key=lambda info: (info.last_used, info.id), reverse=True)
+
+
+def prune_workspaces(
+    older_than: timedelta, *, home: str | Path | None = None, dry_run: bool = False
+) -> list[WorkspaceInfo]:
+    """Remove the workspaces not used for ``older_than`` or longer; the ones removed (or, with
+    ``dry_run``, that would be). A link to a removed workspace opens an empty one.
+
+    Raises ValueError when ``older_than`` is not a positive :class:`~datetime.timedelta`.
+    """
+    if not isinstance(older_than, timedelta) or older_than <= timedelta(0):
+        raise ValueError(f"older_than must be a positive timedelta, got {older_than!r}.")
+    cutoff = datetime.now(UTC) - older_than
+    old = [info for info in list_workspaces(home=home) if info.last_used <= cutoff]
+    if dry_run:
+        return old
+    removed = []
+    for info in old:
+        folder = workspaces_dir(home) / info.id
+        try:
+            if datetime.fromtimestamp(folder.stat().st_mtime, UTC) > cutoff:
+                continue  # opened since it was listed
+        except OSError:
+            continue  # already gone
+        remove_folder(folder)
+        removed.append(info)
+    return removed
 
 
 def _read_json_table(path: Path) -> pd.DataFrame:

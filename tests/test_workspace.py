@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
+import time
+from datetime import timedelta
 
 import numpy as np
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from embedlab.workspace import MAX_BYTES, Workspace, workspaces_dir
+from embedlab.cli.main import main
+from embedlab.workspace import MAX_BYTES, Workspace, list_workspaces, prune_workspaces, workspaces_dir
 
 
 @pytest.fixture
@@ -147,3 +151,70 @@ def test_a_malformed_link_starts_a_new_workspace_and_says_so(home):
     assert not at.exception
     assert at.query_params["ws"] != "../../etc"
     assert any("new workspace" in t.value for t in at.toast)
+
+
+# ------------------------------------------------------------------ listing and pruning
+def _age(ws: Workspace, days: float) -> None:
+    """Make ``ws`` look last used ``days`` ago (its folder's modification time)."""
+    then = time.time() - days * 86400
+    os.utime(ws.folder, (then, then))
+
+
+def test_list_and_prune_remove_only_the_workspaces_unused_long_enough(home):
+    old, stale, fresh = Workspace.open(), Workspace.open(), Workspace.open()
+    old.put_bytes("upload", b"x" * 5000, "notes.csv")
+    stale.put("space_sentences", "A | b")
+    fresh.put("space_sentences", "C | d")
+    _age(old, 40)
+    _age(stale, 31)
+    _age(fresh, 29)
+
+    listed = list_workspaces()
+    assert [info.id for info in listed] == [fresh.id, stale.id, old.id]  # most recently used first
+    by_id = {info.id: info for info in listed}
+    assert by_id[old.id].size_bytes >= 5000 and by_id[old.id].keys == 1
+
+    would = prune_workspaces(timedelta(days=30), dry_run=True)
+    assert sorted(info.id for info in would) == sorted([old.id, stale.id])
+    assert all(ws.folder.exists() for ws in (old, stale, fresh))  # a dry run removes nothing
+
+    removed = prune_workspaces(timedelta(days=30))
+    assert sorted(info.id for info in removed) == sorted([old.id, stale.id])
+    assert [info.id for info in list_workspaces()] == [fresh.id]
+    assert Workspace.open(fresh.id).get("space_sentences") == "C | d"
+    assert Workspace.open(old.id).get("upload") is None  # its link now opens an empty workspace
+
+
+def test_opening_a_workspace_counts_as_using_it(home):
+    ws = Workspace.open()
+    ws.put("k", 1)
+    _age(ws, 60)
+    assert Workspace.open(ws.id).get("k") == 1  # a reload reads it: used today
+    assert prune_workspaces(timedelta(days=30)) == []
+    assert Workspace.open(ws.id).get("k") == 1
+
+
+@pytest.mark.parametrize("older_than", [0, -1, "30", None])
+def test_prune_needs_a_positive_timedelta(home, older_than):
+    value = timedelta(days=older_than) if isinstance(older_than, int) else older_than
+    with pytest.raises(ValueError, match="older_than"):
+        prune_workspaces(value)
+
+
+def test_the_command_line_lists_and_prunes(home, capsys):
+    assert main(["workspaces"]) == 0
+    assert "No workspaces yet" in capsys.readouterr().out
+    kept, gone = Workspace.open(), Workspace.open()
+    gone.put_bytes("upload", b"y" * 2500, "big.csv")
+    _age(gone, 10)
+    assert main(["workspaces"]) == 0
+    out = capsys.readouterr().out
+    assert out.index(kept.id) < out.index(gone.id) and "2 workspaces" in out and "kB" in out
+    assert main(["workspaces", "--prune-days", "7", "--dry-run"]) == 0
+    assert "Would remove 1 workspace" in capsys.readouterr().out and gone.folder.exists()
+    assert main(["workspaces", "--prune-days", "7"]) == 0
+    assert "Removed 1 workspace (2.5 kB" in capsys.readouterr().out
+    assert not gone.folder.exists() and kept.folder.exists()
+    with pytest.raises(SystemExit) as stopped:
+        main(["workspaces", "--prune-days", "-3"])
+    assert stopped.value.code == 2 and "--prune-days must be a number of days above 0" in capsys.readouterr().err

@@ -10,6 +10,7 @@ share is in :mod:`~embedlab.cli.common`. This module only builds the parser and 
     python -m embedlab bench --models all-MiniLM-L6-v2 all-mpnet-base-v2 --texts FILE --repeats 5 --out results.csv
     python -m embedlab runs
     python -m embedlab finetune --pairs pairs.csv --name my-model
+    python -m embedlab workspaces --prune-days 30
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import bench, collection, finetune, models, review, runs
+from . import bench, collection, finetune, models, review, runs, workspaces
 from .common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError
 
 
@@ -35,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     review.register(commands)
     finetune.register(commands)
     collection.register(commands)
+    workspaces.register(commands)
     return parser
 
 
