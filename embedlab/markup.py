@@ -18,7 +18,8 @@ def markdown_literal(text: object) -> str:
 
     Every ASCII punctuation character is backslash-escaped (no links, images, emphasis, code,
     HTML, maths or directives), a word joiner keeps URLs and e-mail addresses from being
-    auto-linked, and line breaks become spaces.
+    auto-linked and two hyphens from becoming a dash (Streamlit's Markdown typesets ``--`` as
+    "—" even when escaped), and line breaks become spaces.
 
     >>> print(markdown_literal("<b>*hi*</b>"))
     \\<b\\>\\*hi\\*\\<\\/b\\>
@@ -26,6 +27,7 @@ def markdown_literal(text: object) -> str:
     text = " ".join(str(text).replace("\r", "\n").split("\n"))
     for pattern in ("://", "www.", "@"):
         text = text.replace(pattern, pattern[0] + _WORD_JOINER + pattern[1:])
+    text = text.replace("--", "-" + _WORD_JOINER + "-").replace("--", "-" + _WORD_JOINER + "-")  # runs of any length
     return "".join(_MARKDOWN_ESCAPES.get(c, c) for c in text)
 
 
