@@ -16,6 +16,7 @@ from embedlab.tables import TABLE_TYPES
 from ui import common
 from ui import space_compare as compare_ui
 from ui import space_explorer as ui
+from ui import space_history as history_ui
 from ui import space_saved as saved_ui
 from ui import space_tools as tools_ui
 
@@ -378,6 +379,7 @@ with map_col:
         + (" · WebGL" if n > figures.WEBGL_THRESHOLD and flat else "")
         + "."
     )
+history_box = st.container()  # this workspace's maps (filled last: a map shared below is listed as shared)
 if compared is None:
     with st.expander("How faithful is this map?", expanded=True, icon=":material/verified:"):
         ui.show_quality(result, result.digest + result.key, compact=True)
@@ -431,3 +433,5 @@ with download_tab:
     )
     right.caption("The interactive map in one file, plotly included: it opens offline in any browser.")
     saved_ui.share_action(result, measure=compared is None)
+with history_box:
+    history_ui.maps_expander([m.name for m in common.catalog()])  # open one again, or delete it

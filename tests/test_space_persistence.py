@@ -173,7 +173,8 @@ def test_a_new_map_replaces_the_last_one_and_a_shared_map_is_kept():
     draw(at, TEXT)
     second = at.session_state["space_saved_map"][1]
     assert second != first and Workspace.open(ws).get("space_last_map") == second
-    assert not saved.map_exists(first)  # never shared: tidied away
+    assert saved.map_exists(first)  # kept among the workspace's maps (tests/test_space_history.py)
+    assert Workspace.open(ws).get("space_maps") == [second, first]
     at.button(key="space_share").click().run()
     draw(at, TEXT + "\nCars | a bus stops")
     third = at.session_state["space_saved_map"][1]

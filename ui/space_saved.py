@@ -6,7 +6,8 @@ map on disk, and maps shared by link.
   :func:`restore_inputs` fills the widgets before they are drawn, :func:`keep_inputs` saves them after.
 * Every map drawn is saved (:func:`embedlab.maps.saved.save_map`) and its id kept in the workspace as
   its last map (:func:`remember`): a new session of the workspace shows it again (:func:`start`)
-  without loading a model, encoding or projecting.
+  without loading a model, encoding or projecting. The workspace also keeps the ids of all its maps,
+  newest first (:data:`MAPS`, :mod:`embedlab.maps.history`); ``ui/space_history.py`` lists them.
 * "Share this map" (:func:`share_action`) marks the saved map shared and gives a link,
   ``<app>/?map=<id>`` (the Space Explorer is the app's default page, whose URL path is the root), that
   opens it in any tab on this server (:func:`open_from_link`), ready to explore.
@@ -26,7 +27,7 @@ import pandas as pd
 import streamlit as st
 
 from embedlab.formatting import count
-from embedlab.maps import explore, saved
+from embedlab.maps import explore, history, saved
 from embedlab.markup import markdown_literal
 from embedlab.models.catalog import DEFAULT_MODEL
 from ui import space_explorer as ui
@@ -37,9 +38,13 @@ __all__ = [
     "INPUT_KEYS",
     "LAST_MAP",
     "LINK_PARAM",
+    "MAPS",
     "TABLE",
+    "fill_inputs",
+    "forget_link",
     "keep_inputs",
     "keep_table",
+    "map_ids",
     "open_from_link",
     "remember",
     "restore_column",
@@ -48,6 +53,7 @@ __all__ = [
     "restored_table",
     "share_action",
     "share_link",
+    "show",
     "start",
 ]
 
@@ -55,8 +61,9 @@ state = st.session_state
 
 #: The query parameter a shared map's link carries.
 LINK_PARAM = "map"
-#: Workspace keys: the uploaded table, and the id of the last map drawn.
-TABLE, LAST_MAP = "space_table", "space_last_map"
+#: Workspace keys: the uploaded table, the id of the map on show (the last drawn or opened), and the
+#: ids of the workspace's maps, newest first (a workspace from before that list has LAST_MAP only).
+TABLE, LAST_MAP, MAPS = "space_table", "space_last_map", "space_maps"
 SOURCE, SENTENCES, TEXT_COLUMN, LABEL_COLUMN = (
     ui.key(n) for n in ("source", "sentences", "text_column", "label_column")
 )
@@ -151,7 +158,7 @@ def start(models: Sequence[str]) -> None:
 
 def open_from_link(models: Sequence[str] = ()) -> bool:
     """Open the map a shared link names (``?map=<id>``), once per link; its settings and sentences fill the
-    page's inputs (see :func:`_fill_inputs`). False when there is none, or it cannot be opened (said in one sentence)."""
+    page's inputs (see :func:`fill_inputs`). False when there is none, or it cannot be opened (said in one sentence)."""
     wanted = st.query_params.get(LINK_PARAM)
     if not wanted or state.get(LINK_SEEN) == wanted:
         return False
@@ -166,8 +173,8 @@ def open_from_link(models: Sequence[str] = ()) -> bool:
         )
         del st.query_params[LINK_PARAM]
         return False
-    _show(opened)
-    _fill_inputs(opened.result, models)
+    show(opened)
+    fill_inputs(opened.result, models)
     st.toast(
         markdown_literal(f"Opened the shared map: {count(len(opened.result), 'sentence')}, {opened.result.model}."),
         icon=":material/link:",
@@ -188,11 +195,11 @@ def _restore_last_map() -> None:
         workspace.forget(LAST_MAP)
         st.caption(markdown_literal(f"This workspace's last map could not be shown again ({error}); it is redrawn."))
         return
-    _show(opened)
+    show(opened)
 
 
-def _show(opened: saved.SavedMap) -> None:
-    """Make a saved map the one on show, and this workspace's last map."""
+def show(opened: saved.SavedMap) -> None:
+    """Make a saved map the one on show, and this workspace's last map (in its maps, where it already is)."""
     ui.forget_picks()
     state[ui.RESULT] = opened.result
     state[ui.TRIED] = True
@@ -200,8 +207,8 @@ def _show(opened: saved.SavedMap) -> None:
     _make_last(opened.map_id)
 
 
-def _fill_inputs(result: ui.MapResult, models: Sequence[str]) -> None:
-    """Put a shared map's settings and sentences in the inputs: as lines when they read back the same,
+def fill_inputs(result: ui.MapResult, models: Sequence[str]) -> None:
+    """Put a saved map's settings and sentences in the inputs: as lines when they read back the same,
     else as a table (text, label and metadata columns) in the workspace; neither when nothing reads back."""
     settings = result.settings
     if settings.model in models:
@@ -236,24 +243,33 @@ def _fill_inputs(result: ui.MapResult, models: Sequence[str]) -> None:
     state[TABLE_RESTORED] = StoredTable(table, SHARED_TABLE)
 
 
-def _make_last(map_id: str) -> None:
-    """Record ``map_id`` as the workspace's last map; the one it replaces goes unless a link was given for it."""
+def map_ids() -> list[str]:
+    """This workspace's maps' ids, newest first (an old workspace's last map alone when it has no list)."""
     ws = workspace.current()
-    previous = ws.get(LAST_MAP)
-    if previous == map_id:
-        return
+    return history.stored_ids(ws.get(MAPS), ws.get(LAST_MAP))
+
+
+def _make_last(map_id: str, *, to_front: bool = False) -> None:
+    """Record ``map_id`` as the map on show (the workspace's last map) and among the workspace's maps:
+    at the front when it was just drawn, else where it is; the oldest past the limit leave the list and
+    are deleted unless a link was given for them (:func:`embedlab.maps.history.add_map`)."""
+    ws = workspace.current()
+    before = map_ids()  # read before LAST_MAP changes: an old workspace's last map is its list
     try:
-        ws.put(LAST_MAP, map_id)
+        if ws.get(LAST_MAP) != map_id:
+            ws.put(LAST_MAP, map_id)
+        kept = list(history.add_map(before, map_id, to_front=to_front).ids)
+        if ws.get(MAPS) != kept:
+            ws.put(MAPS, kept)
     except OSError as error:  # the map is on show all the same
-        st.warning(markdown_literal(f"This workspace could not note its last map, so a reload draws it again: {error}"))
-        return
-    if not isinstance(previous, str):
-        return
-    try:
-        if not saved.is_shared(previous):
-            saved.delete_map(previous)
-    except (OSError, ValueError):
-        pass  # already gone (another tab of this workspace tidied it), or never a map id
+        st.warning(markdown_literal(f"This workspace could not note its map, so a reload draws it again: {error}"))
+
+
+def forget_link(map_id: str | None = None) -> None:
+    """Take a ``?map=`` link out of the address unless it names ``map_id`` (the map now on show)."""
+    if st.query_params.get(LINK_PARAM) not in (None, map_id):
+        del st.query_params[LINK_PARAM]
+        state.pop(LINK_SEEN, None)
 
 
 def remember(result: ui.MapResult, *, measure: bool = True) -> None:
@@ -262,10 +278,8 @@ def remember(result: ui.MapResult, *, measure: bool = True) -> None:
     map_id = _saved_id(result, measure=measure)
     if map_id is None:
         return
-    _make_last(map_id)
-    if st.query_params.get(LINK_PARAM) not in (None, map_id):
-        del st.query_params[LINK_PARAM]
-        state.pop(LINK_SEEN, None)
+    _make_last(map_id, to_front=True)
+    forget_link(map_id)
 
 
 def _saved_id(result: ui.MapResult, *, measure: bool) -> str | None:
@@ -302,6 +316,7 @@ def share_action(result: ui.MapResult, *, measure: bool = True) -> None:
     if clicked:
         map_id = _saved_id(result, measure=measure)
         if map_id is not None:
+            _make_last(map_id)  # saved again after it was deleted from the list: listed again
             try:
                 saved.mark_shared(map_id)
             except ValueError as error:  # deleted between saving and marking: said, never raised

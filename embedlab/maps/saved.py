@@ -23,6 +23,7 @@ allow_pickle=False, so a file can hold numbers only). Anyone who knows an id (16
 from __future__ import annotations
 
 import dataclasses
+import html
 import json
 import re
 import secrets
@@ -37,6 +38,7 @@ from ..storage.files import write_text_atomic
 from ..storage.folders import folder_size, is_complete, remove_folder, replace_folder
 from ..storage.home import data_dir
 from .explore import MapQuality
+from .figures import map_title
 from .pipeline import MapResult, MapSettings
 from .projection import ProjectionPlan
 from .sentences import MetadataColumn
@@ -53,6 +55,7 @@ __all__ = [
     "list_maps",
     "load_map",
     "map_exists",
+    "map_info",
     "maps_dir",
     "mark_shared",
     "save_map",
@@ -108,6 +111,9 @@ class MapInfo:
     labelled: bool
     shared: bool
     size_bytes: int
+    #: The map's title as its chart shows it (plain text, not escaped), e.g.
+    #: "all-MiniLM-L6-v2 · PCA 2-D · 16 sentences".
+    title: str = ""
 
 
 def maps_dir(home: str | Path | None = None) -> Path:
@@ -330,30 +336,61 @@ def _result(header: dict, stored: dict, arrays: dict) -> MapResult:
     )
 
 
+def _info(folder: Path) -> MapInfo:
+    """A complete map folder's :class:`MapInfo`, from its ``map.json``; OSError/ValueError/TypeError/KeyError if unreadable."""
+    header = json.loads((folder / "map.json").read_text(encoding="utf-8"))
+    settings, plan = header["settings"], header["plan"]
+    model, method, n_points = str(settings["model"]), str(plan["method"]), int(header["n_points"])
+    title = map_title(
+        model,
+        method,
+        n_points=n_points,
+        n_components=int(settings["n_components"]),
+        perplexity=plan.get("perplexity"),
+        random_state=settings.get("random_state"),
+        n_neighbors=(header.get("result") or {}).get("n_neighbors"),
+    )
+    return MapInfo(
+        map_id=folder.name,
+        created=str(header["created"]),
+        name=str(header.get("name", "")),
+        model=model,
+        method=method,
+        n_points=n_points,
+        n_components=int(settings["n_components"]),
+        labelled=bool(header["labelled"]),
+        shared=(folder / _SHARED_MARKER).exists(),
+        size_bytes=folder_size(folder),
+        title=html.unescape(title),  # map_title escapes for plotly; this is plain text
+    )
+
+
+def map_info(map_id: str, *, home: str | Path | None = None) -> MapInfo:
+    """One saved map as :func:`list_maps` lists it (its small ``map.json`` only).
+
+    Raises ValueError / MapNotFound as :func:`load_map` does, and MapDamaged when ``map.json``
+    cannot be read.
+    """
+    folder = _folder(map_id, home)
+    try:
+        return _info(folder)
+    except (OSError, ValueError, TypeError, KeyError, AttributeError) as error:
+        if not is_complete(folder):  # deleted while it was read
+            raise MapNotFound(f"No saved map has the id {map_id} on this server: it was just deleted.") from None
+        raise MapDamaged(
+            f"The saved map {map_id} cannot be read ({type(error).__name__}: {str(error)[:200]})."
+        ) from None
+
+
 def list_maps(*, home: str | Path | None = None) -> list[MapInfo]:
-    """Every saved map, newest first. A map whose ``map.json`` cannot be read is left out."""
+    """Every saved map on this server, newest first (all users': never show it to one user as it is)."""
     found = []
     for folder in maps_dir(home).iterdir():
         if not _ID.fullmatch(folder.name) or not is_complete(folder):
             continue  # a map being written (a hidden temporary folder) or something else
         try:
-            header = json.loads((folder / "map.json").read_text(encoding="utf-8"))
-            settings, plan = header["settings"], header["plan"]
-            found.append(
-                MapInfo(
-                    map_id=folder.name,
-                    created=str(header["created"]),
-                    name=str(header.get("name", "")),
-                    model=str(settings["model"]),
-                    method=str(plan["method"]),
-                    n_points=int(header["n_points"]),
-                    n_components=int(settings["n_components"]),
-                    labelled=bool(header["labelled"]),
-                    shared=(folder / _SHARED_MARKER).exists(),
-                    size_bytes=folder_size(folder),
-                )
-            )
-        except (OSError, ValueError, TypeError, KeyError):
+            found.append(_info(folder))
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):
             continue
     return sorted(found, key=lambda info: (info.created, info.map_id), reverse=True)
 
