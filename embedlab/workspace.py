@@ -21,11 +21,13 @@ opened and how much it holds, :func:`prune_workspaces` removes those unused for 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -237,10 +239,18 @@ def list_workspaces(*, home: str | Path | None = None) -> list[WorkspaceInfo]:
 
 
 def prune_workspaces(
-    older_than: timedelta, *, home: str | Path | None = None, dry_run: bool = False
+    older_than: timedelta,
+    *,
+    home: str | Path | None = None,
+    dry_run: bool = False,
+    on_remove: Callable[[Workspace], object] | None = None,
 ) -> list[WorkspaceInfo]:
     """Remove the workspaces not used for ``older_than`` or longer; the ones removed (or, with
     ``dry_run``, that would be). A link to a removed workspace opens an empty one.
+
+    ``on_remove`` is called with each workspace just before its folder goes, to tidy what it points
+    to elsewhere (``embedlab.maps.history.delete_workspace_maps``: the maps it drew); an OSError
+    there does not stop the removal.
 
     Raises ValueError when ``older_than`` is not a positive :class:`~datetime.timedelta`.
     """
@@ -258,6 +268,9 @@ def prune_workspaces(
                 continue  # opened since it was listed
         except OSError:
             continue  # already gone
+        if on_remove is not None:
+            with contextlib.suppress(OSError):
+                on_remove(Workspace(info.id, folder))  # not Workspace.open: that would mark it used
         remove_folder(folder)
         removed.append(info)
     return removed

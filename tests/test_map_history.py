@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import dataclasses
 import html
-from datetime import datetime
+import os
+import time
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from embedlab import seed
+from embedlab.cli.main import main
 from embedlab.formatting import file_size
 from embedlab.maps import history, saved
 from embedlab.maps.pipeline import MapResult, build_map
+from embedlab.workspace import Workspace, prune_workspaces
 
 
 @pytest.fixture(scope="module")
@@ -141,3 +145,26 @@ def test_map_info_reads_one_map_and_says_when_it_cannot(tmp_path, small):
     saved.delete_map(map_id, home=tmp_path)
     with pytest.raises(saved.MapNotFound):
         saved.map_info(map_id, home=tmp_path)
+
+
+def test_pruning_a_workspace_deletes_the_maps_it_drew_but_not_shared_or_others(tmp_path, monkeypatch, small):
+    monkeypatch.setenv("EMBEDLAB_HOME", str(tmp_path))
+    drawn, shared, old_last, other = save(small, 4, None)
+    saved.mark_shared(shared)
+    old, kept, legacy = Workspace.open(), Workspace.open(), Workspace.open()
+    old.put(history.MAPS_KEY, [drawn, shared])
+    old.put(history.LAST_MAP_KEY, drawn)
+    legacy.put(history.LAST_MAP_KEY, old_last)  # a workspace from before the list: its last map only
+    kept.put(history.MAPS_KEY, [other])
+    then = time.time() - 40 * 86400
+    for ws in (old, legacy):
+        os.utime(ws.folder, (then, then))
+
+    assert sorted(i.id for i in prune_workspaces(timedelta(days=30), dry_run=True)) == sorted([old.id, legacy.id])
+    assert all(saved.map_exists(m) for m in (drawn, shared, old_last, other))  # a dry run deletes nothing
+
+    assert main(["workspaces", "--prune-days", "30"]) == 0
+    assert not saved.map_exists(drawn) and not saved.map_exists(old_last)  # went with their workspaces
+    assert saved.map_exists(shared)  # its link still opens it
+    assert saved.map_exists(other)  # another workspace's map
+    assert kept.folder.exists() and not old.folder.exists() and not legacy.folder.exists()

@@ -63,7 +63,7 @@ state = st.session_state
 LINK_PARAM = "map"
 #: Workspace keys: the uploaded table, the id of the map on show (the last drawn or opened), and the
 #: ids of the workspace's maps, newest first (a workspace from before that list has LAST_MAP only).
-TABLE, LAST_MAP, MAPS = "space_table", "space_last_map", "space_maps"
+TABLE, LAST_MAP, MAPS = "space_table", history.LAST_MAP_KEY, history.MAPS_KEY
 SOURCE, SENTENCES, TEXT_COLUMN, LABEL_COLUMN = (
     ui.key(n) for n in ("source", "sentences", "text_column", "label_column")
 )

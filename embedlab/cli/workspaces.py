@@ -5,7 +5,8 @@
 
 A workspace holds what one person typed, uploaded and chose (``?ws=<id>`` in the dashboard's
 address; :mod:`embedlab.workspace`). Nothing removes them by itself: run ``--prune-days`` from a
-nightly job to bound the disk they take. A link to a removed workspace opens an empty one.
+nightly job to bound the disk they take; the maps a removed workspace drew go with it (shared
+maps stay: their links still open them). A link to a removed workspace opens an empty one.
 """
 
 from __future__ import annotations
@@ -30,13 +31,14 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--prune-days",
         type=float,
         metavar="DAYS",
-        help="remove the workspaces not opened for DAYS days or more",
+        help="remove the workspaces not opened for DAYS days or more, and the maps they drew (shared maps stay)",
     )
     workspaces.add_argument("--dry-run", action="store_true", help="with --prune-days: only list what would go")
     workspaces.set_defaults(run=run)
 
 
 def run(args) -> int:
+    from ..maps.history import delete_workspace_maps
     from ..workspace import list_workspaces, prune_workspaces
 
     if args.prune_days is None:
@@ -52,7 +54,7 @@ def run(args) -> int:
         return EXIT_OK
     if not args.prune_days > 0:  # also NaN
         raise UsageError(f"--prune-days must be a number of days above 0, got {args.prune_days}")
-    old = prune_workspaces(timedelta(days=args.prune_days), dry_run=args.dry_run)
+    old = prune_workspaces(timedelta(days=args.prune_days), dry_run=args.dry_run, on_remove=delete_workspace_maps)
     size = file_size(sum(info.size_bytes for info in old))
     days = f"{args.prune_days:g} days"
     if not old:

@@ -31,11 +31,14 @@ from ..validation import check_positive_int
 from . import saved
 
 __all__ = [
+    "LAST_MAP_KEY",
+    "MAPS_KEY",
     "MAX_WORKSPACE_MAPS",
     "Kept",
     "WorkspaceMap",
     "WorkspaceMaps",
     "add_map",
+    "delete_workspace_maps",
     "drawn_at",
     "remove_map",
     "stored_ids",
@@ -44,6 +47,9 @@ __all__ = [
 
 #: The most maps one workspace keeps; drawing one more deletes the oldest (unless it was shared).
 MAX_WORKSPACE_MAPS = 20
+#: The workspace keys that hold its maps' ids (newest first) and the map on show (a workspace from
+#: before the list was kept has the second only).
+MAPS_KEY, LAST_MAP_KEY = "space_maps", "space_last_map"
 
 
 @dataclass(frozen=True)
@@ -175,6 +181,21 @@ def remove_map(ids: Sequence[str], map_id: str, *, home: str | Path | None = Non
     with contextlib.suppress(saved.MapNotFound):  # already gone: simply left out
         saved.delete_map(map_id, home=home)
     return tuple(i for i in stored_ids(list(ids)) if i != map_id)
+
+
+def delete_workspace_maps(workspace, *, home: str | Path | None = None) -> tuple[str, ...]:
+    """Delete the maps ``workspace`` (an :class:`embedlab.workspace.Workspace`) drew, when it is removed
+    (``prune_workspaces(..., on_remove=...)``); shared maps stay, their links still open them.
+    The ids deleted."""
+    deleted = []
+    for map_id in stored_ids(workspace.get(MAPS_KEY), workspace.get(LAST_MAP_KEY)):
+        try:
+            if not saved.is_shared(map_id, home=home):
+                saved.delete_map(map_id, home=home)
+                deleted.append(map_id)
+        except (OSError, ValueError):
+            continue  # already gone
+    return tuple(deleted)
 
 
 def workspace_maps(ids: Sequence[str], *, on_show: str | None = None, home: str | Path | None = None) -> WorkspaceMaps:
