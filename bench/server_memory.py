@@ -28,8 +28,7 @@ from pathlib import Path
 from bench.common import ROOT, Samples, figure, main, sentences
 
 sys.path.insert(0, str(ROOT / "tests"))
-from conftest import CHROMIUM, CHROMIUM_ARGS, IDLE
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from conftest import CHROMIUM, CHROMIUM_ARGS, IDLE, rerun_after
 from test_browser_space import wait_for_map
 
 from bench.first_map import Server
@@ -65,21 +64,7 @@ def idle(page) -> None:
 def after(page, action, *, start_within: float = 10.0) -> None:
     """Do ``action``; if it makes the app rerun within ``start_within`` seconds, wait until that rerun
     has ended (a choice that changes nothing makes no rerun)."""
-    page.evaluate(
-        """() => { const app = document.querySelector('[data-testid=stApp]');
-                   if (window.__runs) window.__runs.observer.disconnect();
-                   const runs = { started: 0 };
-                   runs.observer = new MutationObserver(() => {
-                       if (app.dataset.testScriptState !== 'notRunning') runs.started += 1; });
-                   runs.observer.observe(app, { attributes: true, attributeFilter: ['data-test-script-state'] });
-                   window.__runs = runs; }"""
-    )
-    action()
-    try:
-        page.wait_for_function("() => window.__runs.started > 0", timeout=start_within * 1000)
-    except PlaywrightTimeout:
-        return
-    idle(page)
+    rerun_after(page, action, STEP_MS, start_within=start_within)
 
 
 #: What each model picker holds now (a new session's defaults), so that a choice already made is not made again.

@@ -204,11 +204,13 @@ def wait_until_idle(page, timeout: int = 120_000) -> None:
     page.locator(IDLE).wait_for(state="attached", timeout=timeout)
 
 
-def rerun_after(page, action, timeout: float = 120_000) -> None:
+def rerun_after(page, action, timeout: float = 120_000, *, start_within: float | None = None) -> None:
     """Do ``action`` (something that makes the app rerun), then wait until that rerun has ended.
 
     A MutationObserver installed before the action counts the script-state changes Streamlit
     makes on its root element, so a rerun that starts and ends between two polls is still seen.
+    ``start_within`` (seconds): for an action that may change nothing (then no rerun comes), stop
+    waiting when no rerun has started by then.
     """
     page.evaluate(
         """() => { const app = document.querySelector('[data-testid=stApp]');
@@ -220,6 +222,13 @@ def rerun_after(page, action, timeout: float = 120_000) -> None:
                    window.__runs = runs; }"""
     )
     action()
+    if start_within is not None:
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+        try:
+            page.wait_for_function("() => window.__runs.started > 0", timeout=start_within * 1000)
+        except PlaywrightTimeout:
+            return  # no rerun: the action changed nothing
     page.wait_for_function(
         """() => window.__runs.started > 0
                  && document.querySelector('[data-testid=stApp]').dataset.testScriptState === 'notRunning'""",
