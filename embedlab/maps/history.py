@@ -160,15 +160,21 @@ def add_map(
     ids = [i for i in stored_ids(list(ids)) if i == map_id or saved.map_exists(i, home=home)]
     listed = ids if map_id in ids and not to_front else [map_id, *(i for i in ids if i != map_id)]
     kept, evicted = listed[:limit], listed[limit:]
+    return Kept(tuple(kept), tuple(evicted), _delete_unless_shared(evicted, home))
+
+
+def _delete_unless_shared(ids: Sequence[str], home: str | Path | None) -> tuple[str, ...]:
+    """Delete the maps ``ids`` that no share link was made for; the ids deleted. A map already gone
+    (another tab of the workspace tidied it) is skipped."""
     deleted = []
-    for old in evicted:
+    for map_id in ids:
         try:
-            if not saved.is_shared(old, home=home):
-                saved.delete_map(old, home=home)
-                deleted.append(old)
+            if not saved.is_shared(map_id, home=home):
+                saved.delete_map(map_id, home=home)
+                deleted.append(map_id)
         except (OSError, ValueError):
-            pass  # already gone (another tab of the workspace tidied it)
-    return Kept(tuple(kept), tuple(evicted), tuple(deleted))
+            continue
+    return tuple(deleted)
 
 
 def remove_map(ids: Sequence[str], map_id: str, *, home: str | Path | None = None) -> tuple[str, ...]:
@@ -187,15 +193,7 @@ def delete_workspace_maps(workspace, *, home: str | Path | None = None) -> tuple
     """Delete the maps ``workspace`` (an :class:`embedlab.workspace.Workspace`) drew, when it is removed
     (``prune_workspaces(..., on_remove=...)``); shared maps stay, their links still open them.
     The ids deleted."""
-    deleted = []
-    for map_id in stored_ids(workspace.get(MAPS_KEY), workspace.get(LAST_MAP_KEY)):
-        try:
-            if not saved.is_shared(map_id, home=home):
-                saved.delete_map(map_id, home=home)
-                deleted.append(map_id)
-        except (OSError, ValueError):
-            continue  # already gone
-    return tuple(deleted)
+    return _delete_unless_shared(stored_ids(workspace.get(MAPS_KEY), workspace.get(LAST_MAP_KEY)), home)
 
 
 def workspace_maps(ids: Sequence[str], *, on_show: str | None = None, home: str | Path | None = None) -> WorkspaceMaps:
